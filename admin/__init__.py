@@ -1,0 +1,55 @@
+"""The back office, under /admin: one module per area, all calling the same services."""
+
+from flask import Blueprint, has_request_context, request
+from flask_babel import lazy_gettext as _l
+
+bp = Blueprint("admin", __name__)
+
+# (endpoint, area whose roles may see it, title, endpoint prefix that marks it active)
+MENU = [
+    ("admin.dashboard", "dashboard", _l("Home"), "admin.dashboard"),
+    ("admin.customers", "customers", _l("Customers"), "admin.customer"),
+    ("admin.readings_review", "readings.review", _l("Readings"), "admin.readings_"),
+    ("admin.reading_entry", "readings.enter", _l("Enter readings"), "admin.reading_"),
+    ("admin.imports", "readings.import", _l("Import"), "admin.import"),
+    ("admin.meters_verification", "meters", _l("Meters"), "admin.meter"),
+    ("admin.billing_periods_list", "billing", _l("Billing"), "admin.billing_"),
+    ("admin.tariffs_index", "billing", _l("Tariffs"), "admin.tariffs"),
+    ("admin.payment_registries", "payments", _l("Payments"), "admin.payment"),
+    ("admin.debtors", "debt", _l("Debt"), "admin.debt"),
+    ("admin.mailbox", "mailbox", _l("Mailbox"), "admin.mailbox"),
+    ("admin.staff_list", "staff", _l("Staff"), "admin.staff"),
+    ("admin.audit_log", "audit", _l("Audit log"), "admin.audit"),
+]
+
+
+@bp.app_context_processor
+def admin_navigation():
+    from admin.access import can
+
+    if not has_request_context() or request.blueprint != "admin":
+        return {}
+    menu = [
+        (endpoint, title, (request.endpoint or "").startswith(prefix))
+        for endpoint, area, title, prefix in MENU
+        if can(area)
+    ]
+    return {"admin_menu": menu, "admin_can": can}
+
+
+# Routes register on import.
+from admin import (  # noqa: E402,F401
+    audit,
+    auth,
+    billing,
+    customers,
+    dashboard,
+    debt,
+    imports,
+    mailbox,
+    meters,
+    payments,
+    readings,
+    staff,
+    tariffs,
+)

@@ -1,0 +1,118 @@
+"""The customer registry: live search, the customer's card, editing personal data."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, StringField, TelField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from admin import bp
+from admin.access import staff_required
+from portal.extensions import db
+from portal.services import customers as registry
+from portal.services.errors import DomainError, NotFound
+from portal.services.users import normalise_phone
+from portal.web import (  # noqa: F401  (list helpers re-exported for older imports)
+    MAX_PAGE,
+    attach_error,
+    client_ip,
+    list_page,
+    page_number,
+    page_of,
+    page_or_fragment,
+    staff_member,
+)
+
+VULNERABILITY_LABELS = {
+    "lives_alone_disabled": _l("lives alone, disabled"),
+    "veteran": _l("veteran"),
+    "senior": _l("over 65"),
+}
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+@bp.route("/customers")
+@staff_required("customers")
+def customers():
+    term = registry.clean_term(request.args.get("q"))
+    # Audit first: its commit would otherwise expire the customers just loaded.
+    registry.record_search(db.session, term, staff=staff_member(), ip=client_ip())
+    page = page_of(registry.search_customers(term), registry.PAGE_SIZE)
+    return list_page(
+        "admin/customers/index.html", "admin/customers/_results.html", term=term, page=page
+    )
+
+
+@bp.route("/customers/<int:customer_id>")
+@staff_required("customers")
+def customer_card(customer_id: int):
+    try:
+        card = registry.open_card(db.session, customer_id, staff=staff_member(), ip=client_ip())
+    except NotFound:
+        abort(404)
+    return render_template(
+        "admin/customers/card.html", card=card, VULNERABILITY_LABELS=VULNERABILITY_LABELS
+    )
+
+
+# --- editing --------------------------------------------------------------------------------
+
+
+class CustomerForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=300)])
+    phone = TelField(
+        _l("Mobile phone"),
+        validators=[Optional(), Length(max=30)],
+        description=_l("For example +7 916 123-45-67; leave empty if unknown"),
+    )
+    email = EmailField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
+    postal_address = StringField(_l("Postal address"), validators=[Optional(), Length(max=400)])
+    birth_date = DateField(_l("Date of birth"), validators=[Optional()])
+    lives_alone_disabled = BooleanField(_l("Lives alone and has a disability"))
+    is_veteran = BooleanField(_l("Veteran"))
+
+    def validate_phone(self, field):
+        """The same rule as the service, so every error shows at once."""
+        try:
+            normalise_phone(field.data)
+        except DomainError as error:
+            raise ValidationError(error.message) from error
+
+    notes = TextAreaField(
+        _l("Notes"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Seen by staff only"),
+    )
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@staff_required("customers.edit")
+def customer_edit(customer_id: int):
+    staff = staff_member()
+    try:
+        customer = registry.get_customer(
+            db.session,
+            customer_id,
+            staff=None if request.method == "POST" else staff,
+            ip=client_ip(),
+        )
+    except NotFound:
+        abort(404)
+    form = CustomerForm(obj=customer)
+    if form.validate_on_submit():
+        fields = {name: form[name].data for name in registry.EDITABLE_FIELDS}
+        try:
+            changes = registry.update_customer(db.session, customer, staff, client_ip(), **fields)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            if changes:
+                flash(_("The customer's data is saved."), "success")
+            else:
+                flash(_("Nothing was changed."), "info")
+            return redirect(url_for("admin.customer_card", customer_id=customer_id), code=303)
+    return render_template("admin/customers/edit.html", form=form, customer=customer)

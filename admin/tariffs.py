@@ -1,0 +1,288 @@
+"""Tariffs, consumption norms and key rates in the back office: what is in force, the full
+history of each, and a new value from a date. Every rule is in ``portal.services.tariffs``."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from admin import bp
+from admin.access import staff_required
+from admin.customers import staff_member
+from portal.extensions import db
+from portal.models.billing import NORM_BASES
+from portal.services import tariffs
+from portal.services.billing import add_months
+from portal.services.errors import DomainError, NotFound
+from portal.services.readings import local_today
+from portal.web import attach_error, client_ip, rule_check
+
+NORM_BASIS_LABELS = {"per_resident": _l("per resident"), "per_m2": _l("per m² of the premises")}
+
+
+def _date_field(label):
+    return DateField(
+        label,
+        validators=[DataRequired(message=_l("Enter the date the value starts on."))],
+        description=_l("The previous value stays in force until the day before"),
+    )
+
+
+class TariffForm(FlaskForm):
+    rate = StringField(
+        _l("Price per unit, ₽"),
+        validators=[
+            DataRequired(message=_l("Enter the price.")),
+            Length(max=30),
+            rule_check(tariffs.parse_rate),
+        ],
+        description=_l("Above zero, at most 4 digits after the point, e.g. 7.38"),
+    )
+    valid_from = _date_field(_l("Valid from"))
+
+
+class NormForm(FlaskForm):
+    basis = SelectField(
+        _l("Counted"), choices=[(basis, NORM_BASIS_LABELS[basis]) for basis in NORM_BASES]
+    )
+    volume = StringField(
+        _l("Monthly volume"),
+        validators=[
+            DataRequired(message=_l("Enter the volume.")),
+            Length(max=30),
+            rule_check(lambda raw: tariffs.parse_rate(raw, "volume")),
+        ],
+        description=_l("Above zero, at most 4 digits after the point, e.g. 4.85"),
+    )
+    valid_from = _date_field(_l("Valid from"))
+
+
+class KeyRateForm(FlaskForm):
+    percent = StringField(
+        _l("Key rate, % a year"),
+        validators=[
+            DataRequired(message=_l("Enter the key rate.")),
+            Length(max=30),
+            rule_check(tariffs.parse_percent),
+        ],
+        description=_l("From 0 to 100, at most 2 digits after the point, e.g. 16.5"),
+    )
+    valid_from = DateField(
+        _l("Valid from"),
+        validators=[DataRequired(message=_l("Enter the date the value starts on."))],
+        description=_l("The rate holds until the next one starts"),
+    )
+
+
+def _context(**extra) -> dict:
+    earliest = tariffs.earliest_start(db.session)
+    return {
+        "NORM_BASIS_LABELS": NORM_BASIS_LABELS,
+        "today": local_today(),
+        "earliest": earliest,
+        "closed_month": None if earliest is None else add_months(earliest, -1),
+        **extra,
+    }
+
+
+def _saved(added: tariffs.Added, message: str) -> None:
+    flash(message, "success")
+    if added.rerun:
+        flash(
+            _(
+                "Periods already charged that the new value changes: %(months)s. Run them again.",
+                months=", ".join(format_date(p, "LLLL yyyy") for p in added.rerun),
+            ),
+            "warning",
+        )
+
+
+# --- tariffs ---------------------------------------------------------------------------------
+
+
+@bp.get("/billing/tariffs")
+@staff_required("billing")
+def tariffs_index():
+    return render_template(
+        "admin/billing/tariffs.html", lines=tariffs.tariff_table(db.session, local_today())
+    )
+
+
+def _tariff_key(service: str, zone: str, category: str) -> None:
+    try:
+        tariffs.check_key(service, zone, category)
+    except NotFound:
+        abort(404)
+
+
+def _tariff_page(service: str, zone: str, category: str, form: TariffForm):
+    history = tariffs.tariff_history(db.session, service, zone, category)
+    return render_template(
+        "admin/billing/tariff_history.html",
+        service=service,
+        zone=zone,
+        category=category,
+        history=history,
+        form=form,
+        **_context(),
+    )
+
+
+@bp.get("/billing/tariffs/<service>/<zone>/<category>")
+@staff_required("billing")
+def tariffs_history(service: str, zone: str, category: str):
+    _tariff_key(service, zone, category)
+    return _tariff_page(service, zone, category, TariffForm(formdata=None))
+
+
+@bp.post("/billing/tariffs/<service>/<zone>/<category>")
+@staff_required("billing.edit")
+def tariffs_history_add(service: str, zone: str, category: str):
+    _tariff_key(service, zone, category)
+    form = TariffForm()
+    if form.validate_on_submit():
+        try:
+            added = tariffs.add_tariff(
+                db.session,
+                service=service,
+                zone=zone,
+                category=category,
+                rate=form.rate.data,
+                valid_from=form.valid_from.data,
+                staff_id=staff_member().id,
+                ip=client_ip(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            _saved(
+                added,
+                _(
+                    "The new tariff is saved: it is in force from %(date)s.",
+                    date=format_date(added.row.valid_from),
+                ),
+            )
+            return redirect(
+                url_for("admin.tariffs_history", service=service, zone=zone, category=category),
+                code=303,
+            )
+    return _tariff_page(service, zone, category, form)
+
+
+# --- norms -----------------------------------------------------------------------------------
+
+
+@bp.get("/billing/norms")
+@staff_required("billing")
+def tariffs_norms():
+    return render_template(
+        "admin/billing/norms.html",
+        lines=tariffs.norm_table(db.session, local_today()),
+        NORM_BASIS_LABELS=NORM_BASIS_LABELS,
+    )
+
+
+def _norm_page(service: str, form: NormForm):
+    return render_template(
+        "admin/billing/norm_history.html",
+        service=service,
+        history=tariffs.norm_history(db.session, service),
+        form=form,
+        **_context(),
+    )
+
+
+def _norm_service(service: str) -> None:
+    try:
+        tariffs.check_key(service)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/billing/norms/<service>")
+@staff_required("billing")
+def tariffs_norm_history(service: str):
+    _norm_service(service)
+    form = NormForm(formdata=None, basis=tariffs.NORM_BASIS_DEFAULTS[service])
+    return _norm_page(service, form)
+
+
+@bp.post("/billing/norms/<service>")
+@staff_required("billing.edit")
+def tariffs_norm_add(service: str):
+    _norm_service(service)
+    form = NormForm()
+    if form.validate_on_submit():
+        try:
+            added = tariffs.add_norm(
+                db.session,
+                service=service,
+                basis=form.basis.data,
+                volume=form.volume.data,
+                valid_from=form.valid_from.data,
+                staff_id=staff_member().id,
+                ip=client_ip(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            _saved(
+                added,
+                _(
+                    "The new norm is saved: it is in force from %(date)s.",
+                    date=format_date(added.row.valid_from),
+                ),
+            )
+            return redirect(url_for("admin.tariffs_norm_history", service=service), code=303)
+    return _norm_page(service, form)
+
+
+# --- key rates -------------------------------------------------------------------------------
+
+
+def _key_rates_page(form: KeyRateForm):
+    return render_template(
+        "admin/billing/key_rates.html",
+        history=tariffs.key_rate_history(db.session),
+        form=form,
+        **_context(),
+    )
+
+
+@bp.get("/billing/key-rates")
+@staff_required("billing")
+def tariffs_key_rates():
+    return _key_rates_page(KeyRateForm(formdata=None))
+
+
+@bp.post("/billing/key-rates")
+@staff_required("billing.edit")
+def tariffs_key_rate_add():
+    form = KeyRateForm()
+    if form.validate_on_submit():
+        try:
+            added = tariffs.add_key_rate(
+                db.session,
+                percent=form.percent.data,
+                valid_from=form.valid_from.data,
+                staff_id=staff_member().id,
+                ip=client_ip(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            _saved(
+                added,
+                _(
+                    "The key rate is saved: it is in force from %(date)s.",
+                    date=format_date(added.row.valid_from),
+                ),
+            )
+            return redirect(url_for("admin.tariffs_key_rates"), code=303)
+    return _key_rates_page(form)

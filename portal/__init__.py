@@ -1,0 +1,242 @@
+"""The application factory."""
+
+from flask import Flask, current_app, has_request_context, render_template, request, session
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+from portal.settings import INSTANCE_DIR, PROJECT_ROOT, load_config
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "frame-ancestors 'self'",
+        "form-action 'self'",
+        "base-uri 'self'",
+        "object-src 'none'",
+    ]
+)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: at most a 32-bit id, so an absurd number in a URL is a
+    404 and never reaches the database (SQLite overflows past 2**63, PostgreSQL's integer
+    columns past 2**31)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config())
+    app.config.update(overrides or {})
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (every table known to Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+
+
+def load_user(identity: str):
+    """Session ids are "user:N:fingerprint" for portal users and "staff:N:fingerprint" for
+    the back office; a session made before the last password change is not honoured."""
+    from portal.models import Staff, User
+
+    kind, raw_id, fingerprint = (identity.split(":") + ["", ""])[:3]
+    model = {"user": User, "staff": Staff}.get(kind)
+    if model is None or not raw_id.isdigit() or len(raw_id) > 12:
+        return None
+    person = db.session.get(model, int(raw_id))
+    if person is None or person.password_fingerprint != fingerprint:
+        return None
+    return person
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, workers, services called directly
+        return current_app.config["BABEL_BACKGROUND_LOCALE"]
+    if current_user and getattr(current_user, "language", None) in languages:
+        return current_user.language
+    if session.get("language") in languages:
+        return session["language"]
+    return "ru"
+
+
+def register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from portal.accounts.views import bp as accounts_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.bills.views import bp as bills_bp
+    from portal.main.views import bp as main_bp
+    from portal.organisations.views import bp as organisations_bp
+    from portal.profile.views import bp as profile_bp
+    from portal.readings.views import bp as readings_bp
+
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        accounts_bp,
+        profile_bp,
+        organisations_bp,
+        readings_bp,
+        bills_bp,
+    ):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_cli(app: Flask) -> None:
+    from portal.cli import register_commands
+
+    register_commands(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    def error_page(code: int, title: str, message: str):
+        return render_template("errors.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(400)
+    def bad_request(_error):
+        return error_page(400, _("Bad request"), _("The request could not be understood."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return error_page(
+            400,
+            _("The page has expired"),
+            _(
+                "Your session has expired or the form was open too long. Please go back, reload the page and try again."
+            ),
+        )
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return error_page(403, _("Access denied"), _("You do not have access to this page."))
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return error_page(
+            404, _("Page not found"), _("There is no such page, or it is not yours to see.")
+        )
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        return error_page(405, _("Not allowed"), _("This action is not available here."))
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return error_page(
+            413,
+            _("The request is too large"),
+            _("What you sent is too large. Please send less at a time."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        """Any other client error gets our page too, never the bare default."""
+        if error.code is None or error.code < 400:
+            return error
+        if error.code >= 500:
+            return error_page(
+                error.code,
+                _("Something went wrong"),
+                _("We could not complete the request. Please try again later."),
+            )
+        return error_page(error.code, _("Bad request"), _("The request could not be understood."))
+
+    @app.errorhandler(429)
+    def too_many_requests(_error):
+        return error_page(
+            429,
+            _("Too many attempts"),
+            _("Too many attempts in a short time. Please wait a few minutes and try again."),
+        )
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        db.session.rollback()
+        return error_page(
+            500,
+            _("Something went wrong"),
+            _("We could not complete the request. Please try again later."),
+        )
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def keep_session_alive():
+        # A permanent session expires after PERMANENT_SESSION_LIFETIME of inactivity.
+        # Static files neither need a session nor should set a cookie (they are cached).
+        if request.endpoint != "static":
+            session.permanent = True
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        response.vary.add("HX-Request")
+        # Every page depends on the session (a CSRF token at least, often personal data:
+        # an account, an e-mail typed a moment ago): none may be stored by any cache.
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from portal import formatting
+
+    app.jinja_env.filters.update(formatting.FILTERS)
+    app.jinja_env.globals.update(formatting.GLOBALS, get_locale=get_locale)
+
+    @app.context_processor
+    def customer_accounts():
+        """The account switcher in the navigation bar of the public site."""
+        if not has_request_context() or not current_user.is_authenticated or current_user.is_staff:
+            return {}
+        from portal.services.accounts import accounts_visible_to
+
+        mine = accounts_visible_to(db.session, current_user)
+        current = next((a for a in mine if a.id == session.get("account_id")), None)
+        return {"my_accounts": mine, "current_account": current}

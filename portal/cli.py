@@ -1,0 +1,221 @@
+"""Flask commands: `flask demo seed`, `flask setup`, `flask outbox dispatch`, `flask scheduler`,
+`flask billing run|close`."""
+
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from portal.extensions import db
+from portal.models import STAFF_ROLES
+
+demo_cli = AppGroup("demo", help="Demo data for a local portal.")
+outbox_cli = AppGroup("outbox", help="The e-mail and SMS outbox.")
+billing_cli = AppGroup("billing", help="Billing periods: charge a month, close it.")
+
+
+def _seed_and_describe(seed_number: int = 2026, residents: int = 220, organisations: int = 5):
+    """Seed an empty database and keep the printed logins in instance/ for later starts."""
+    from portal.services import demo
+
+    text = demo.seed(
+        db.session, seed_number=seed_number, residents=residents, organisations=organisations
+    ).as_text()
+    Path(current_app.instance_path).mkdir(parents=True, exist_ok=True)
+    _logins_file().write_text(text, encoding="utf-8")
+    return text
+
+
+def _logins_file() -> Path:
+    return Path(current_app.instance_path) / "demo-logins.txt"
+
+
+@demo_cli.command("seed")
+@click.option("--seed", "seed_number", default=2026, show_default=True, help="Random seed.")
+@click.option("--residents", default=220, show_default=True)
+@click.option("--organisations", default=5, show_default=True)
+def demo_seed(seed_number: int, residents: int, organisations: int) -> None:
+    """Fill an empty database with demo customers, accounts, meters, staff and offices."""
+    from portal.services import demo
+
+    if demo.is_seeded(db.session):
+        raise click.ClickException(
+            "The database already has data; demo data goes into an empty one."
+        )
+    click.echo(_seed_and_describe(seed_number, residents, organisations))
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", default=False, help="Seed demo data into an empty database.")
+def setup(demo: bool) -> None:
+    """Apply migrations; with --demo also seed demo data on first start and print the logins."""
+    from portal.services import demo as demo_service
+
+    upgrade()
+    if not demo:
+        return
+    if not demo_service.is_seeded(db.session):
+        click.echo(_seed_and_describe())
+    elif _logins_file().exists():
+        click.echo(_logins_file().read_text(encoding="utf-8"))
+
+
+@outbox_cli.command("dispatch")
+def outbox_dispatch() -> None:
+    """Send every message that is due, once."""
+    from portal.services.notify import dispatch_due
+
+    click.echo(f"sent: {dispatch_due(db.session)}")
+
+
+def _period_argument(text: str):
+    from portal.services.billing import parse_period
+    from portal.services.errors import DomainError
+
+    try:
+        return parse_period(text)
+    except DomainError as error:
+        raise click.BadParameter(error.message) from None
+
+
+@billing_cli.command("run")
+@click.argument("period")
+def billing_run(period: str) -> None:
+    """Charge every account for PERIOD (YYYY-MM) now and print the totals by method."""
+    from portal.services import billing_periods
+    from portal.services.errors import DomainError
+
+    month = _period_argument(period)
+    started = time.perf_counter()
+    try:
+        totals = billing_periods.run_now(db.session, month)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    seconds = time.perf_counter() - started
+    click.echo(f"{'method':<14}{'lines':>10}{'amount':>18}{'seconds':>10}")
+    for method in billing_periods.METHODS:
+        figures = totals.by_method.get(method)
+        if figures:
+            click.echo(f"{method:<14}{figures['lines']:>10}{figures['amount']:>18}")
+    click.echo(f"{'total':<14}{totals.lines:>10}{totals.amount!s:>18}{seconds:>10.2f}")
+    click.echo(f"{totals.accounts} accounts charged for {month:%Y-%m}")
+
+
+@billing_cli.command("close")
+@click.argument("period")
+def billing_close(period: str) -> None:
+    """Close PERIOD (YYYY-MM): penalties on overdue debt, then one bill per account."""
+    from portal.services import billing_periods
+    from portal.services.errors import DomainError, NotFound
+
+    month = _period_argument(period)
+    try:
+        closing = billing_periods.close(db.session, month)
+    except NotFound:
+        raise click.ClickException(f"no billing period {month:%Y-%m}: run it first") from None
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(
+        f"{month:%Y-%m} closed: {closing.bills} bills, "
+        f"penalties on {closing.penalised_accounts} accounts"
+    )
+
+
+def _run_queued_billing() -> None:
+    """The scheduler's billing hook: charge the periods queued on the web."""
+    from portal.services.billing_periods import process_queued_billing
+
+    try:
+        done = process_queued_billing(db.session)
+    except Exception as error:  # noqa: BLE001 (the loop must go on; the period stays queued)
+        db.session.rollback()
+        click.echo(f"scheduler: billing queue unavailable: {error}", err=True)
+        return
+    for period, totals in done:
+        click.echo(f"scheduler: charged {period:%Y-%m}: {totals.lines} lines, {totals.amount} ₽")
+
+
+def _run_queued_imports() -> None:
+    """The scheduler's hook for CSV imports of remote readings queued on the web."""
+    from portal.services.readings_import import process_queued_imports
+
+    try:
+        imported = process_queued_imports(db.session)
+    except Exception as error:  # noqa: BLE001  (the loop goes on; the batch stays queued)
+        click.echo(f"scheduler: readings import failed: {error}", err=True)
+        return
+    if imported:
+        click.echo(f"scheduler: checked or imported {imported} readings file(s)")
+
+
+@click.command("scheduler")
+@click.option("--interval", default=10, show_default=True, help="Seconds between runs.")
+def scheduler(interval: int) -> None:
+    """The embedded background worker for `make run`: sends due messages, charges queued
+    billing periods and imports queued readings files every few seconds.
+
+    In production Celery workers and beat on Redis do this job instead (see README).
+    """
+    from portal.services.notify import dispatch_due
+
+    click.echo(f"scheduler: dispatching the outbox every {interval} s; Ctrl+C stops")
+    while True:
+        try:
+            sent = dispatch_due(db.session)
+            if sent:
+                click.echo(f"scheduler: sent {sent} message(s)")
+        finally:
+            db.session.remove()
+        try:
+            _run_queued_billing()
+        finally:
+            db.session.remove()
+        try:
+            _run_queued_imports()
+        finally:
+            db.session.remove()
+        time.sleep(interval)
+
+
+staff_cli = AppGroup("staff", help="Back-office employees.")
+
+
+@staff_cli.command("create")
+@click.option("--email", prompt=True, help="Work e-mail, the sign-in name.")
+@click.option("--name", "full_name", prompt="Full name", help="Full name.")
+@click.option(
+    "--role", type=click.Choice(STAFF_ROLES), default="admin", show_default=True, help="Role."
+)
+@click.password_option(help="Initial password (asked for when not given).")
+def staff_create(email: str, full_name: str, role: str, password: str) -> None:
+    """Create an employee, e.g. the first administrator of a new installation."""
+    from portal.services import staff
+    from portal.services.errors import DomainError
+
+    try:
+        staff.create_staff(
+            db.session,
+            email=email,
+            full_name=full_name,
+            phone=None,
+            position=None,
+            role=role,
+            password=password,
+            actor=None,
+            ip=None,
+        )
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"created {email} ({role}); sign in at /admin/login")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(billing_cli)
+    app.cli.add_command(setup)
+    app.cli.add_command(scheduler)

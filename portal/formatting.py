@@ -1,0 +1,124 @@
+"""Template filters and labels: how values read to a person, in the current language."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import phonenumbers
+from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import lazy_gettext as _l
+
+SERVICE_LABELS = {
+    "electricity": _l("Electricity"),
+    "heat": _l("Heating"),
+    "cold_water": _l("Cold water"),
+    "hot_water": _l("Hot water"),
+}
+SERVICE_UNITS = {
+    "electricity": _l("kWh"),
+    "heat": _l("Gcal"),
+    "cold_water": _l("m³"),
+    "hot_water": _l("m³"),
+}
+ZONE_LABELS = {
+    "total": _l("single rate"),
+    "day": _l("day"),
+    "night": _l("night"),
+    "peak": _l("peak"),
+    "semi_peak": _l("semi-peak"),
+}
+METER_STATUS_LABELS = {
+    "active": _l("in service"),
+    "faulty": _l("faulty"),
+    "removed": _l("removed"),
+}
+STAFF_ROLE_LABELS = {
+    "operator": _l("Operator"),
+    "metering": _l("Metering specialist"),
+    "billing": _l("Billing specialist"),
+    "supervisor": _l("Supervisor"),
+    "admin": _l("Administrator"),
+}
+ORG_ROLE_LABELS = {
+    "owner": _l("Owner"),
+    "accountant": _l("Accountant"),
+    "viewer": _l("Viewer"),
+}
+CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS")}
+CATEGORY_LABELS = {"population": _l("Household"), "others": _l("Business")}
+CUSTOMER_KIND_LABELS = {"person": _l("Individual"), "organisation": _l("Legal entity")}
+AUDIT_ACTION_LABELS = {
+    "view": _l("viewed"),
+    "update": _l("changed"),
+    "create": _l("created"),
+    "delete": _l("deleted"),
+    "search": _l("searched"),
+    "sign_in": _l("signed in"),
+}
+
+
+def label(mapping: dict, key):
+    return mapping.get(key, key)
+
+
+def as_date(value: date | datetime | None, style: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, style)
+
+
+def as_datetime(value: datetime | None, style: str = "short") -> str:
+    return "—" if value is None else format_datetime(value, style)
+
+
+def as_number(value: Decimal | int | float | None) -> str:
+    return "—" if value is None else format_decimal(value)
+
+
+def as_money(value: Decimal | int | None) -> str:
+    """1234.5 → "1 234,50 ₽" (Russian) or "1,234.50 ₽" (English): always two decimals."""
+    if value is None:
+        return "—"
+    return f"{format_decimal(value, format='#,##0.00')}\u00a0₽"
+
+
+def as_rate(value: Decimal | None) -> str:
+    """A tariff: two to four decimals, "6,43 ₽" or "6,4312 ₽"."""
+    if value is None:
+        return "—"
+    return f"{format_decimal(value, format='#,##0.00##')}\u00a0₽"
+
+
+def as_phone(value: str | None) -> str:
+    """+79161234567 → +7 916 123-45-67."""
+    if not value:
+        return "—"
+    try:
+        number = phonenumbers.parse(value, "RU")
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+FILTERS = {
+    "as_date": as_date,
+    "as_datetime": as_datetime,
+    "as_number": as_number,
+    "as_phone": as_phone,
+    "money": as_money,
+    "rate": as_rate,
+}
+GLOBALS = {
+    "label": label,
+    "SERVICE_LABELS": SERVICE_LABELS,
+    "SERVICE_UNITS": SERVICE_UNITS,
+    "ZONE_LABELS": ZONE_LABELS,
+    "METER_STATUS_LABELS": METER_STATUS_LABELS,
+    "STAFF_ROLE_LABELS": STAFF_ROLE_LABELS,
+    "ORG_ROLE_LABELS": ORG_ROLE_LABELS,
+    "CHANNEL_LABELS": CHANNEL_LABELS,
+    "CATEGORY_LABELS": CATEGORY_LABELS,
+    "CUSTOMER_KIND_LABELS": CUSTOMER_KIND_LABELS,
+    "AUDIT_ACTION_LABELS": AUDIT_ACTION_LABELS,
+}

@@ -1,0 +1,196 @@
+"""Tariffs, norms, key rates, billing periods, charges, payments, penalties, bills, debt steps.
+
+Money is Decimal in Numeric(14, 2) columns; tariffs and volumes keep 4 decimals.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, CreatedAtMixin, UTCDateTime
+
+Money = Numeric(14, 2)
+Rate = Numeric(14, 4)
+Volume = Numeric(16, 4)
+
+CHARGE_METHODS = ("meter", "average", "norm", "recalculation")
+NORM_BASES = ("per_resident", "per_m2")
+DEBT_STEPS = ("debt_notice", "restriction_warning", "restriction", "lifted")
+
+
+class Tariff(CreatedAtMixin, Base):
+    """A price per unit of a service, for one zone and customer category, over dates."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (Index("ix_tariffs_lookup", "service", "zone", "category", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(20))
+    zone: Mapped[str] = mapped_column(String(12))  # total, day, night, peak, semi_peak
+    category: Mapped[str] = mapped_column(String(12))  # population | others
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None = open-ended
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ConsumptionNorm(CreatedAtMixin, Base):
+    """Monthly consumption norm of a service per resident or per m² (no meter, no average)."""
+
+    __tablename__ = "consumption_norms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(20), index=True)
+    basis: Mapped[str] = mapped_column(String(12))  # per_resident | per_m2
+    volume: Mapped[Decimal] = mapped_column(Rate)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class KeyRate(CreatedAtMixin, Base):
+    """The Bank of Russia key rate from a date on, for penalties (пени)."""
+
+    __tablename__ = "key_rates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, unique=True)
+    percent: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class BillingPeriod(Base):
+    """A calendar month of billing: draft while it may be re-run, closed once frozen."""
+
+    __tablename__ = "billing_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(Date, unique=True)  # first day of the month
+    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | running | closed
+    processed_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    total_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    totals: Mapped[dict | None] = mapped_column(JSON)
+    run_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class Charge(CreatedAtMixin, Base):
+    """One charge line: an account, a service and zone, a period, how the volume was found."""
+
+    __tablename__ = "charges"
+    __table_args__ = (Index("ix_charges_period_account", "period", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    period: Mapped[date] = mapped_column(Date)
+    service: Mapped[str] = mapped_column(String(20))
+    zone: Mapped[str] = mapped_column(String(12))
+    method: Mapped[str] = mapped_column(String(14))  # meter | average | norm | recalculation
+    volume: Mapped[Decimal] = mapped_column(Volume)
+    tariff: Mapped[Decimal] = mapped_column(Rate)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    # What the method rests on: months averaged, residents or m² for a norm.
+    basis: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    reason: Mapped[str | None] = mapped_column(String(400))  # recalculations only
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class PaymentRegistry(CreatedAtMixin, Base):
+    """An uploaded bank or payment-agent registry (CSV)."""
+
+    __tablename__ = "payment_registries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(String(12), default="preview")  # preview | imported
+    total_lines: Mapped[int] = mapped_column(Integer, default=0)
+    imported_lines: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_lines: Mapped[int] = mapped_column(Integer, default=0)
+    error_lines: Mapped[int] = mapped_column(Integer, default=0)
+    imported_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    source_csv: Mapped[str | None] = mapped_column(Text)
+    errors_csv: Mapped[str | None] = mapped_column(Text)
+
+
+class Payment(CreatedAtMixin, Base):
+    """Money received for an account; (agent, reference) is unique, so a registry imported
+    twice adds nothing."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("agent", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_on: Mapped[date] = mapped_column(Date, index=True)
+    agent: Mapped[str] = mapped_column(String(100))
+    reference: Mapped[str] = mapped_column(String(100))
+    registry_id: Mapped[int | None] = mapped_column(ForeignKey("payment_registries.id"))
+
+
+class Penalty(CreatedAtMixin, Base):
+    """Penalties (пени) accrued on an account's overdue debt during one billing period."""
+
+    __tablename__ = "penalties"
+    __table_args__ = (UniqueConstraint("account_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    period: Mapped[date] = mapped_column(Date, index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    details: Mapped[list | None] = mapped_column(JSON)  # per debt: days, share, rate, amount
+
+
+class Bill(CreatedAtMixin, Base):
+    """The monthly bill (квитанция / ЕПД) of an account: the ledger of the period.
+
+    closing = opening + charges + penalties − payments.
+    """
+
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("account_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    period: Mapped[date] = mapped_column(Date, index=True)
+    opening_balance: Mapped[Decimal] = mapped_column(Money)
+    charges_total: Mapped[Decimal] = mapped_column(Money)
+    penalties_total: Mapped[Decimal] = mapped_column(Money)
+    payments_total: Mapped[Decimal] = mapped_column(Money)
+    closing_balance: Mapped[Decimal] = mapped_column(Money)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+
+    account: Mapped["Account"] = relationship()  # noqa: F821
+
+
+class DebtAction(CreatedAtMixin, Base):
+    """One step of debt escalation on an account, visible to the customer."""
+
+    __tablename__ = "debt_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    step: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    acted_on: Mapped[date] = mapped_column(Date)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_proof: Mapped[str | None] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(String(400))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

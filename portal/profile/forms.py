@@ -1,0 +1,49 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, RadioField, StringField, TelField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from portal.services import users
+from portal.services.users import MIN_PASSWORD_LENGTH
+from portal.web import rule_check
+
+
+class ProfileForm(FlaskForm):
+    full_name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(), Length(max=200), rule_check(users.normalise_full_name)],
+    )
+    phone = TelField(
+        _l("Mobile phone"),
+        validators=[DataRequired(), Length(max=30), rule_check(users.normalise_phone)],
+    )
+    preferred_channel = RadioField(
+        _l("Send me notices by"),
+        choices=[SelectChoice("email", _l("E-mail")), SelectChoice("sms", _l("SMS"))],
+        validators=[DataRequired()],
+    )
+    language = RadioField(
+        _l("Language"),
+        choices=[SelectChoice("ru", "Русский"), SelectChoice("en", "English")],
+        validators=[DataRequired()],
+    )
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=128)]
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=128),
+            rule_check(users.check_password_strength),
+        ],
+        description=_l("At least 8 characters, letters and digits"),
+    )
+    password_again = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )

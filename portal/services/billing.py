@@ -1,0 +1,366 @@
+"""The monthly billing run: charge every account for every service, set-based.
+
+For each account and service of the period:
+- by meter: the consumption of the accepted actual readings of the period, per zone;
+- else by average: the mean monthly consumption of the readings of up to the last
+  ``billing.average_months`` months (default 3), per zone;
+- else by norm: the monthly norm per resident or per m² of the premises.
+One charge line per service and zone, at the tariff of the account's category in force on
+the period's first day, rounded half-up to kopecks. Re-running a period replaces its draft
+charges (recalculations stay); a closed period is frozen.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import (
+    Numeric,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from portal.models import (
+    Account,
+    AccountService,
+    BillingPeriod,
+    Charge,
+    ConsumptionNorm,
+    Meter,
+    Premises,
+    Reading,
+    Tariff,
+    utcnow,
+)
+from portal.services import settings
+from portal.services.errors import DomainError
+from portal.services.readings import ACTUAL_SOURCES
+
+AVERAGE_MONTHS = 3
+# Accounts charged per statement: the progress bar moves after each chunk. Measured on
+# PostgreSQL with 1 000 000 accounts: 50 000 per chunk took 150 s, 250 000 took 262 s
+# (the larger hash aggregates spill), so chunks stay small.
+CHUNK_ACCOUNTS = 50_000
+
+
+class round_money(FunctionElement):  # noqa: N801 (an SQL function)
+    """Round a non-negative amount half-up to kopecks, in SQL, on both databases.
+
+    PostgreSQL's numeric round() is exact. SQLite computes in binary floating point, where
+    a half-kopeck such as 9.645 is stored as 9.64499999…; the product of a 4-decimal volume
+    and a 4-decimal tariff is a multiple of 1e-8, so nudging by half of that (5e-9) restores
+    the tie without moving any other value across a kopeck.
+    """
+
+    type = Numeric(14, 2)
+    inherit_cache = True
+
+
+@compiles(round_money)
+def _round_money_default(element, compiler, **kw):
+    return f"round({compiler.process(element.clauses, **kw)}, 2)"
+
+
+@compiles(round_money, "sqlite")
+def _round_money_sqlite(element, compiler, **kw):
+    return f"round(({compiler.process(element.clauses, **kw)}) + 0.000000005, 2)"
+
+
+def parse_period(text: str) -> date:
+    """'2026-10' → date(2026, 10, 1); a DomainError for anything else."""
+    try:
+        year, month = (int(part) for part in text.strip().split("-"))
+        return date(year, month, 1)
+    except (ValueError, TypeError):
+        raise DomainError(_("Give the period as YYYY-MM, for example 2026-10."), "period") from None
+
+
+def month_end(period: date) -> date:
+    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
+
+
+def add_months(period: date, months: int) -> date:
+    index = period.year * 12 + period.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def get_or_create_period(session: Session, period: date) -> BillingPeriod:
+    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
+    if row is None:
+        row = BillingPeriod(period=period, status="draft")
+        session.add(row)
+        session.flush()
+    return row
+
+
+# --- the volumes, as SELECTs ----------------------------------------------------------
+
+
+def _in_force(valid_from, valid_to, day: date):
+    return and_(valid_from <= day, or_(valid_to.is_(None), valid_to >= day))
+
+
+def _open_accounts(period: date, first_id: int, last_id: int):
+    return and_(
+        Account.id.between(first_id, last_id),
+        Account.opened_on <= month_end(period),
+        or_(Account.closed_on.is_(None), Account.closed_on >= period),
+    )
+
+
+def _actual_accepted(reading):
+    return and_(
+        reading.status == "accepted",
+        reading.source.in_(ACTUAL_SOURCES),
+        reading.consumption.is_not(None),
+    )
+
+
+def metered_volumes(period: date, first_id: int, last_id: int):
+    """(account, service, zone, volume) from the accepted actual readings of the period."""
+    return (
+        select(
+            Meter.account_id,
+            Meter.service,
+            Reading.zone,
+            literal("meter").label("method"),
+            func.sum(Reading.consumption).label("volume"),
+            cast(null(), Numeric(10, 2)).label("basis"),
+        )
+        .join(Reading, Reading.meter_id == Meter.id)
+        .join(Account, Account.id == Meter.account_id)
+        .where(
+            _open_accounts(period, first_id, last_id),
+            Reading.period == period,
+            _actual_accepted(Reading),
+        )
+        .group_by(Meter.account_id, Meter.service, Reading.zone)
+    )
+
+
+def _services_of(volumes):
+    """The distinct (account, service) pairs a volumes CTE covers, for anti-joins."""
+    return select(volumes.c.account_id, volumes.c.service).distinct().cte()
+
+
+def _not_in(pairs, account_id, service):
+    """LEFT JOIN condition and WHERE clause of an anti-join on (account, service)."""
+    return and_(
+        pairs.c.account_id == account_id, pairs.c.service == service
+    ), pairs.c.account_id.is_(None)
+
+
+def average_volumes(period: date, first_id: int, last_id: int, months: int, metered_services):
+    """(account, service, zone, volume) by the average of up to ``months`` earlier months,
+    for active meters of services without a reading this period."""
+    readings_count = func.count(Reading.id)
+    join_on, missing = _not_in(metered_services, Meter.account_id, Meter.service)
+    return (
+        select(
+            Meter.account_id,
+            Meter.service,
+            Reading.zone,
+            literal("average").label("method"),
+            (func.sum(Reading.consumption) / readings_count).label("volume"),
+            func.cast(readings_count, Numeric(10, 2)).label("basis"),
+        )
+        .join(Reading, Reading.meter_id == Meter.id)
+        .join(Account, Account.id == Meter.account_id)
+        .outerjoin(metered_services, join_on)
+        .where(
+            _open_accounts(period, first_id, last_id),
+            missing,
+            Meter.status == "active",
+            Reading.period.between(add_months(period, -months), add_months(period, -1)),
+            _actual_accepted(Reading),
+        )
+        .group_by(Meter.account_id, Meter.service, Reading.zone)
+    )
+
+
+def norm_volumes(period: date, first_id: int, last_id: int, metered_services, averaged_services):
+    """(account, service, 'total', volume) by the norm, for services neither metered this
+    period nor billable by an average."""
+    basis = case(
+        (ConsumptionNorm.basis == "per_m2", func.coalesce(Premises.area_m2, 0)),
+        else_=Premises.residents,
+    )
+    metered_on, not_metered = _not_in(
+        metered_services, AccountService.account_id, AccountService.service
+    )
+    averaged_on, not_averaged = _not_in(
+        averaged_services, AccountService.account_id, AccountService.service
+    )
+    return (
+        select(
+            AccountService.account_id,
+            AccountService.service,
+            literal("total").label("zone"),
+            literal("norm").label("method"),
+            (ConsumptionNorm.volume * basis).label("volume"),
+            func.cast(basis, Numeric(10, 2)).label("basis"),
+        )
+        .join(Account, Account.id == AccountService.account_id)
+        .join(Premises, Premises.id == Account.premises_id)
+        .join(
+            ConsumptionNorm,
+            and_(
+                ConsumptionNorm.service == AccountService.service,
+                _in_force(ConsumptionNorm.valid_from, ConsumptionNorm.valid_to, period),
+            ),
+        )
+        .outerjoin(metered_services, metered_on)
+        .outerjoin(averaged_services, averaged_on)
+        .where(_open_accounts(period, first_id, last_id), not_metered, not_averaged)
+    )
+
+
+def charges_select(period: date, first_id: int, last_id: int, months: int = AVERAGE_MONTHS):
+    """Every charge line of the period for accounts in an id range, ready to insert."""
+    metered = metered_volumes(period, first_id, last_id).cte("metered")
+    metered_services = _services_of(metered)
+    averaged = average_volumes(period, first_id, last_id, months, metered_services).cte("averaged")
+    averaged_services = _services_of(averaged)
+    normed = norm_volumes(period, first_id, last_id, metered_services, averaged_services)
+    volumes = union_all(select(metered), select(averaged), normed).subquery("volumes")
+    volume = func.round(volumes.c.volume, 4)
+    return (
+        select(
+            volumes.c.account_id,
+            literal(period).label("period"),
+            volumes.c.service,
+            volumes.c.zone,
+            volumes.c.method,
+            volume.label("volume"),
+            Tariff.rate.label("tariff"),
+            round_money(volume * Tariff.rate).label("amount"),
+            volumes.c.basis,
+            literal(utcnow()).label("created_at"),
+        )
+        .join(Account, Account.id == volumes.c.account_id)
+        .join(
+            Tariff,
+            and_(
+                Tariff.service == volumes.c.service,
+                Tariff.zone == volumes.c.zone,
+                Tariff.category == Account.category,
+                _in_force(Tariff.valid_from, Tariff.valid_to, period),
+            ),
+        )
+    )
+
+
+CHARGE_COLUMNS = [
+    "account_id",
+    "period",
+    "service",
+    "zone",
+    "method",
+    "volume",
+    "tariff",
+    "amount",
+    "basis",
+    "created_at",
+]
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    accounts: int
+    lines: int
+    amount: Decimal
+    by_method: dict[str, dict[str, str]]
+
+
+def run(session: Session, period: date, progress=None) -> RunTotals:
+    """Charge the period; safe to repeat while it is a draft. ``progress(done, total)`` is
+    called after each chunk of accounts (for the back-office progress bar)."""
+    billing_period = get_or_create_period(session, period)
+    if billing_period.status == "closed":
+        raise DomainError(
+            _(
+                "The period %(period)s is closed: its charges are frozen.",
+                period=period.strftime("%m.%Y"),
+            )
+        )
+    first_id, last_id = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
+    total = session.scalar(select(func.count(Account.id))) or 0
+    months = settings.get(session, "billing.average_months")
+    billing_period.status = "running"
+    billing_period.run_started_at = utcnow()
+    billing_period.total_accounts = total
+    billing_period.processed_accounts = 0
+    session.execute(delete(Charge).where(Charge.period == period, Charge.method != "recalculation"))
+    session.commit()
+    if first_id is not None:
+        for start in range(first_id, last_id + 1, CHUNK_ACCOUNTS):
+            stop = min(start + CHUNK_ACCOUNTS - 1, last_id)
+            _give_memory_for_aggregates(session)
+            session.execute(
+                insert(Charge).from_select(
+                    CHARGE_COLUMNS, charges_select(period, start, stop, months)
+                )
+            )
+            billing_period.processed_accounts = session.scalar(
+                select(func.count(Account.id)).where(Account.id <= stop)
+            )
+            session.commit()
+            if progress:
+                progress(billing_period.processed_accounts, total)
+    totals = period_totals(session, period)
+    billing_period.status = "draft"
+    billing_period.run_finished_at = utcnow()
+    billing_period.totals = {
+        "accounts": totals.accounts,
+        "lines": totals.lines,
+        "amount": str(totals.amount),
+        "by_method": totals.by_method,
+    }
+    session.commit()
+    return totals
+
+
+def _give_memory_for_aggregates(session: Session) -> None:
+    """PostgreSQL's default 4 MB work_mem spills the run's hash aggregates to disk; this
+    transaction may use more (released at commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+
+
+def period_totals(session: Session, period: date) -> RunTotals:
+    rows = session.execute(
+        select(
+            Charge.method,
+            func.count(Charge.id),
+            func.coalesce(func.sum(Charge.amount), 0),
+        )
+        .where(Charge.period == period)
+        .group_by(Charge.method)
+    ).all()
+    accounts = session.scalar(
+        select(func.count(func.distinct(Charge.account_id))).where(Charge.period == period)
+    )
+    by_method = {
+        method: {"lines": str(count), "amount": str(Decimal(str(amount)).quantize(Decimal("0.01")))}
+        for method, count, amount in rows
+    }
+    amount = sum((Decimal(v["amount"]) for v in by_method.values()), Decimal("0.00"))
+    return RunTotals(accounts or 0, sum(count for _m, count, _a in rows), amount, by_method)

@@ -1,0 +1,550 @@
+"""Billing periods in the back office: queue a run, let a background worker do it, follow its
+progress, close the period, and add recalculations with a reason.
+
+A run asked for on the web only queues the period (status ``queued``). The work is done by
+a Celery task (``portal.tasks.run_billing``) when a broker is configured, else by the
+embedded ``flask scheduler`` loop, which calls :func:`process_queued_billing`. Whoever
+runs a period first claims it atomically (queued → running), so two workers never charge
+one period at once. The command line (`flask billing run`) claims it the same way.
+
+Statuses: draft (may be re-run) · queued · running · failed (the last run broke: run it
+again) · closed (frozen: penalties and bills issued).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    SERVICES,
+    Account,
+    AccountService,
+    Bill,
+    BillingPeriod,
+    Charge,
+    Penalty,
+    Staff,
+    utcnow,
+)
+from portal.services import audit, billing, ledger
+from portal.services.errors import DomainError, NotFound
+from portal.services.penalties import to_kopecks
+from portal.services.tariffs import SERVICE_ZONES, decimal_places, parse_decimal, parse_rate
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("meter", "average", "norm", "recalculation")
+ACTIVE_STATUSES = ("queued", "running")
+# A run that has said nothing for this long was lost with its worker: it may be queued again.
+STALE_RUN = timedelta(minutes=30)
+MAX_VOLUME = Decimal("1e12")  # Numeric(16, 4)
+MAX_AMOUNT = Decimal("1e12")  # Numeric(14, 2)
+MAX_REASON = 400
+PAGE_SIZE = 24
+EARLIEST_PERIOD = date(2000, 1, 1)
+ZERO = Decimal("0.00")
+HALF_KOPECK = Decimal("0.005")
+
+
+def period_label(period: date) -> str:
+    return format_date(period, "LLLL yyyy")
+
+
+def iso(period: date) -> str:
+    return period.strftime("%Y-%m")
+
+
+def get_period(session: Session, period: date) -> BillingPeriod:
+    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def is_stale(row: BillingPeriod) -> bool:
+    started = row.run_started_at
+    return row.status == "running" and (started is None or utcnow() - started > STALE_RUN)
+
+
+def _account_count(session: Session) -> int:
+    return session.scalar(select(func.count(Account.id))) or 0
+
+
+# --- queueing and running ------------------------------------------------------------------
+
+
+def check_runnable(session: Session, period: date, today: date) -> BillingPeriod | None:
+    """The period's row (None if it has none yet), or a DomainError why it cannot run."""
+    if period > today.replace(day=1):
+        raise DomainError(_("The month has not started yet: it cannot be charged."), "period")
+    if period < EARLIEST_PERIOD:
+        raise DomainError(_("Choose a month from January 2000 on."), "period")
+    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
+    if row is not None and row.status == "closed":
+        raise DomainError(
+            _(
+                "The period %(period)s is closed: its charges are frozen.",
+                period=period_label(period),
+            ),
+            "period",
+        )
+    last_closed = session.scalar(
+        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
+    )
+    if last_closed is not None and period < last_closed:
+        raise DomainError(
+            _(
+                "Billing is closed up to %(month)s: choose a later month.",
+                month=period_label(last_closed),
+            ),
+            "period",
+        )
+    if row is not None and row.status in ACTIVE_STATUSES and not is_stale(row):
+        raise DomainError(
+            _("The period %(period)s is already being charged.", period=period_label(period)),
+            "period",
+        )
+    return row
+
+
+def queue_run(
+    session: Session,
+    period: date,
+    *,
+    today: date,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> BillingPeriod:
+    """Mark the period to be charged by a background worker; nothing is charged yet."""
+    row = check_runnable(session, period, today) or billing.get_or_create_period(session, period)
+    previous = row.status
+    row.status = "queued"
+    row.processed_accounts = 0
+    row.total_accounts = _account_count(session)
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="update",
+        object_type="billing_period",
+        object_id=row.id,
+        summary=f"billing run queued for {iso(period)}",
+        changes={"status": [previous, "queued"]},
+        ip_address=ip,
+    )
+    session.commit()
+    return row
+
+
+def send_to_worker(broker_url: str | None, period: date) -> bool:
+    """Hand the queued period to a Celery worker; False when there is no broker or it is
+    unreachable (the embedded scheduler, or the periodic Celery task, picks it up then)."""
+    if not broker_url:
+        return False
+    from celery import Celery
+
+    try:
+        Celery("portal", broker=broker_url).send_task(
+            "portal.tasks.run_billing", args=[iso(period)], retry=False
+        )
+    except Exception:  # noqa: BLE001 (any broker failure: the period stays queued)
+        logger.warning("could not send the billing run of %s to a worker", iso(period))
+        return False
+    return True
+
+
+def _claim(session: Session, period: date, statuses: tuple[str, ...]) -> bool:
+    """Atomically move the period from one of ``statuses`` to running."""
+    result = session.execute(
+        update(BillingPeriod)
+        .where(BillingPeriod.period == period, BillingPeriod.status.in_(statuses))
+        .values(status="running", run_started_at=utcnow(), processed_accounts=0)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _run_claimed(session: Session, period: date, progress=None) -> billing.RunTotals:
+    try:
+        return billing.run(session, period, progress)
+    except Exception:
+        session.rollback()
+        session.execute(
+            update(BillingPeriod)
+            .where(BillingPeriod.period == period, BillingPeriod.status == "running")
+            .values(status="failed")
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        raise
+
+
+def run_queued(session: Session, period: date) -> billing.RunTotals | None:
+    """Charge one queued period, or None when it is not queued (another worker has it)."""
+    session.expire_all()
+    if not _claim(session, period, ("queued",)):
+        return None
+    return _run_claimed(session, period)
+
+
+def process_queued_billing(session: Session) -> list[tuple[date, billing.RunTotals]]:
+    """Charge every queued period, oldest first: the embedded scheduler's hook.
+
+    A failing period is marked failed and logged; the others still run.
+    """
+    done = []
+    while True:
+        period = session.scalar(
+            select(BillingPeriod.period)
+            .where(BillingPeriod.status == "queued")
+            .order_by(BillingPeriod.period)
+            .limit(1)
+        )
+        if period is None:
+            return done
+        try:
+            totals = run_queued(session, period)
+        except Exception:  # noqa: BLE001 (marked failed; the loop goes on)
+            logger.exception("the billing run of %s failed", iso(period))
+            continue
+        if totals is not None:
+            done.append((period, totals))
+
+
+def run_now(session: Session, period: date, progress=None) -> billing.RunTotals:
+    """Charge the period here and now (the command line), claiming it like a worker."""
+    if period < EARLIEST_PERIOD:
+        raise DomainError(_("Choose a month from January 2000 on."), "period")
+    row = billing.get_or_create_period(session, period)
+    if row.status == "closed":
+        raise DomainError(
+            _(
+                "The period %(period)s is closed: its charges are frozen.",
+                period=period_label(period),
+            )
+        )
+    session.commit()
+    if not _claim(session, period, ("draft", "queued", "failed")):
+        raise DomainError(
+            _("The period %(period)s is already being charged.", period=period_label(period))
+        )
+    return _run_claimed(session, period, progress)
+
+
+def close(
+    session: Session, period: date, *, staff_id: int | None = None, ip: str | None = None
+) -> ledger.Closing:
+    """Penalties and bills for the period, which is frozen from then on."""
+    row = get_period(session, period)
+    closing = ledger.close_period(session, period, staff_id)
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="update",
+        object_type="billing_period",
+        object_id=row.id,
+        summary=f"period {iso(period)} closed: {closing.bills} bills",
+        changes={"status": ["draft", "closed"]},
+        ip_address=ip,
+    )
+    session.commit()
+    return closing
+
+
+# --- recalculations ------------------------------------------------------------------------
+
+
+def parse_volume(raw) -> Decimal:
+    """A recalculated volume: may be negative (a refund), never zero, four decimals at most."""
+    number = parse_decimal(raw, "volume")
+    if number == 0:
+        raise DomainError(_("Enter the volume to add, or a negative one to take off."), "volume")
+    if decimal_places(number) > 4:
+        raise DomainError(_("Use at most 4 digits after the decimal point."), "volume")
+    if abs(number) >= MAX_VOLUME:
+        raise DomainError(_("The value is too large."), "volume")
+    return number.quantize(Decimal("0.0001"))
+
+
+def check_reason(raw: str | None) -> str:
+    reason = " ".join((raw or "").split())
+    if not reason:
+        raise DomainError(_("Say why: the reason stays with the charge."), "reason")
+    if len(reason) > MAX_REASON:
+        raise DomainError(
+            _("Keep the reason under %(count)s characters.", count=MAX_REASON), "reason"
+        )
+    return reason
+
+
+def add_recalculation(
+    session: Session,
+    *,
+    period: date,
+    account_number: str,
+    service: str,
+    zone: str,
+    volume,
+    tariff,
+    reason: str | None,
+    today: date,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> Charge:
+    """A recalculation line of an open period: amount = volume × tariff, half-up to kopecks."""
+    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
+    if row is not None and row.status == "closed":
+        raise DomainError(
+            _(
+                "The period %(period)s is closed: add the recalculation to an open period.",
+                period=period_label(period),
+            )
+        )
+    if period > today.replace(day=1):
+        raise DomainError(_("The month has not started yet: it cannot be charged."))
+    number = " ".join((account_number or "").split())
+    account = session.scalar(select(Account).where(Account.number == number)) if number else None
+    if account is None:
+        raise DomainError(_("There is no account with this number."), "account_number")
+    if service not in SERVICE_ZONES:
+        raise DomainError(_("Choose a service."), "service")
+    supplied = session.scalar(
+        select(AccountService.id).where(
+            AccountService.account_id == account.id, AccountService.service == service
+        )
+    )
+    if supplied is None:
+        raise DomainError(_("The account is not supplied with this service."), "service")
+    if zone not in SERVICE_ZONES[service]:
+        raise DomainError(_("This service has no such tariff zone."), "zone")
+    volume = parse_volume(volume)
+    tariff = parse_rate(tariff, "tariff")
+    amount = to_kopecks(volume * tariff)
+    if abs(amount) >= MAX_AMOUNT:
+        raise DomainError(_("The value is too large."), "volume")
+    reason = check_reason(reason)
+    if row is None:
+        billing.get_or_create_period(session, period)
+    charge = Charge(
+        account_id=account.id,
+        period=period,
+        service=service,
+        zone=zone,
+        method="recalculation",
+        volume=volume,
+        tariff=tariff,
+        amount=amount,
+        reason=reason,
+        staff_id=staff_id,
+    )
+    session.add(charge)
+    session.flush()
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="create",
+        object_type="charge",
+        object_id=charge.id,
+        summary=f"recalculation {iso(period)} {account.number} {service}/{zone}: {amount}",
+        changes={
+            "volume": [None, str(volume)],
+            "tariff": [None, str(tariff)],
+            "amount": [None, str(amount)],
+            "reason": [None, reason],
+        },
+        ip_address=ip,
+    )
+    session.commit()
+    return charge
+
+
+# --- what the pages show ---------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    lines: int = 0
+    amount: Decimal = ZERO
+
+
+@dataclass
+class Closing:
+    """The bills of a closed period: what they ask for, and the arrears carried in them."""
+
+    bills: int = 0
+    penalties: Decimal = ZERO
+    penalised: int = 0
+    payments: Decimal = ZERO
+    payable: int = 0  # bills with an amount to pay
+    due: Decimal = ZERO
+    debtors: int = 0  # accounts whose earlier balance was not paid during the month
+    debt: Decimal = ZERO
+
+
+@dataclass
+class Summary:
+    row: BillingPeriod
+    by_method: dict[str, Figures] = field(default_factory=dict)
+    accounts: int = 0
+    closed_by: str | None = None
+    closing: Closing | None = None
+
+    @property
+    def period(self) -> date:
+        return self.row.period
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.by_method.values())
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((f.amount for f in self.by_method.values()), ZERO)
+
+    @property
+    def share(self) -> int:
+        """Per cent of the accounts processed by the run under way."""
+        total = self.row.total_accounts or 0
+        return 0 if not total else min(100, round(100 * (self.row.processed_accounts or 0) / total))
+
+    @property
+    def seconds(self) -> float | None:
+        started, finished = self.row.run_started_at, self.row.run_finished_at
+        if started is None or finished is None or finished < started:
+            return None
+        return round((finished - started).total_seconds(), 2)
+
+    @property
+    def active(self) -> bool:
+        return self.row.status in ACTIVE_STATUSES
+
+
+def _money(value) -> Decimal:
+    return ZERO if value is None else to_kopecks(Decimal(str(value)))
+
+
+def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
+    """Totals of each period: lines and amount by method, accounts, bills once closed.
+
+    Four queries whatever the number of periods.
+    """
+    result = {row.period: Summary(row) for row in rows}
+    if not result:
+        return []
+    periods = list(result)
+    for period, method, lines, amount in session.execute(
+        select(Charge.period, Charge.method, func.count(Charge.id), func.sum(Charge.amount))
+        .where(Charge.period.in_(periods))
+        .group_by(Charge.period, Charge.method)
+    ):
+        result[period].by_method[method] = Figures(lines, _money(amount))
+    for period, accounts in session.execute(
+        select(Charge.period, func.count(func.distinct(Charge.account_id)))
+        .where(Charge.period.in_(periods))
+        .group_by(Charge.period)
+    ):
+        result[period].accounts = accounts
+    closed = [row.period for row in rows if row.status == "closed"]
+    if closed:
+        # Half a kopeck of tolerance: SQLite compares money as binary floats.
+        payable = Bill.closing_balance > HALF_KOPECK
+        arrears = Bill.opening_balance - Bill.payments_total
+        for period, *figures in session.execute(
+            select(
+                Bill.period,
+                func.count(Bill.id),
+                func.sum(Bill.penalties_total),
+                func.sum(case((Bill.penalties_total > 0, 1), else_=0)),
+                func.sum(Bill.payments_total),
+                func.sum(case((payable, 1), else_=0)),
+                func.sum(case((payable, Bill.closing_balance), else_=0)),
+                func.sum(case((arrears > HALF_KOPECK, 1), else_=0)),
+                func.sum(case((arrears > HALF_KOPECK, arrears), else_=0)),
+            )
+            .where(Bill.period.in_(closed))
+            .group_by(Bill.period)
+        ):
+            bills, penalties, penalised, payments, payable_bills, due, debtors, debt = figures
+            result[period].closing = Closing(
+                bills=bills,
+                penalties=_money(penalties),
+                penalised=penalised or 0,
+                payments=_money(payments),
+                payable=payable_bills or 0,
+                due=_money(due),
+                debtors=debtors or 0,
+                debt=_money(debt),
+            )
+        for period in closed:
+            if result[period].closing is None:
+                result[period].closing = Closing()
+    staff_ids = {row.closed_by_id for row in rows if row.closed_by_id}
+    if staff_ids:
+        names = {
+            staff_id: name
+            for staff_id, name in session.execute(
+                select(Staff.id, Staff.full_name).where(Staff.id.in_(staff_ids))
+            )
+        }
+        for summary in result.values():
+            summary.closed_by = names.get(summary.row.closed_by_id)
+    return list(result.values())
+
+
+def period_list():
+    """The query of the periods page, newest first (the view paginates it)."""
+    return select(BillingPeriod).order_by(BillingPeriod.period.desc())
+
+
+def summary(session: Session, period: date) -> Summary:
+    return summaries(session, [get_period(session, period)])[0]
+
+
+def by_service(session: Session, period: date) -> dict[str, Figures]:
+    """Lines and amount per service, in the order services are listed everywhere."""
+    found = {
+        service: Figures(lines, _money(amount))
+        for service, lines, amount in session.execute(
+            select(Charge.service, func.count(Charge.id), func.sum(Charge.amount))
+            .where(Charge.period == period)
+            .group_by(Charge.service)
+        )
+    }
+    order = list(SERVICES)
+    return dict(
+        sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)
+    )
+
+
+def recalculations(session: Session, period: date) -> list[tuple]:
+    """(charge, account number, staff name) of the period's recalculations, newest first."""
+    return list(
+        session.execute(
+            select(Charge, Account.number, Staff.full_name)
+            .join(Account, Account.id == Charge.account_id)
+            .outerjoin(Staff, Staff.id == Charge.staff_id)
+            .where(Charge.period == period, Charge.method == "recalculation")
+            .order_by(Charge.id.desc())
+        )
+    )
+
+
+def penalties_total(session: Session, period: date) -> Decimal:
+    return _money(session.scalar(select(func.sum(Penalty.amount)).where(Penalty.period == period)))
+
+
+def suggested_period(session: Session, today: date) -> date:
+    """What the run form offers: the month after the last closed one, else this month."""
+    last_closed = session.scalar(
+        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
+    )
+    current = today.replace(day=1)
+    if last_closed is None:
+        return current
+    return min(billing.add_months(last_closed, 1), current)

@@ -1,0 +1,277 @@
+"""Closing a billing period: penalties on overdue debt, then one bill per account.
+
+Every bill keeps the ledger invariant  closing = opening + charges + penalties − payments,
+and its opening is the previous bill's closing. Payments are counted in the first bill
+closed after their date, so a registry imported late is never lost.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from portal.models import Account, Bill, BillingPeriod, Charge, KeyRate, Payment, Penalty, utcnow
+from portal.services import settings
+from portal.services.billing import add_months, get_or_create_period, month_end
+from portal.services.errors import DomainError
+from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days, to_kopecks
+
+ZERO = Decimal("0.00")
+
+
+def penalty_scheme(session: Session) -> Scheme:
+    return Scheme(
+        free_days=settings.get(session, "penalties.free_days"),
+        high_from_day=settings.get(session, "penalties.high_from_day"),
+        low_divisor=settings.get(session, "penalties.low_divisor"),
+        high_divisor=settings.get(session, "penalties.high_divisor"),
+    )
+
+
+def key_rates(session: Session) -> KeyRates:
+    table = [(row.valid_from, row.percent) for row in session.scalars(select(KeyRate))]
+    if not table:
+        raise DomainError(_("Enter the key rate table before penalties can be charged."))
+    return KeyRates(table)
+
+
+def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
+    """(issued on, due on) per customer category for the bill of ``period``."""
+    following = add_months(period, 1)
+    due = following.replace(day=settings.get(session, "billing.due_day"))
+    return {
+        "population": (
+            following.replace(day=settings.get(session, "billing.issue_day_population")),
+            due,
+        ),
+        "others": (following.replace(day=settings.get(session, "billing.issue_day_others")), due),
+    }
+
+
+# --- penalties ------------------------------------------------------------------------
+
+
+def _debtors(session: Session, period: date) -> list[int]:
+    """Accounts whose last closed bill before the period still shows a debt."""
+    previous = add_months(period, -1)
+    return list(
+        session.scalars(
+            select(Bill.account_id).where(Bill.period == previous, Bill.closing_balance > 0)
+        )
+    )
+
+
+def compute_penalties(session: Session, period: date) -> int:
+    """Replace the period's penalty rows; returns how many accounts owe a penalty."""
+    session.execute(delete(Penalty).where(Penalty.period == period))
+    debtors = _debtors(session, period)
+    if not debtors:
+        return 0
+    rates, scheme, end = key_rates(session), penalty_scheme(session), month_end(period)
+    debts: dict[int, list[Debt]] = defaultdict(list)
+    for account_id, amount, due_on in session.execute(
+        select(Bill.account_id, Bill.charges_total, Bill.due_on)
+        .where(Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total > 0)
+        .order_by(Bill.due_on)
+    ):
+        debts[account_id].append(Debt(amount, due_on))
+    payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for account_id, paid_on, amount in session.execute(
+        select(Payment.account_id, Payment.paid_on, Payment.amount).where(
+            Payment.account_id.in_(debtors), Payment.paid_on <= end
+        )
+    ):
+        payments[account_id].append((paid_on, amount))
+    rows = []
+    for account_id in debtors:
+        days = penalty_days(
+            _net_before(debts[account_id], payments[account_id], period),
+            [(d, a) for d, a in payments[account_id] if d >= period],
+            period,
+            end,
+            rates,
+            scheme,
+        )
+        amount = to_kopecks(sum((d.amount for d in days), Decimal(0)))
+        if amount > 0:
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "period": period,
+                    "amount": amount,
+                    "details": _summary(days),
+                    "created_at": utcnow(),
+                }
+            )
+    if rows:
+        session.execute(insert(Penalty), rows)
+    return len(rows)
+
+
+def _net_before(
+    debts: list[Debt], payments: list[tuple[date, Decimal]], period: date
+) -> list[Debt]:
+    """The debts still unpaid at the start of the period, oldest paid first."""
+    paid = sum((a for d, a in payments if d < period), Decimal(0))
+    remaining = []
+    for debt in sorted(debts, key=lambda d: d.due_on):
+        covered = min(debt.amount, paid)
+        paid -= covered
+        if debt.amount - covered > 0:
+            remaining.append(Debt(debt.amount - covered, debt.due_on))
+    return remaining
+
+
+def _summary(days) -> list[dict]:
+    """Per debt and stage: days, base, rate and amount — what the bill explains."""
+    groups: dict[tuple, dict] = {}
+    for day in days:
+        key = (day.debt_due_on, day.divisor, day.base, day.percent)
+        group = groups.setdefault(
+            key,
+            {
+                "due_on": day.debt_due_on.isoformat(),
+                "divisor": day.divisor,
+                "base": str(day.base),
+                "percent": str(day.percent),
+                "days": 0,
+                "amount": Decimal(0),
+            },
+        )
+        group["days"] += 1
+        group["amount"] += day.amount
+    return [{**g, "amount": str(to_kopecks(g["amount"]))} for g in groups.values()]
+
+
+# --- bills ----------------------------------------------------------------------------
+
+
+def issue_bills(session: Session, period: date) -> int:
+    """Replace the period's bills with the ledger of every open account. Set-based."""
+    session.execute(delete(Bill).where(Bill.period == period))
+    end = month_end(period)
+    previous = (
+        select(Bill.account_id, Bill.closing_balance.label("amount"))
+        .where(Bill.period == add_months(period, -1))
+        .subquery()
+    )
+    charges = (
+        select(Charge.account_id, func.sum(Charge.amount).label("amount"))
+        .where(Charge.period == period)
+        .group_by(Charge.account_id)
+        .subquery()
+    )
+    penalties = (
+        select(Penalty.account_id, Penalty.amount).where(Penalty.period == period).subquery()
+    )
+    paid_to_date = (
+        select(Payment.account_id, func.sum(Payment.amount).label("amount"))
+        .where(Payment.paid_on <= end)
+        .group_by(Payment.account_id)
+        .subquery()
+    )
+    counted_before = (
+        select(Bill.account_id, func.sum(Bill.payments_total).label("amount"))
+        .where(Bill.period < period)
+        .group_by(Bill.account_id)
+        .subquery()
+    )
+    # Sums of kopecks are exact in PostgreSQL; SQLite adds them as binary floats
+    # (760.86 + … = 760.860000000001): rounding keeps the stored money to kopecks.
+    opening = func.round(func.coalesce(previous.c.amount, 0), 2)
+    charged = func.round(func.coalesce(charges.c.amount, 0), 2)
+    penalised = func.round(func.coalesce(penalties.c.amount, 0), 2)
+    paid = func.round(
+        func.coalesce(paid_to_date.c.amount, 0) - func.coalesce(counted_before.c.amount, 0), 2
+    )
+    dates = bill_dates(session, period)
+    issued = case(
+        (Account.category == "others", literal(dates["others"][0])),
+        else_=literal(dates["population"][0]),
+    )
+    due = case(
+        (Account.category == "others", literal(dates["others"][1])),
+        else_=literal(dates["population"][1]),
+    )
+    rows = (
+        select(
+            Account.id,
+            literal(period),
+            opening,
+            charged,
+            penalised,
+            paid,
+            func.round(opening + charged + penalised - paid, 2),
+            issued,
+            due,
+            literal(utcnow()),
+        )
+        .outerjoin(previous, previous.c.account_id == Account.id)
+        .outerjoin(charges, charges.c.account_id == Account.id)
+        .outerjoin(penalties, penalties.c.account_id == Account.id)
+        .outerjoin(paid_to_date, paid_to_date.c.account_id == Account.id)
+        .outerjoin(counted_before, counted_before.c.account_id == Account.id)
+        .where(Account.opened_on <= end)
+    )
+    session.execute(
+        insert(Bill).from_select(
+            [
+                "account_id",
+                "period",
+                "opening_balance",
+                "charges_total",
+                "penalties_total",
+                "payments_total",
+                "closing_balance",
+                "issued_on",
+                "due_on",
+                "created_at",
+            ],
+            rows,
+        )
+    )
+    # Counted, not taken from rowcount: drivers need not report it for INSERT … SELECT.
+    return session.scalar(select(func.count(Bill.id)).where(Bill.period == period))
+
+
+@dataclass(frozen=True)
+class Closing:
+    bills: int
+    penalised_accounts: int
+
+
+def close_period(session: Session, period: date, staff_id: int | None = None) -> Closing:
+    """Freeze the period: penalties, bills, status closed. Earlier periods must be closed."""
+    billing_period = get_or_create_period(session, period)
+    if billing_period.status == "closed":
+        raise DomainError(_("The period is already closed."))
+    if billing_period.status in ("queued", "running"):
+        raise DomainError(_("The period is being charged: wait for the run to finish."))
+    if billing_period.run_finished_at is None or billing_period.status == "failed":
+        raise DomainError(_("Run billing for the period before closing it."))
+    later_closed = session.scalar(
+        select(func.count(BillingPeriod.id)).where(
+            BillingPeriod.period > period, BillingPeriod.status == "closed"
+        )
+    )
+    if later_closed:
+        raise DomainError(
+            _("A later period is already closed, so this one can no longer be closed.")
+        )
+    previous_status = session.scalar(
+        select(BillingPeriod.status).where(BillingPeriod.period == add_months(period, -1))
+    )
+    has_earlier_bills = session.scalar(select(func.count(Bill.id)).where(Bill.period < period))
+    if has_earlier_bills and previous_status != "closed":
+        raise DomainError(_("Close the previous period first."))
+    penalised = compute_penalties(session, period)
+    bills = issue_bills(session, period)
+    billing_period.status = "closed"
+    billing_period.closed_at = utcnow()
+    billing_period.closed_by_id = staff_id
+    session.commit()
+    return Closing(bills, penalised)

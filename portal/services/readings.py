@@ -1,0 +1,973 @@
+"""Meter readings: the submission window, validation, submission, review, history and the
+acceptance figure. One service for the portal, the back office and the import.
+
+Rules (DOMAIN.md, "Meter readings"): decimals up to the meter's fraction digits; never below
+the last accepted reading unless the register rolled over past its capacity; a consumption
+far above the meter's own average is accepted for review once the customer confirms it;
+remote-read and faulty meters take no customer readings; customers submit inside the window.
+"""
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from portal.models import Account, Meter, Reading, utcnow
+from portal.services import audit, settings
+from portal.services.errors import DomainError, NotFound
+
+# Sources whose values are real register readings; estimated and norm values are not.
+ACTUAL_SOURCES = ("customer", "operator", "controller", "remote")
+STAFF_SOURCES = ("operator", "controller")
+LIVE_STATUSES = ("accepted", "pending_review")
+
+
+def history_depth(session: Session) -> int:
+    """Readings that make the average: the setting's months of consumption plus the one
+    they are counted from."""
+    return settings.get(session, "readings.average_months") + 1
+
+
+MAX_REASON_LENGTH = 300  # a reviewer's reason; stored with a prefix in a 400-character column
+MAX_ID = 2**63 - 1  # larger ids exist in no table (and overflow SQLite's integers)
+
+
+# --- the window -----------------------------------------------------------------------
+
+
+def supplier_zone() -> ZoneInfo:
+    """The supplier's time zone (SUPPLIER_TIMEZONE, Europe/Moscow by default)."""
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(zone or "Europe/Moscow")
+
+
+def local_today() -> date:
+    """The supplier's calendar day: the window opens and a period starts at local midnight,
+    not at midnight UTC. ``utcnow`` is the one clock."""
+    return utcnow().astimezone(supplier_zone()).date()
+
+
+def period_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _clip_day(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Window:
+    first_day: int
+    last_day: int
+    today: date
+
+    @property
+    def opens(self) -> date:
+        return _clip_day(self.today.year, self.today.month, self.first_day)
+
+    @property
+    def closes(self) -> date:
+        return _clip_day(self.today.year, self.today.month, self.last_day)
+
+    @property
+    def is_open(self) -> bool:
+        return self.opens <= self.today <= self.closes
+
+    @property
+    def next_opening(self) -> date:
+        if self.today < self.opens:
+            return self.opens
+        following = (self.today.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return _clip_day(following.year, following.month, self.first_day)
+
+
+def window(session: Session, today: date | None = None) -> Window:
+    return Window(
+        settings.get(session, "readings.window_first_day"),
+        settings.get(session, "readings.window_last_day"),
+        today or local_today(),
+    )
+
+
+def window_closed_message(current: Window) -> str:
+    return _(
+        "Readings are accepted from the %(first)s to the %(last)s of each month. The window opens on %(date)s.",
+        first=current.first_day,
+        last=current.last_day,
+        date=format_date(current.next_opening, "long"),
+    )
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def parse_value(raw: str | None, field: str | None = None) -> Decimal:
+    """A register value as typed: spaces ignored, comma or point as decimal separator."""
+    text = (raw or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if not text:
+        raise DomainError(_("Enter the value shown on the meter."), field)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    # Only plain decimal notation: "1e3", "1_000" and "Infinity" are not what a meter shows.
+    plain = text.lstrip("+-").replace(".", "", 1).isdigit() and text.isascii()
+    if value is None or not value.is_finite() or not plain or len(text) > 24:
+        raise DomainError(_("Enter the reading as a number, for example 12345,6."), field)
+    return value
+
+
+class ZoneErrors(DomainError):
+    """Several zones of one submission are wrong: ``errors`` maps each zone to its message.
+
+    Shown as a whole it reads as the first message, next to the first zone."""
+
+    def __init__(self, errors: dict[str, str]):
+        zone, message = next(iter(errors.items()))
+        super().__init__(message, zone)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The last accepted actual reading of a meter zone before the period, and the average."""
+
+    value: Decimal
+    taken_on: date
+    period: date
+    average: Decimal | None  # monthly consumption; None with too little history
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # accepted | pending_review | rejected | confirm
+    reason: str | None = None
+    consumption: Decimal | None = None
+    # Which rule spoke: faulty, removed, remote_read, negative, too_large, decimals,
+    # lower (below the last reading, no rollover), above_usual (confirm / pending_review).
+    code: str | None = None
+
+
+# Rules about the value alone: such a value is a typing error, never stored.
+VALUE_CODES = ("negative", "too_large", "decimals")
+# Rules about the meter: it takes no readings of this source at all.
+METER_CODES = ("faulty", "removed", "remote_read")
+
+
+def months_between(earlier: date, later: date) -> int:
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
+
+
+def judge(
+    meter: Meter,
+    value: Decimal,
+    previous: Previous | None,
+    *,
+    period: date,
+    source: str,
+    threshold: Decimal,
+    rollover_share: Decimal,
+    confirmed: bool = False,
+) -> Verdict:
+    """The verdict on one value of one zone. Pure: no database, no clock."""
+    refusal = meter_refusal(meter, source) or value_refusal(meter, value)
+    if refusal is not None:
+        return refusal
+    if previous is None:
+        return Verdict("accepted")
+    capacity = Decimal(10) ** meter.whole_digits
+    consumption = value - previous.value
+    if consumption < 0:
+        consumption += capacity
+        if consumption > capacity * rollover_share:
+            return Verdict(
+                "rejected",
+                _(
+                    "The reading is lower than the last accepted one (%(value)s on %(date)s).",
+                    value=_plain(previous.value),
+                    date=format_date(previous.taken_on),
+                ),
+                code="lower",
+            )
+    months = max(months_between(previous.period, period), 1)
+    if (
+        previous.average
+        and previous.average > 0
+        and consumption > previous.average * months * threshold
+    ):
+        if not confirmed:
+            return Verdict(
+                "confirm",
+                _(
+                    "The consumption of %(consumption)s is more than %(times)s times your usual. Check the value; if it is right, confirm it and a specialist will review it.",
+                    consumption=_plain(consumption),
+                    times=_plain(threshold),
+                ),
+                consumption,
+                "above_usual",
+            )
+        return Verdict(
+            "pending_review",
+            _("Consumption far above the usual: sent for review."),
+            consumption,
+            "above_usual",
+        )
+    return Verdict("accepted", None, consumption)
+
+
+def meter_refusal(meter: Meter, source: str) -> Verdict | None:
+    """Why the meter takes no reading from this source at all, or None. Pure."""
+    if meter.status == "faulty":
+        return Verdict(
+            "rejected",
+            _(
+                "The meter is marked faulty: readings are not accepted until it is repaired or replaced."
+            ),
+            code="faulty",
+        )
+    if meter.status == "removed":
+        return Verdict("rejected", _("The meter has been removed."), code="removed")
+    if meter.remote_read and source == "customer":
+        return Verdict(
+            "rejected",
+            _("This meter is read remotely: there is no need to send its readings."),
+            code="remote_read",
+        )
+    return None
+
+
+def value_refusal(meter: Meter, value: Decimal) -> Verdict | None:
+    """Why the value cannot be a register value of this meter, or None. Pure."""
+    if value < 0:
+        return Verdict("rejected", _("A reading cannot be negative."), code="negative")
+    if value >= Decimal(10) ** meter.whole_digits:
+        return Verdict(
+            "rejected",
+            _("The meter has %(n)s whole digits: the value is too large.", n=meter.whole_digits),
+            code="too_large",
+        )
+    if -value.as_tuple().exponent > meter.fraction_digits and value != value.quantize(
+        Decimal(1).scaleb(-meter.fraction_digits)
+    ):
+        if meter.fraction_digits == 0:
+            return Verdict("rejected", _("This meter shows whole numbers only."), code="decimals")
+        return Verdict(
+            "rejected",
+            _(
+                "This meter shows at most %(n)s digits after the decimal point.",
+                n=meter.fraction_digits,
+            ),
+            code="decimals",
+        )
+    return None
+
+
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f").replace(".", ",")
+
+
+# --- history lookups ------------------------------------------------------------------
+
+
+def previous_readings(
+    session: Session, meter_ids: list[int], period: date
+) -> dict[tuple[int, str], Previous]:
+    """For each (meter, zone): the last accepted actual reading before ``period`` and the
+    average monthly consumption over the readings before it. One query for all meters."""
+    ranked = (
+        select(
+            Reading.meter_id,
+            Reading.zone,
+            Reading.value,
+            Reading.taken_on,
+            Reading.period,
+            Reading.consumption,
+            func.row_number()
+            .over(
+                partition_by=(Reading.meter_id, Reading.zone),
+                order_by=(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Reading.meter_id.in_(meter_ids),
+            Reading.status == "accepted",
+            Reading.source.in_(ACTUAL_SOURCES),
+            Reading.period < period,
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked).where(ranked.c.rank <= history_depth(session)).order_by(ranked.c.rank)
+    ).all()
+    by_zone: dict[tuple[int, str], list] = defaultdict(list)
+    for row in rows:
+        by_zone[(row.meter_id, row.zone)].append(row)
+    return {key: _previous_from(history) for key, history in by_zone.items()}
+
+
+def _previous_from(history: list) -> Previous:
+    """``history`` is newest first. The average is the consumption between the oldest and
+    the newest reading spread over the months between them."""
+    newest, oldest = history[0], history[-1]
+    months = months_between(oldest.period, newest.period)
+    average = None
+    if months > 0:
+        consumed = sum((row.consumption or Decimal(0)) for row in history[:-1])
+        average = consumed / months
+    return Previous(newest.value, newest.taken_on, newest.period, average)
+
+
+# --- submission -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    zone: str
+    value: Decimal
+    verdict: Verdict
+    reading_id: int | None = None
+
+
+def submit(
+    session: Session,
+    meter: Meter,
+    values: dict[str, str],
+    *,
+    source: str,
+    taken_on: date | None = None,
+    user_id: int | None = None,
+    staff_id: int | None = None,
+    confirmed: bool = False,
+    ip: str | None = None,
+    commit: bool = True,
+) -> list[Receipt]:
+    """Judge and store one reading per zone of a meter.
+
+    Customers submit inside the window only. When a zone needs the customer's confirmation
+    nothing is stored and the receipts say so (outcome "confirm"). A stored reading
+    supersedes the live readings of the same zone and period; history keeps them all.
+    A reading staff enter by hand (operator, controller) is audited. With ``commit`` off
+    the caller commits, so the readings can be part of a larger change (a meter replacement).
+    """
+    today = local_today()
+    taken_on = taken_on or today
+    if source == "customer":
+        current = window(session, today)
+        if not current.is_open:
+            raise DomainError(window_closed_message(current))
+        refusal = customer_refusal(meter)
+        if refusal is not None:
+            raise DomainError(refusal)
+    if taken_on > today:
+        raise DomainError(_("The reading date cannot be in the future."), "taken_on")
+    unknown = set(values) - set(meter.zone_names)
+    # A customer reads the whole register; staff may enter one zone (an import line).
+    missing = set(meter.zone_names) - set(values) if source == "customer" else set()
+    if unknown or missing or not values:
+        raise DomainError(_("Enter a value for every tariff zone of the meter."))
+    period = period_of(taken_on)
+    parsed = _parse_values(meter, values)
+    previous = previous_readings(session, [meter.id], period)
+    threshold = settings.get(session, "readings.review_threshold")
+    share = settings.get(session, "readings.rollover_share")
+    verdicts = {
+        zone: judge(
+            meter,
+            value,
+            previous.get((meter.id, zone)),
+            period=period,
+            source=source,
+            threshold=threshold,
+            rollover_share=share,
+            confirmed=confirmed,
+        )
+        for zone, value in parsed.items()
+    }
+    if any(v.outcome == "confirm" for v in verdicts.values()):
+        return [Receipt(zone, parsed[zone], verdicts[zone]) for zone in parsed]
+    receipts = [
+        _store(
+            session,
+            meter,
+            zone,
+            parsed[zone],
+            verdicts[zone],
+            period,
+            taken_on,
+            source,
+            user_id,
+            staff_id,
+        )
+        for zone in parsed
+    ]
+    if staff_id is not None and source in STAFF_SOURCES:
+        for receipt in receipts:
+            audit.record(
+                session,
+                staff_id=staff_id,
+                action="create",
+                object_type="reading",
+                object_id=receipt.reading_id,
+                summary=f"{meter.serial_number} · {receipt.zone}: {_plain(receipt.value)} ({source})",
+                changes={
+                    "value": [None, str(receipt.value)],
+                    "status": [None, receipt.verdict.outcome],
+                },
+                ip_address=ip,
+            )
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return receipts
+
+
+def _parse_values(meter: Meter, values: dict[str, str]) -> dict[str, Decimal]:
+    """Every zone's value, or ZoneErrors naming each zone whose value is a typing error
+    (not a number, negative, too large, too many decimals): those are never stored."""
+    parsed: dict[str, Decimal] = {}
+    errors: dict[str, str] = {}
+    for zone, raw in values.items():
+        try:
+            value = parse_value(raw, zone)
+        except DomainError as error:
+            errors[zone] = error.message
+            continue
+        problem = value_refusal(meter, value)
+        if problem is not None:
+            errors[zone] = problem.reason
+        else:
+            parsed[zone] = value
+    if errors:
+        raise ZoneErrors(errors)
+    return parsed
+
+
+def customer_refusal(meter: Meter) -> str | None:
+    """Why the customer cannot send readings of this meter at all (whatever the window),
+    or None. The portal shows this instead of the form."""
+    refusal = meter_refusal(meter, "customer")
+    if refusal is not None:
+        return refusal.reason
+    if meter.account.closed_on is not None:
+        return _("The account is closed: readings are not accepted.")
+    return None
+
+
+def _store(
+    session, meter, zone, value, verdict, period, taken_on, source, user_id, staff_id
+) -> Receipt:
+    if verdict.outcome in LIVE_STATUSES:
+        supersede(session, meter.id, zone, period)
+    reading = Reading(
+        meter_id=meter.id,
+        zone=zone,
+        period=period,
+        taken_on=taken_on,
+        value=value,
+        consumption=verdict.consumption,
+        source=source,
+        status=verdict.outcome,
+        reason=verdict.reason,
+        submitted_by_user_id=user_id,
+        entered_by_staff_id=staff_id,
+    )
+    session.add(reading)
+    session.flush()
+    return Receipt(zone, value, verdict, reading.id)
+
+
+def supersede(session: Session, meter_id: int, zone: str, period: date) -> None:
+    session.execute(
+        update(Reading)
+        .where(
+            Reading.meter_id == meter_id,
+            Reading.zone == zone,
+            Reading.period == period,
+            Reading.status.in_(LIVE_STATUSES),
+        )
+        .values(status="superseded")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def check(session: Session, meter: Meter, zone: str, raw: str, source: str) -> Verdict:
+    """The verdict a value would get now, for validation as the customer types."""
+    if zone not in meter.zone_names:
+        raise NotFound()
+    value = parse_value(raw, zone)
+    period = period_of(local_today())
+    previous = previous_readings(session, [meter.id], period).get((meter.id, zone))
+    return judge(
+        meter,
+        value,
+        previous,
+        period=period,
+        source=source,
+        threshold=settings.get(session, "readings.review_threshold"),
+        rollover_share=settings.get(session, "readings.rollover_share"),
+    )
+
+
+# --- review ---------------------------------------------------------------------------
+
+
+def review_queue(session: Session):
+    return (
+        select(Reading)
+        .where(Reading.status == "pending_review")
+        .options(
+            selectinload(Reading.meter).selectinload(Meter.account).selectinload(Account.premises)
+        )
+        .order_by(Reading.created_at)
+    )
+
+
+def _pending(session: Session, reading_id: int) -> Reading:
+    reading = session.get(Reading, reading_id) if 0 < reading_id <= MAX_ID else None
+    if reading is None:
+        raise NotFound()
+    if reading.status != "pending_review":
+        raise DomainError(_("This reading has already been reviewed."))
+    return reading
+
+
+def _reason(reason: str | None, missing: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(missing, "reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DomainError(
+            _("Keep the reason under %(n)s characters.", n=MAX_REASON_LENGTH), "reason"
+        )
+    return reason
+
+
+def _audit_review(session, reading: Reading, staff_id, ip, changes: dict, summary: str) -> None:
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="update",
+        object_type="reading",
+        object_id=reading.id,
+        summary=f"{reading.meter.serial_number} · {reading.zone}: {summary}",
+        changes=changes,
+        ip_address=ip,
+    )
+
+
+def accept(session: Session, reading_id: int, staff_id: int, *, ip: str | None = None) -> Reading:
+    reading = _pending(session, reading_id)
+    reading.status = "accepted"
+    reading.reason = _("Accepted after review.")
+    reading.reviewed_by_staff_id = staff_id
+    reading.reviewed_at = utcnow()
+    _audit_review(
+        session,
+        reading,
+        staff_id,
+        ip,
+        {"status": ["pending_review", "accepted"]},
+        _plain(reading.value),
+    )
+    session.commit()
+    return reading
+
+
+def reject(
+    session: Session, reading_id: int, staff_id: int, reason: str, *, ip: str | None = None
+) -> Reading:
+    reason = _reason(reason, _("Give the reason for the refusal: the customer will see it."))
+    reading = _pending(session, reading_id)
+    reading.status = "rejected"
+    reading.reason = reason
+    reading.reviewed_by_staff_id = staff_id
+    reading.reviewed_at = utcnow()
+    _audit_review(
+        session,
+        reading,
+        staff_id,
+        ip,
+        {"status": ["pending_review", "rejected"], "reason": [None, reason]},
+        f"{_plain(reading.value)} — {reason}",
+    )
+    session.commit()
+    return reading
+
+
+def correct(
+    session: Session,
+    reading_id: int,
+    staff_id: int,
+    raw_value: str,
+    reason: str,
+    *,
+    ip: str | None = None,
+) -> Reading:
+    """Replace a reading under review with a corrected value; the original stays in history."""
+    reason = _reason(reason, _("Give the reason for the correction: the customer will see it."))
+    original = _pending(session, reading_id)
+    meter = original.meter
+    try:
+        value = parse_value(raw_value)
+    except DomainError as error:
+        raise DomainError(error.message, "value") from None
+    previous = previous_readings(session, [meter.id], original.period).get(
+        (meter.id, original.zone)
+    )
+    verdict = judge(
+        meter,
+        value,
+        previous,
+        period=original.period,
+        source="operator",
+        threshold=settings.get(session, "readings.review_threshold"),
+        rollover_share=settings.get(session, "readings.rollover_share"),
+        confirmed=True,
+    )
+    if verdict.outcome == "rejected":
+        raise DomainError(verdict.reason, "value")
+    original.status = "superseded"
+    original.reason = reason
+    original.reviewed_by_staff_id = staff_id
+    original.reviewed_at = utcnow()
+    corrected = Reading(
+        meter_id=meter.id,
+        zone=original.zone,
+        period=original.period,
+        taken_on=original.taken_on,
+        value=value,
+        consumption=verdict.consumption,
+        source=original.source,
+        status="accepted",
+        reason=_("Corrected by a specialist: %(reason)s", reason=reason),
+        submitted_by_user_id=original.submitted_by_user_id,
+        entered_by_staff_id=original.entered_by_staff_id,
+        reviewed_by_staff_id=staff_id,
+        reviewed_at=utcnow(),
+        corrects_id=original.id,
+    )
+    session.add(corrected)
+    _audit_review(
+        session,
+        original,
+        staff_id,
+        ip,
+        {
+            "status": ["pending_review", "superseded"],
+            "value": [str(original.value), str(value)],
+            "reason": [None, reason],
+        },
+        f"{_plain(original.value)} → {_plain(value)} — {reason}",
+    )
+    session.commit()
+    return corrected
+
+
+def previous_for(session: Session, readings: list[Reading]) -> dict[int, Previous]:
+    """For each given reading (by id): the last accepted actual reading of its meter zone
+    before the reading's own period, and the average. One query, whatever the periods."""
+    ids = [reading.id for reading in readings]
+    if not ids:
+        return {}
+    asked = aliased(Reading)
+    ranked = (
+        select(
+            asked.id.label("for_id"),
+            Reading.value,
+            Reading.taken_on,
+            Reading.period,
+            Reading.consumption,
+            func.row_number()
+            .over(
+                partition_by=asked.id,
+                order_by=(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc()),
+            )
+            .label("rank"),
+        )
+        .select_from(asked)
+        .join(
+            Reading,
+            and_(
+                Reading.meter_id == asked.meter_id,
+                Reading.zone == asked.zone,
+                Reading.period < asked.period,
+            ),
+        )
+        .where(
+            asked.id.in_(ids),
+            Reading.status == "accepted",
+            Reading.source.in_(ACTUAL_SOURCES),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked).where(ranked.c.rank <= history_depth(session)).order_by(ranked.c.rank)
+    ).all()
+    by_reading: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_reading[row.for_id].append(row)
+    return {reading_id: _previous_from(history) for reading_id, history in by_reading.items()}
+
+
+# --- what people read -----------------------------------------------------------------
+
+
+def last_readings(session: Session, meter_ids: list[int]) -> dict[tuple[int, str], Reading]:
+    """The newest accepted reading (actual or estimated) of each (meter, zone). One query."""
+    if not meter_ids:
+        return {}
+    ranked = (
+        select(
+            Reading.id,
+            func.row_number()
+            .over(
+                partition_by=(Reading.meter_id, Reading.zone),
+                order_by=(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(Reading.meter_id.in_(meter_ids), Reading.status == "accepted")
+        .subquery()
+    )
+    readings = session.scalars(
+        select(Reading).join(ranked, and_(ranked.c.id == Reading.id, ranked.c.rank == 1))
+    ).all()
+    return {(r.meter_id, r.zone): r for r in readings}
+
+
+def history(session: Session, meter_id: int, limit: int = 120) -> list[Reading]:
+    return list(
+        session.scalars(
+            select(Reading)
+            .where(Reading.meter_id == meter_id)
+            .order_by(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    period: date
+    metered_accounts: int
+    with_reading: int
+
+    @property
+    def share(self) -> Decimal:
+        if not self.metered_accounts:
+            return Decimal(0)
+        return (Decimal(self.with_reading) * 100 / self.metered_accounts).quantize(Decimal("0.1"))
+
+
+def acceptance(session: Session, period: date) -> Acceptance:
+    """Share of metered accounts with an actual reading taken inside the period's window."""
+    first = settings.get(session, "readings.window_first_day")
+    last = settings.get(session, "readings.window_last_day")
+    opens = _clip_day(period.year, period.month, first)
+    closes = _clip_day(period.year, period.month, last)
+    metered = select(Meter.account_id).where(Meter.status == "active").distinct()
+    with_reading = (
+        select(Meter.account_id)
+        .join(Reading, Reading.meter_id == Meter.id)
+        .where(
+            Meter.status == "active",
+            Reading.period == period,
+            Reading.source.in_(ACTUAL_SOURCES),
+            Reading.status.in_(("accepted", "pending_review", "superseded")),
+            Reading.taken_on.between(opens, closes),
+        )
+        .distinct()
+    )
+    return Acceptance(
+        period,
+        session.scalar(select(func.count()).select_from(metered.subquery())),
+        session.scalar(select(func.count()).select_from(with_reading.subquery())),
+    )
+
+
+# --- the customer's own pages ------------------------------------------------------------
+
+
+def readings_of_meter(session: Session, meter_id: int, reading_ids: list[int]) -> list[Reading]:
+    """The readings with these ids, all of them of this meter (a receipt), in zone order.
+
+    The caller has checked the meter is the customer's; any id of another meter, or no id
+    at all, answers NotFound."""
+    wanted = set(reading_ids)
+    if not wanted:
+        raise NotFound()
+    found = list(
+        session.scalars(select(Reading).where(Reading.id.in_(wanted), Reading.meter_id == meter_id))
+    )
+    if len(found) != len(wanted):
+        raise NotFound()
+    return found
+
+
+@dataclass(frozen=True)
+class Series:
+    """Monthly consumption of each zone for a chart and its table, oldest period first.
+
+    ``values[zone][i]`` belongs to ``periods[i]`` (None: no accepted reading that month);
+    ``estimated[zone][i]`` is true when the figure is an estimate or a norm, not a reading.
+    """
+
+    periods: list[date]
+    zones: tuple[str, ...]
+    values: dict[str, list[Decimal | None]]
+    estimated: dict[str, list[bool]]
+
+    @property
+    def any_estimated(self) -> bool:
+        return any(any(flags) for flags in self.estimated.values())
+
+    def rows(self):
+        """(period, [(value, estimated) per zone]) newest first, for the table."""
+        for i in reversed(range(len(self.periods))):
+            yield self.periods[i], [(self.values[z][i], self.estimated[z][i]) for z in self.zones]
+
+
+def consumption_series(meter: Meter, readings: list[Reading], months: int = 24) -> Series:
+    """The consumption of the accepted readings of the last ``months`` periods. Pure."""
+    newest: dict[tuple[date, str], Reading] = {}
+    for reading in readings:
+        if reading.status != "accepted" or reading.consumption is None:
+            continue
+        key = (reading.period, reading.zone)
+        kept = newest.get(key)
+        if kept is None or (reading.taken_on, reading.id) > (kept.taken_on, kept.id):
+            newest[key] = reading
+    periods = sorted({period for period, _zone in newest})[-months:]
+    zones = meter.zone_names
+    values = {z: [_value_of(newest.get((p, z))) for p in periods] for z in zones}
+    estimated = {
+        z: [
+            (r := newest.get((p, z))) is not None and r.source not in ACTUAL_SOURCES
+            for p in periods
+        ]
+        for z in zones
+    }
+    return Series(periods, zones, values, estimated)
+
+
+def _value_of(reading: Reading | None) -> Decimal | None:
+    return None if reading is None else reading.consumption
+
+
+# --- submission without signing in ------------------------------------------------------
+
+# The registers a meter's display numbers T1, T2, T3, in that order (a two-rate meter:
+# T1 day, T2 night; a three-rate one: T1 peak, T2 night, T3 semi-peak).
+TARIFF_ZONES = {1: ("total",), 2: ("day", "night"), 3: ("peak", "night", "semi_peak")}
+TARIFF_FIELDS = ("t1", "t2", "t3")
+
+
+def quick_meter(session: Session, account_number: str, serial_number: str) -> Meter:
+    """The meter with this serial number on this open account.
+
+    An unknown account, a closed one, a meter of another account and a removed meter all
+    get one and the same refusal: it tells nothing about any account."""
+    from portal.services.accounts import normalise_account_number
+
+    number = normalise_account_number(account_number or "")
+    serial = "".join((serial_number or "").split()).upper()
+    meter = None
+    if number and serial:
+        meter = session.scalar(
+            select(Meter)
+            .join(Account, Meter.account_id == Account.id)
+            .where(
+                Account.number == number,
+                Account.closed_on.is_(None),
+                func.upper(Meter.serial_number) == serial,
+                Meter.status != "removed",
+            )
+        )
+    if meter is None:
+        raise DomainError(
+            _(
+                "We found no meter with this serial number on this account. Check the account number on your bill and the serial number on the meter."
+            )
+        )
+    return meter
+
+
+def values_from_tariffs(meter: Meter, tariffs: dict[str, str]) -> dict[str, str]:
+    """The values typed as T1…T3 (keys ``TARIFF_FIELDS``) as values of the meter's zones.
+
+    Exactly the meter's registers must be filled: T1 for a single-rate meter, T1 and T2
+    for a two-rate one, all three for a three-rate one."""
+    zones = TARIFF_ZONES[meter.zones]
+    filled = [bool((tariffs.get(name) or "").strip()) for name in TARIFF_FIELDS]
+    if filled != [index < len(zones) for index in range(len(TARIFF_FIELDS))]:
+        message = {
+            1: _("This meter has one register: enter its value as T1 and leave T2 and T3 empty."),
+            2: _("This meter has two tariff zones: enter T1 (day) and T2 (night), leave T3 empty."),
+            3: _(
+                "This meter has three tariff zones: enter T1 (peak), T2 (night) and T3 (semi-peak)."
+            ),
+        }[meter.zones]
+        raise DomainError(message)
+    return {zone: tariffs[TARIFF_FIELDS[index]] for index, zone in enumerate(zones)}
+
+
+def quick_submit(
+    session: Session,
+    account_number: str,
+    serial_number: str,
+    tariffs: dict[str, str],
+    *,
+    confirmed: bool = False,
+    user_id: int | None = None,
+) -> list[Receipt]:
+    """A customer's reading sent without signing in, by account and meter serial number.
+
+    The answer says accepted, under review or refused and why, and nothing else about the
+    account: no previous value, no consumption. Errors of a value name its T1…T3 field."""
+    current = window(session)
+    if not current.is_open:
+        raise DomainError(window_closed_message(current))
+    meter = quick_meter(session, account_number, serial_number)
+    refusal = customer_refusal(meter)
+    if refusal is not None:
+        raise DomainError(refusal)
+    values = values_from_tariffs(meter, tariffs)
+    field_of = {zone: TARIFF_FIELDS[i] for i, zone in enumerate(TARIFF_ZONES[meter.zones])}
+    try:
+        receipts = submit(
+            session, meter, values, source="customer", user_id=user_id, confirmed=confirmed
+        )
+    except ZoneErrors as error:
+        raise ZoneErrors(
+            {field_of[zone]: message for zone, message in error.errors.items()}
+        ) from None
+    return [_undisclosing(receipt) for receipt in receipts]
+
+
+def _undisclosing(receipt: Receipt) -> Receipt:
+    """The receipt without the last value or the consumption (they would disclose the
+    account's usage to whoever knows two numbers)."""
+    verdict = receipt.verdict
+    reason = verdict.reason
+    if verdict.code == "lower":
+        reason = _("The value is lower than the last accepted reading of this meter.")
+    elif verdict.outcome == "confirm":
+        reason = _(
+            "The value is far above the usual consumption of this meter. Check it; if it is right, confirm it and a specialist will review it."
+        )
+    return Receipt(
+        receipt.zone,
+        receipt.value,
+        Verdict(verdict.outcome, reason, None, verdict.code),
+        receipt.reading_id,
+    )

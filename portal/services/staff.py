@@ -1,0 +1,171 @@
+"""Back-office staff: administrators create employees, change roles, block and unblock them."""
+
+import unicodedata
+
+import phonenumbers
+from flask_babel import gettext as _
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from portal.models import STAFF_ROLES, Staff
+from portal.services import audit
+from portal.services.errors import DomainError, NotFound
+from portal.services.users import check_password_strength, normalise_email
+
+MAX_ID = 2**63 - 1
+
+
+def list_staff() -> Select:
+    """Everyone, active first, then by name."""
+    return select(Staff).order_by(Staff.active.desc(), Staff.full_name, Staff.id)
+
+
+def get_staff(session: Session, staff_id: int) -> Staff:
+    staff = session.get(Staff, staff_id) if 0 < staff_id <= MAX_ID else None
+    if staff is None:
+        raise NotFound()
+    return staff
+
+
+def normalise_work_phone(raw: str | None) -> str | None:
+    """Any valid Russian number, mobile or landline, in E.164; empty means none."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, "RU")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise DomainError(_("Enter a valid phone number, e.g. +7 831 771-23-45."), "phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_role(role: str) -> str:
+    if role not in STAFF_ROLES:
+        raise DomainError(_("Choose a role from the list."), "role")
+    return role
+
+
+def _clean_name(raw: str | None) -> str:
+    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
+    if not name:
+        raise DomainError(_("Enter the employee's full name."), "full_name")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise DomainError(_("The name contains characters that cannot be printed."), "full_name")
+    return name
+
+
+def _snapshot(staff: Staff) -> dict:
+    return {
+        "email": staff.email,
+        "full_name": staff.full_name,
+        "phone": staff.phone,
+        "position": staff.position,
+        "role": staff.role,
+        "active": staff.active,
+    }
+
+
+def create_staff(
+    session: Session,
+    *,
+    email: str,
+    full_name: str,
+    phone: str | None,
+    position: str | None,
+    role: str,
+    password: str,
+    actor: Staff | None,
+    ip: str | None,
+) -> Staff:
+    """A new employee who signs in with the e-mail and the initial password.
+
+    ``actor`` is None when the first administrator is made from the command line."""
+    email = normalise_email(email)
+    if session.scalar(select(Staff.id).where(func.lower(Staff.email) == email)):
+        raise DomainError(_("An employee with this e-mail already exists."), "email")
+    staff = Staff(
+        email=email,
+        full_name=_clean_name(full_name),
+        phone=normalise_work_phone(phone),
+        position=(position or "").strip() or None,
+        role=_check_role(role),
+        active=True,
+    )
+    check_password_strength(password)
+    staff.set_password(password)
+    session.add(staff)
+    session.flush()
+    audit.record(
+        session,
+        staff_id=actor.id if actor else None,
+        action="create",
+        object_type="staff",
+        object_id=staff.id,
+        summary=f"{staff.full_name} <{staff.email}>",
+        changes=audit.diff({}, _snapshot(staff)),
+        ip_address=ip,
+    )
+    session.commit()
+    return staff
+
+
+def update_staff(
+    session: Session,
+    staff: Staff,
+    *,
+    full_name: str,
+    phone: str | None,
+    position: str | None,
+    role: str,
+    active: bool,
+    new_password: str | None = None,
+    actor: Staff,
+    ip: str | None,
+) -> dict:
+    """Change an employee; return the changes as {field: [old, new]}.
+
+    Administrators cannot block themselves or give up their own administrator role,
+    so the back office always keeps someone who can manage staff.
+    """
+    role = _check_role(role)
+    if staff.id == actor.id:
+        if not active:
+            raise DomainError(_("You cannot block your own account."), "active")
+        if role != "admin" and staff.role == "admin":
+            raise DomainError(_("You cannot remove your own administrator role."), "role")
+    after = {
+        "full_name": _clean_name(full_name),
+        "phone": normalise_work_phone(phone),
+        "position": (position or "").strip() or None,
+        "role": role,
+        "active": bool(active),
+    }
+    if new_password:
+        try:
+            check_password_strength(new_password)
+        except DomainError as error:
+            raise DomainError(error.message, "new_password") from error
+    changes = audit.diff(_snapshot(staff), after)
+    for name, value in after.items():
+        setattr(staff, name, value)
+    if new_password:
+        staff.set_password(new_password)
+        staff.failed_logins = 0
+        staff.locked_until = None
+        changes["password"] = [None, "reset"]
+    if not changes:
+        return {}
+    audit.record(
+        session,
+        staff_id=actor.id,
+        action="update",
+        object_type="staff",
+        object_id=staff.id,
+        summary=f"{staff.full_name} <{staff.email}>",
+        changes=changes,
+        ip_address=ip,
+    )
+    session.commit()
+    return changes

@@ -1,0 +1,444 @@
+"""Tariffs, consumption norms and key rates: dated tables that staff extend with new values.
+
+A tariff is kept per (service, zone, customer category), a norm per service; each row is
+valid from a day to a day (inclusive) or open-ended. A new value starts on a date and
+closes the previous open-ended row the day before, so history is never rewritten. The key
+rate is a table of (date, percent): each rate holds until the next one starts.
+
+A new value may not start inside or before a closed billing period: what was billed and
+penalised there is frozen. Overlapping an existing version is refused too.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    CATEGORIES,
+    SERVICES,
+    BillingPeriod,
+    ConsumptionNorm,
+    KeyRate,
+    Staff,
+    Tariff,
+)
+from portal.models.billing import NORM_BASES
+from portal.services import audit
+from portal.services.billing import add_months
+from portal.services.errors import DomainError, NotFound
+
+# The zones a service is priced in: electricity by time of day, the others by one rate.
+SERVICE_ZONES = {
+    "electricity": ("total", "day", "night", "peak", "semi_peak"),
+    "cold_water": ("total",),
+    "hot_water": ("total",),
+    "heat": ("total",),
+}
+# The basis a service's norm usually rests on (the form's default).
+NORM_BASIS_DEFAULTS = {
+    "electricity": "per_resident",
+    "cold_water": "per_resident",
+    "hot_water": "per_resident",
+    "heat": "per_m2",
+}
+RATE_DECIMALS = 4
+MAX_RATE = Decimal("1e10")  # Numeric(14, 4): ten digits before the point
+PERCENT_DECIMALS = 2
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+# --- parsing typed values ----------------------------------------------------------------
+
+
+def parse_decimal(raw, field_name: str | None = None) -> Decimal:
+    """A number as people type it: spaces as thousands separators, comma or point."""
+    if isinstance(raw, Decimal):
+        number = raw
+    else:
+        text = str(raw or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        if not text:
+            raise DomainError(_("Enter a number."), field_name)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise DomainError(_("Enter a number, for example 6.43."), field_name) from None
+    if not number.is_finite():
+        raise DomainError(_("Enter a number, for example 6.43."), field_name)
+    return number
+
+
+def decimal_places(number: Decimal) -> int:
+    exponent = number.normalize().as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+def parse_rate(raw, field_name: str | None = "rate") -> Decimal:
+    """A price or a norm: above zero, at most four decimals."""
+    number = parse_decimal(raw, field_name)
+    if number <= 0:
+        raise DomainError(_("The value must be above zero."), field_name)
+    if decimal_places(number) > RATE_DECIMALS:
+        raise DomainError(_("Use at most 4 digits after the decimal point."), field_name)
+    if number >= MAX_RATE:
+        raise DomainError(_("The value is too large."), field_name)
+    return number.quantize(Decimal(1).scaleb(-RATE_DECIMALS))
+
+
+def parse_percent(raw, field_name: str | None = "percent") -> Decimal:
+    """The key rate: from 0 to 100 %, at most two decimals."""
+    number = parse_decimal(raw, field_name)
+    if number < 0 or number > 100:
+        raise DomainError(_("The key rate is a percentage from 0 to 100."), field_name)
+    if decimal_places(number) > PERCENT_DECIMALS:
+        raise DomainError(_("Use at most 2 digits after the decimal point."), field_name)
+    return number.quantize(Decimal("0.01"))
+
+
+def check_date(day: date | None, field_name: str = "valid_from") -> date:
+    if day is None:
+        raise DomainError(_("Enter the date the value starts on."), field_name)
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise DomainError(
+            _(
+                "Enter a date from %(first)s to %(last)s.",
+                first=format_date(EARLIEST_DATE),
+                last=format_date(LATEST_DATE),
+            ),
+            field_name,
+        )
+    return day
+
+
+def check_key(service: str, zone: str | None = None, category: str | None = None) -> None:
+    """NotFound for a service, zone or category that has no tariff (a mistyped URL)."""
+    if service not in SERVICES:
+        raise NotFound()
+    if zone is not None and zone not in SERVICE_ZONES[service]:
+        raise NotFound()
+    if category is not None and category not in CATEGORIES:
+        raise NotFound()
+
+
+# --- closed periods ----------------------------------------------------------------------
+
+
+def last_closed_period(session: Session) -> date | None:
+    return session.scalar(
+        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
+    )
+
+
+def earliest_start(session: Session) -> date | None:
+    """The first day a new value may start on: the month after the last closed period."""
+    closed = last_closed_period(session)
+    return None if closed is None else add_months(closed, 1)
+
+
+def _refuse_closed(session: Session, valid_from: date) -> None:
+    earliest = earliest_start(session)
+    if earliest is not None and valid_from < earliest:
+        raise DomainError(
+            _(
+                "Billing is closed up to %(month)s: a new value can start on %(date)s at the earliest.",
+                month=format_date(add_months(earliest, -1), "LLLL yyyy"),
+                date=format_date(earliest),
+            ),
+            "valid_from",
+        )
+
+
+def periods_to_rerun(session: Session, valid_from: date) -> list[date]:
+    """Draft periods already charged that a value from ``valid_from`` changes."""
+    return list(
+        session.scalars(
+            select(BillingPeriod.period)
+            .where(
+                BillingPeriod.status.in_(("draft", "failed")),
+                BillingPeriod.run_finished_at.is_not(None),
+                BillingPeriod.period >= valid_from,
+            )
+            .order_by(BillingPeriod.period)
+        )
+    )
+
+
+# --- versions ----------------------------------------------------------------------------
+
+
+@dataclass
+class Added:
+    """A new value, the previous version it closed (if any) and the periods to run again."""
+
+    row: object
+    closed: object | None = None
+    rerun: list[date] = field(default_factory=list)
+
+
+def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label: str) -> Added:
+    """Insert ``row`` after the key's latest version, closing that version the day before."""
+    valid_from = check_date(row.valid_from)
+    _refuse_closed(session, valid_from)
+    latest = session.scalar(
+        select(model)
+        .where(*(getattr(model, name) == value for name, value in key.items()))
+        .order_by(model.valid_from.desc())
+        .limit(1)
+    )
+    if latest is not None and valid_from <= latest.valid_from:
+        raise DomainError(
+            _(
+                "A value from %(date)s already exists: a new value must start after it.",
+                date=format_date(latest.valid_from),
+            ),
+            "valid_from",
+        )
+    if latest is not None and latest.valid_to is not None and valid_from <= latest.valid_to:
+        raise DomainError(
+            _(
+                "The value from %(start)s is valid until %(end)s: a new value must start after that.",
+                start=format_date(latest.valid_from),
+                end=format_date(latest.valid_to),
+            ),
+            "valid_from",
+        )
+    closed = None
+    if latest is not None and latest.valid_to is None:
+        latest.valid_to = valid_from - timedelta(days=1)
+        closed = latest
+    row.staff_id = staff_id
+    session.add(row)
+    session.flush()
+    object_type = model.__tablename__.removesuffix("s")
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="create",
+        object_type=object_type,
+        object_id=row.id,
+        summary=f"{label} from {valid_from.isoformat()}",
+        changes={
+            name: [None, str(getattr(row, name))]
+            for name in ("rate", "basis", "volume", "valid_from")
+            if hasattr(row, name)
+        },
+        ip_address=ip,
+    )
+    if closed is not None:
+        audit.record(
+            session,
+            staff_id=staff_id,
+            action="update",
+            object_type=object_type,
+            object_id=closed.id,
+            summary=f"{label}: valid until {closed.valid_to.isoformat()}",
+            changes={"valid_to": [None, closed.valid_to.isoformat()]},
+            ip_address=ip,
+        )
+    rerun = periods_to_rerun(session, valid_from)
+    session.commit()
+    return Added(row, closed, rerun)
+
+
+def add_tariff(
+    session: Session,
+    *,
+    service: str,
+    zone: str,
+    category: str,
+    rate,
+    valid_from: date | None,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> Added:
+    """A new price of (service, zone, category) from ``valid_from`` on."""
+    check_key(service, zone, category)
+    rate = parse_rate(rate)
+    valid_from = check_date(valid_from)
+    row = Tariff(service=service, zone=zone, category=category, rate=rate, valid_from=valid_from)
+    return _add_version(
+        session,
+        Tariff,
+        {"service": service, "zone": zone, "category": category},
+        row,
+        staff_id=staff_id,
+        ip=ip,
+        label=f"{service}/{zone}/{category}: {rate}",
+    )
+
+
+def add_norm(
+    session: Session,
+    *,
+    service: str,
+    basis: str,
+    volume,
+    valid_from: date | None,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> Added:
+    """A new monthly norm of a service from ``valid_from`` on."""
+    check_key(service)
+    if basis not in NORM_BASES:
+        raise DomainError(_("Choose what the norm is counted per."), "basis")
+    volume = parse_rate(volume, "volume")
+    valid_from = check_date(valid_from)
+    row = ConsumptionNorm(service=service, basis=basis, volume=volume, valid_from=valid_from)
+    return _add_version(
+        session,
+        ConsumptionNorm,
+        {"service": service},
+        row,
+        staff_id=staff_id,
+        ip=ip,
+        label=f"{service}: {volume} {basis}",
+    )
+
+
+def add_key_rate(
+    session: Session,
+    *,
+    percent,
+    valid_from: date | None,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> Added:
+    """The key rate from ``valid_from`` on, until the next one starts."""
+    percent = parse_percent(percent)
+    valid_from = check_date(valid_from)
+    _refuse_closed(session, valid_from)
+    if session.scalar(select(KeyRate.id).where(KeyRate.valid_from == valid_from)) is not None:
+        raise DomainError(
+            _("There is already a key rate from %(date)s.", date=format_date(valid_from)),
+            "valid_from",
+        )
+    row = KeyRate(valid_from=valid_from, percent=percent, staff_id=staff_id)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="create",
+        object_type="key_rate",
+        object_id=row.id,
+        summary=f"key rate {percent} % from {valid_from.isoformat()}",
+        changes={"percent": [None, str(percent)], "valid_from": [None, valid_from.isoformat()]},
+        ip_address=ip,
+    )
+    session.commit()
+    return Added(row)
+
+
+# --- what the pages show -----------------------------------------------------------------
+
+
+def in_force(row, day: date) -> bool:
+    return row.valid_from <= day and (row.valid_to is None or row.valid_to >= day)
+
+
+@dataclass
+class Line:
+    """One key of a dated table: what is in force on the day and what comes next."""
+
+    service: str
+    zone: str | None = None
+    category: str | None = None
+    current: object | None = None
+    upcoming: object | None = None
+    versions: int = 0
+
+
+def tariff_table(session: Session, today: date) -> list[Line]:
+    """Every (service, zone, category) with its current and next tariff. Two queries at most."""
+    lines = {
+        (service, zone, category): Line(service, zone, category)
+        for service, zones in SERVICE_ZONES.items()
+        for zone in zones
+        for category in CATEGORIES
+    }
+    for row in session.scalars(select(Tariff).order_by(Tariff.valid_from)):
+        line = lines.get((row.service, row.zone, row.category))
+        if line is None:
+            continue
+        _place(line, row, today)
+    return list(lines.values())
+
+
+def norm_table(session: Session, today: date) -> list[Line]:
+    lines = {service: Line(service) for service in SERVICE_ZONES}
+    for row in session.scalars(select(ConsumptionNorm).order_by(ConsumptionNorm.valid_from)):
+        if row.service in lines:
+            _place(lines[row.service], row, today)
+    return list(lines.values())
+
+
+def _place(line: Line, row, today: date) -> None:
+    line.versions += 1
+    if in_force(row, today):
+        line.current = row
+    elif row.valid_from > today and line.upcoming is None:
+        line.upcoming = row
+
+
+def tariff_history(session: Session, service: str, zone: str, category: str) -> list[tuple]:
+    """(tariff, staff name) of one key, newest first."""
+    check_key(service, zone, category)
+    return list(
+        session.execute(
+            select(Tariff, Staff.full_name)
+            .outerjoin(Staff, Staff.id == Tariff.staff_id)
+            .where(Tariff.service == service, Tariff.zone == zone, Tariff.category == category)
+            .order_by(Tariff.valid_from.desc())
+        )
+    )
+
+
+def norm_history(session: Session, service: str) -> list[tuple]:
+    check_key(service)
+    return list(
+        session.execute(
+            select(ConsumptionNorm, Staff.full_name)
+            .outerjoin(Staff, Staff.id == ConsumptionNorm.staff_id)
+            .where(ConsumptionNorm.service == service)
+            .order_by(ConsumptionNorm.valid_from.desc())
+        )
+    )
+
+
+def key_rate_history(session: Session) -> list[tuple]:
+    """(key rate, staff name, valid until) newest first; each rate holds until the next."""
+    rows = list(
+        session.execute(
+            select(KeyRate, Staff.full_name)
+            .outerjoin(Staff, Staff.id == KeyRate.staff_id)
+            .order_by(KeyRate.valid_from.desc())
+        )
+    )
+    history, following = [], None
+    for rate, name in rows:
+        until = None if following is None else following - timedelta(days=1)
+        history.append((rate, name, until))
+        following = rate.valid_from
+    return history
+
+
+def current_tariff(
+    session: Session, service: str, zone: str, category: str, day: date
+) -> Tariff | None:
+    return session.scalar(
+        select(Tariff)
+        .where(
+            Tariff.service == service,
+            Tariff.zone == zone,
+            Tariff.category == category,
+            Tariff.valid_from <= day,
+            or_(Tariff.valid_to.is_(None), Tariff.valid_to >= day),
+        )
+        .order_by(Tariff.valid_from.desc())
+        .limit(1)
+    )

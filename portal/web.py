@@ -1,0 +1,125 @@
+"""Small helpers shared by the views of the public site and the back office."""
+
+from functools import wraps
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms.validators import StopValidation
+
+from portal.extensions import db, htmx
+from portal.services.errors import DomainError
+
+MAX_PAGE = 100_000
+
+
+def wants_fragment() -> bool:
+    """An htmx request for part of a page: not a boosted navigation, and not a history
+    restore (htmx fetches the URL with HX-Request set and needs the full page)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def page_or_fragment(full_template: str, fragment_template: str, **context):
+    return render_template(fragment_template if wants_fragment() else full_template, **context)
+
+
+def list_page(full_template: str, fragment_template: str, **context):
+    """A list page in full, or its results fragment for an htmx request."""
+    return page_or_fragment(full_template, fragment_template, **context)
+
+
+def page_number() -> int:
+    """The ``page`` query parameter, forgiving anything malformed."""
+    page = request.args.get("page", 1, type=int)
+    return min(max(page, 1), MAX_PAGE)
+
+
+def page_of(query, per_page: int):
+    """One page of the query; past the last page, the last page."""
+    page = db.paginate(query, page=page_number(), per_page=per_page, error_out=False)
+    if page.pages and page.page > page.pages:
+        page = db.paginate(query, page=page.pages, per_page=per_page, error_out=False)
+    return page
+
+
+def staff_member():
+    """The signed-in employee as a plain object (not the request-bound proxy)."""
+    return current_user._get_current_object()
+
+
+def redirect_after_post(endpoint: str, **values):
+    """303 for a full request; HX-Location for htmx so the browser loads the page."""
+    target = url_for(endpoint, **values)
+    if htmx:
+        return "", 204, {"HX-Location": target}
+    return redirect(target, code=303)
+
+
+def attach_error(form: FlaskForm, error: DomainError) -> None:
+    """Show a domain error next to its field, or above the form when it has none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def receive_upload(form: FlaskForm, create):
+    """Hand the file of a submitted upload form (its field ``file``) to a service:
+    ``create(session, filename=…, data=…, staff_id=…, ip=…)``, and return what it returns.
+
+    None when the form was not submitted or is not valid, or when the service refused the
+    file: its DomainError is then shown on the form and the session rolled back.
+    """
+    if not form.validate_on_submit():
+        return None
+    upload = form.file.data
+    try:
+        return create(
+            db.session,
+            filename=upload.filename,
+            data=upload.read(),
+            staff_id=staff_member().id,
+            ip=client_ip(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return None
+
+
+def rule_check(check):
+    """A form validator that applies a service's rule to one field.
+
+    ``check(value)`` raises a DomainError when the value breaks the rule; the rule itself
+    stays in the service (which checks it again), the form only shows every field's
+    error at once, next to the field.
+    """
+
+    def validator(_form, field):
+        if not field.data:
+            return  # DataRequired speaks for empty fields
+        try:
+            check(field.data)
+        except DomainError as error:
+            raise StopValidation(error.message) from None
+
+    return validator
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def customer_required(view):
+    """The view is for signed-in portal users (residents and company users)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        if current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

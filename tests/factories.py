@@ -1,0 +1,164 @@
+"""Test data: small functions that build valid objects with overridable fields."""
+
+import itertools
+from datetime import date, timedelta
+from decimal import Decimal
+
+from werkzeug.security import generate_password_hash
+
+from portal.models import (
+    Account,
+    AccountLink,
+    AccountService,
+    Consent,
+    Contract,
+    Customer,
+    Meter,
+    Organisation,
+    OrganisationMember,
+    Premises,
+    Staff,
+    User,
+    utcnow,
+)
+
+PASSWORD = "secret-pass-1"
+# Hashing is slow on purpose (scrypt: about half a second here), and checking it is as slow:
+# test users carry a cheap hash of the one password, so signing in costs nothing.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+_sequence = itertools.count(1)
+
+
+def _next() -> int:
+    return next(_sequence)
+
+
+def make_user(session, **fields) -> User:
+    n = _next()
+    values = {
+        "email": f"user{n}@example.ru",
+        "phone": "+79161234567",
+        "full_name": f"Иванов Иван {n}",
+        "email_confirmed_at": utcnow(),
+        "password_hash": PASSWORD_HASH,
+    } | fields
+    user = User(**values)
+    session.add(user)
+    session.flush()
+    session.add(Consent(user_id=user.id, text_version="2026-01", given_at=utcnow()))
+    session.flush()
+    return user
+
+
+def make_staff(session, role: str = "operator", **fields) -> Staff:
+    n = _next()
+    values = {
+        "email": f"{role}{n}@staff.example.ru",
+        "full_name": f"Петрова Анна {n}",
+        "role": role,
+        "password_hash": PASSWORD_HASH,
+    } | fields
+    staff = Staff(**values)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def make_customer(session, **fields) -> Customer:
+    n = _next()
+    values = {
+        "full_name": f"Сидоров Пётр Алексеевич {n}",
+        "phone": f"+7916{n:07d}",
+        "email": f"customer{n}@example.ru",
+        "kind": "person",
+    } | fields
+    customer = Customer(**values)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def make_account(session, customer: Customer | None = None, **fields) -> Account:
+    n = _next()
+    customer = customer or make_customer(session)
+    premises = Premises(
+        address=f"г. Выкса, ул. Ленина, д. {n}, кв. {n % 90 + 1}",
+        district="Центральный",
+        area_m2=Decimal("54.30"),
+        residents=2,
+    )
+    session.add(premises)
+    session.flush()
+    values = {
+        "number": f"52{n:08d}",
+        "secret_code": "AB12CD",
+        "customer_id": customer.id,
+        "premises_id": premises.id,
+        "opened_on": date(2020, 1, 1),
+    } | fields
+    account = Account(**values)
+    session.add(account)
+    session.flush()
+    session.add(
+        AccountService(account_id=account.id, service="electricity", started_on=date(2020, 1, 1))
+    )
+    session.flush()
+    return account
+
+
+def make_meter(session, account: Account, **fields) -> Meter:
+    n = _next()
+    values = {
+        "account_id": account.id,
+        "service": "electricity",
+        "serial_number": f"SN{n:08d}",
+        "zones": 2,
+        "whole_digits": 6,
+        "fraction_digits": 1,
+        "installed_on": date(2021, 3, 1),
+        "verification_due": date.today() + timedelta(days=400),
+    } | fields
+    meter = Meter(**values)
+    session.add(meter)
+    session.flush()
+    return meter
+
+
+def link(session, user: User, account: Account) -> AccountLink:
+    account_link = AccountLink(user_id=user.id, account_id=account.id)
+    session.add(account_link)
+    session.flush()
+    return account_link
+
+
+def make_organisation(session, owner: User | None = None, **fields) -> Organisation:
+    n = _next()
+    values = {
+        "name": f"ООО «Ромашка {n}»",
+        "inn": f"77{n:08d}",
+        "kpp": "770101001",
+        "ogrn": f"10277{n:08d}",
+        "legal_address": "г. Москва, ул. Тверская, д. 1",
+    } | fields
+    organisation = Organisation(**values)
+    session.add(organisation)
+    session.flush()
+    if owner is not None:
+        session.add(
+            OrganisationMember(organisation_id=organisation.id, user_id=owner.id, role="owner")
+        )
+        session.flush()
+    return organisation
+
+
+def make_contract(session, organisation: Organisation, **fields) -> Contract:
+    n = _next()
+    values = {
+        "number": f"Д-2026/{n:04d}",
+        "signed_on": date(2024, 1, 15),
+        "organisation_id": organisation.id,
+    } | fields
+    contract = Contract(**values)
+    session.add(contract)
+    session.flush()
+    return contract

@@ -1,0 +1,213 @@
+"""The mailbox: the outbox as staff see it, a letter's page, its HTML, sending again."""
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEvent, OutboxMessage, Staff
+from tests import factories
+from tests.conftest import post_form, sign_in
+
+MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+
+def login(client, db_session, role: str = "operator") -> Staff:
+    staff = factories.make_staff(db_session, role=role)
+    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
+    with client.session_transaction() as session:
+        session["language"] = "en"  # assertions read the English texts
+    return staff
+
+
+def add_message(db_session, **fields) -> OutboxMessage:
+    tag = uuid.uuid4().hex[:10]
+    values = {
+        "kind": "confirm_email",
+        "channel": "email",
+        "recipient": f"{tag}@example.com",
+        "subject": f"Confirm your e-mail {tag}",
+        "body_text": "Hello!\nConfirm: https://portal.test/confirm/abc",
+        "body_html": (
+            '<!doctype html><html><head><meta charset="utf-8"><title>x</title></head>'
+            '<body><a href="https://portal.test/confirm/abc">Confirm e-mail</a></body></html>'
+        ),
+        "dedup_key": f"test:{tag}",
+        "status": "sent",
+        "provider": "devmail",
+        "attempts": 1,
+    } | fields
+    message = OutboxMessage(**values)
+    db_session.add(message)
+    db_session.flush()
+    return message
+
+
+def message_links(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'href="/admin/mailbox/(\d+)"', html)]
+
+
+def test_the_list_shows_messages_newest_first_with_their_status(client, db_session):
+    login(client, db_session)
+    tag = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    older = add_message(
+        db_session, recipient=f"a{tag}@example.com", created_at=now - timedelta(hours=1)
+    )
+    failed = add_message(
+        db_session,
+        recipient=f"b{tag}@example.com",
+        status="failed",
+        attempts=5,
+        last_error="Connection refused",
+        provider=None,
+        created_at=now,
+    )
+    html = client.get(f"/admin/mailbox?recipient={tag}").get_data(as_text=True)
+    assert message_links(html) == [failed.id, older.id]
+    assert "failed" in html and "sent" in html
+    assert "Connection refused" in html
+    assert "devmail" in html
+    assert "E-mail confirmation" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("status=failed", ["failed"]), ("channel=sms", ["sms"]), ("status=sent", ["email"])],
+)
+def test_filters(client, db_session, query, expected):
+    login(client, db_session)
+    tag = uuid.uuid4().hex[:8]
+    made = {
+        "email": add_message(db_session, recipient=f"e{tag}@example.com"),
+        "failed": add_message(db_session, recipient=f"f{tag}@example.com", status="failed"),
+        "sms": add_message(
+            db_session,
+            kind="debt_notice",
+            channel="sms",
+            recipient=f"+79165{uuid.uuid4().int % 10**6:06d}",
+            subject="",
+            body_html=None,
+            status="pending",
+        ),
+    }
+    html = client.get(f"/admin/mailbox?{query}").get_data(as_text=True)
+    links = message_links(html)
+    for name, message in made.items():
+        assert (message.id in links) == (name in expected), name
+
+
+def test_same_url_gives_the_fragment_to_htmx(client, db_session):
+    login(client, db_session)
+    message = add_message(db_session)
+    url = f"/admin/mailbox?recipient={message.recipient}"
+    assert "<html" in client.get(url).get_data(as_text=True)
+    fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert message_links(fragment) == [message.id]
+
+
+def test_a_letter_shows_its_text_and_html_in_a_sandboxed_frame(client, db_session):
+    staff = login(client, db_session)
+    message = add_message(db_session)
+    html = client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
+    assert message.subject in html and message.recipient in html
+    assert "https://portal.test/confirm/abc" in html  # the text version
+    frame = re.search(r"<iframe[^>]*>", html).group(0)
+    assert 'class="mailbox-frame"' in frame
+    assert (
+        'sandbox="allow-popups allow-popups-to-escape-sandbox '
+        'allow-top-navigation-by-user-activation"'
+    ) in frame
+    assert f'src="/admin/mailbox/{message.id}/html"' in frame
+    db_session.expire_all()
+    viewed = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.staff_id == staff.id, AuditEvent.action == "view")
+    )
+    assert (viewed.object_type, viewed.object_id) == ("outbox_message", message.id)
+
+
+def test_the_html_of_a_letter_has_its_own_strict_policy_and_opens_links_on_top(client, db_session):
+    login(client, db_session)
+    message = add_message(db_session)
+    response = client.get(f"/admin/mailbox/{message.id}/html")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Content-Security-Policy"] == MAIL_CSP
+    body = response.get_data(as_text=True)
+    assert '<head><base target="_top">' in body
+    assert 'href="https://portal.test/confirm/abc"' in body
+
+
+def test_a_letter_without_a_head_still_gets_the_base(client, db_session):
+    login(client, db_session)
+    message = add_message(db_session, body_html="<p><a href='https://x.test'>x</a></p>")
+    body = client.get(f"/admin/mailbox/{message.id}/html").get_data(as_text=True)
+    assert body.startswith('<base target="_top">')
+
+
+def test_an_sms_has_no_html(client, db_session):
+    login(client, db_session)
+    message = add_message(db_session, channel="sms", body_html=None, subject="")
+    assert client.get(f"/admin/mailbox/{message.id}/html").status_code == 404
+    html = client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
+    assert "<iframe" not in html
+    assert "Confirm: https://portal.test/confirm/abc" in html
+
+
+def test_retry_puts_a_failed_message_back_in_the_queue(client, db_session):
+    staff = login(client, db_session, role="supervisor")
+    message = add_message(
+        db_session,
+        status="failed",
+        attempts=5,
+        last_error="boom",
+        scheduled_at=datetime.now(UTC) - timedelta(days=1),
+    )
+    page = client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
+    assert f'action="/admin/mailbox/{message.id}/retry"' in page
+    response = post_form(client, f"/admin/mailbox/{message.id}/retry", {})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/admin/mailbox/{message.id}")
+    db_session.expire_all()
+    message = db_session.get(OutboxMessage, message.id)
+    assert message.status == "pending"
+    assert message.scheduled_at > datetime.now(UTC) - timedelta(minutes=1)
+    update = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.staff_id == staff.id, AuditEvent.action == "update")
+    )
+    assert update.changes == {"status": ["failed", "pending"]}
+
+
+def test_retry_of_a_sent_message_changes_nothing(client, db_session):
+    login(client, db_session, role="admin")
+    message = add_message(db_session)
+    response = post_form(client, f"/admin/mailbox/{message.id}/retry", {}, follow_redirects=True)
+    assert "Only a message that failed can be sent again." in response.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(OutboxMessage, message.id).status == "sent"
+
+
+def test_operators_see_no_retry_button(client, db_session):
+    login(client, db_session, role="operator")
+    message = add_message(db_session, status="failed")
+    assert "/retry" not in client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
+
+
+def test_unknown_message_is_404(client, db_session):
+    login(client, db_session, role="admin")
+    for url in ("/admin/mailbox/999999", "/admin/mailbox/999999/html"):
+        assert client.get(url).status_code == 404
+    assert post_form(client, "/admin/mailbox/999999/retry", {}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=bogus", "channel=fax", "recipient=" + "x" * 5000, "page=abc", "page=-3", "page=1e9"],
+)
+def test_malformed_filters_never_fail(client, db_session, query):
+    login(client, db_session)
+    assert client.get(f"/admin/mailbox?{query}").status_code == 200
+    assert client.get(f"/admin/mailbox?{query}", headers={"HX-Request": "true"}).status_code == 200

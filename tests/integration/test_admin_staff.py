@@ -1,0 +1,201 @@
+"""Staff management: administrators add employees, change roles, block and reset passwords."""
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEvent, Staff
+from tests import factories
+from tests.conftest import post_form, sign_in
+
+
+def login(client, db_session, role: str = "admin") -> Staff:
+    staff = factories.make_staff(db_session, role=role)
+    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
+    with client.session_transaction() as session:
+        session["language"] = "en"  # assertions read the English texts
+    return staff
+
+
+def new_employee(**changes) -> dict:
+    return {
+        "email": f"new.{uuid.uuid4().hex[:10]}@staff.example.ru",
+        "full_name": "Кузнецова Мария Петровна",
+        "phone": "8 (83177) 3-45-67",
+        "position": "Специалист по абонентскому обслуживанию",
+        "role": "metering",
+        "password": "first-pass-2026",
+        "password_again": "first-pass-2026",
+    } | changes
+
+
+def edit_form(employee: Staff, **changes) -> dict:
+    data = {
+        "full_name": employee.full_name,
+        "phone": employee.phone or "",
+        "position": employee.position or "",
+        "role": employee.role,
+    }
+    if employee.active:
+        data["active"] = "y"
+    return data | changes
+
+
+def events_of(db_session, staff: Staff) -> list[AuditEvent]:
+    db_session.expire_all()
+    return list(
+        db_session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.staff_id == staff.id,
+                AuditEvent.object_type == "staff",
+                AuditEvent.action != "sign_in",
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_the_list_shows_every_employee(client, db_session):
+    admin = login(client, db_session)
+    blocked = factories.make_staff(db_session, role="billing", active=False, position="Бухгалтер")
+    html = client.get("/admin/staff").get_data(as_text=True)
+    assert admin.full_name in html and blocked.full_name in html
+    assert "Billing specialist" in html and "blocked" in html and "Бухгалтер" in html
+    assert f'href="/admin/staff/{blocked.id}/edit"' in html
+    assert 'href="/admin/staff/new"' in html
+
+
+def test_create_an_employee_who_can_then_sign_in(client, db_session):
+    admin = login(client, db_session)
+    data = new_employee()
+    response = post_form(client, "/admin/staff/new", data)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/admin/staff")
+    employee = db_session.scalar(select(Staff).where(Staff.email == data["email"]))
+    assert employee.role == "metering"
+    assert employee.phone == "+78317734567"
+    assert employee.active
+    [created] = events_of(db_session, admin)
+    assert created.action == "create" and created.object_id == employee.id
+    assert created.changes["role"] == [None, "metering"]
+    assert "password" not in created.changes
+    other = client.application.test_client()
+    assert sign_in(other, data["email"], data["password"], staff=True).status_code == 303
+
+
+def test_create_with_a_taken_e_mail_shows_the_error_next_to_the_field(client, db_session):
+    login(client, db_session)
+    existing = factories.make_staff(db_session)
+    data = new_employee(email=existing.email.upper())
+    response = post_form(client, "/admin/staff/new", data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "An employee with this e-mail already exists." in html
+    assert 'id="email-error"' in html
+    assert f'value="{data["full_name"]}"' in html  # typed values stay
+    assert db_session.scalar(select(Staff.id).where(Staff.full_name == data["full_name"])) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"password": "short1", "password_again": "short1"}, "between 8 and 128 characters"),
+        ({"password": "onlyletters", "password_again": "onlyletters"}, "letters and digits"),
+        ({"password_again": "something-else-1"}, "The passwords differ."),
+        ({"role": "superuser"}, "Not a valid choice"),
+        ({"phone": "12"}, "Enter a valid phone number"),
+        ({"email": "nonsense"}, "Invalid email address"),
+        ({"full_name": "Я" * 5000}, "Field cannot be longer than 200 characters"),
+    ],
+)
+def test_create_refuses_bad_input(client, db_session, changes, message):
+    login(client, db_session)
+    response = post_form(client, "/admin/staff/new", new_employee(**changes))
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+
+
+def test_edit_changes_role_and_blocks_and_is_audited(client, db_session):
+    admin = login(client, db_session)
+    employee = factories.make_staff(db_session, role="operator")
+    response = post_form(
+        client,
+        f"/admin/staff/{employee.id}/edit",
+        edit_form(employee, role="supervisor", position="Начальник отдела", active=""),
+    )
+    assert response.status_code == 303
+    db_session.expire_all()
+    employee = db_session.get(Staff, employee.id)
+    assert (employee.role, employee.active, employee.position) == (
+        "supervisor",
+        False,
+        "Начальник отдела",
+    )
+    [updated] = events_of(db_session, admin)
+    assert updated.action == "update"
+    assert updated.changes == {
+        "role": ["operator", "supervisor"],
+        "active": ["True", "False"],
+        "position": [None, "Начальник отдела"],
+    }
+
+
+def test_edit_resets_the_password(client, db_session):
+    admin = login(client, db_session)
+    employee = factories.make_staff(db_session, role="billing")
+    data = edit_form(employee, new_password="brand-new-77", new_password_again="brand-new-77")
+    assert post_form(client, f"/admin/staff/{employee.id}/edit", data).status_code == 303
+    db_session.expire_all()
+    assert db_session.get(Staff, employee.id).check_password("brand-new-77")
+    [updated] = events_of(db_session, admin)
+    assert updated.changes == {"password": [None, "reset"]}
+
+
+def test_a_weak_new_password_is_refused_next_to_its_field(client, db_session):
+    login(client, db_session)
+    employee = factories.make_staff(db_session)
+    data = edit_form(employee, new_password="abcdefghij", new_password_again="abcdefghij")
+    html = post_form(client, f"/admin/staff/{employee.id}/edit", data).get_data(as_text=True)
+    assert "letters and digits" in html
+    assert 'id="new_password-error"' in html
+
+
+def test_an_admin_cannot_block_themselves(client, db_session):
+    admin = login(client, db_session)
+    response = post_form(client, f"/admin/staff/{admin.id}/edit", edit_form(admin, active=""))
+    assert response.status_code == 200
+    assert "You cannot block your own account." in response.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(Staff, admin.id).active
+    assert client.get("/admin/staff").status_code == 200  # still signed in
+
+
+def test_an_admin_cannot_remove_their_own_admin_role(client, db_session):
+    admin = login(client, db_session)
+    response = post_form(client, f"/admin/staff/{admin.id}/edit", edit_form(admin, role="operator"))
+    assert response.status_code == 200
+    assert "You cannot remove your own administrator role." in response.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(Staff, admin.id).role == "admin"
+
+
+def test_an_admin_may_change_their_own_name(client, db_session):
+    admin = login(client, db_session)
+    response = post_form(
+        client, f"/admin/staff/{admin.id}/edit", edit_form(admin, full_name="Новое Имя")
+    )
+    assert response.status_code == 303
+
+
+def test_unknown_employee_is_404(client, db_session):
+    login(client, db_session)
+    assert client.get("/admin/staff/999999/edit").status_code == 404
+    assert client.get("/admin/staff/99999999999999999999999/edit").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=-5", "page=100000000000000000000"])
+def test_the_list_survives_malformed_pages(client, db_session, query):
+    login(client, db_session)
+    assert client.get(f"/admin/staff?{query}").status_code == 200

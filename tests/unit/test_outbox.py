@@ -1,0 +1,201 @@
+"""The outbox: planning is idempotent, claiming is atomic, failures retry with backoff and
+then stop as failed; without a mail server messages go to the development mailbox."""
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.models import OutboxMessage, utcnow
+from portal.services.notify import dispatch_due, enqueue_email, outbox, send_now
+from tests.conftest import mail_text
+
+
+def plan(session, key: str = "test:1", **fields) -> OutboxMessage | None:
+    values = {
+        "kind": "signup_existing",
+        "recipient": "anna@example.ru",
+        "subject": "Тема письма",
+        "context": {
+            "user": SimpleNamespace(full_name="Анна Кузнецова"),
+            "login_url": "http://portal.test/login",
+        },
+        "dedup_key": key,
+    } | fields
+    message = enqueue_email(session, **values)
+    session.commit()
+    return message
+
+
+def reload(session, message: OutboxMessage) -> OutboxMessage:
+    return session.get(OutboxMessage, message.id, populate_existing=True)
+
+
+@pytest.fixture
+def failing_provider(monkeypatch):
+    calls = []
+
+    def deliver(message):
+        calls.append(message.id)
+        raise ConnectionRefusedError("SMTP server is down")
+
+    monkeypatch.setattr(outbox, "deliver", deliver)
+    return calls
+
+
+def test_planning_renders_both_bodies(db_session):
+    message = plan(db_session)
+    assert message.status == "pending"
+    assert message.channel == "email"
+    assert message.attempts == 0
+    assert "Анна Кузнецова" in message.body_text
+    assert "Анна Кузнецова" in message.body_html and "<html" in message.body_html
+    assert message.scheduled_at <= utcnow()
+
+
+def test_planning_works_outside_a_request(app, db_session):
+    """Workers and commands plan letters with no request (and so no session) around."""
+    from flask import has_request_context
+
+    assert not has_request_context()
+    assert plan(db_session, "test:no-request") is not None
+
+
+def test_same_dedup_key_is_planned_once(db_session):
+    first = plan(db_session, "bill_issued:42:2026-10")
+    second = plan(db_session, "bill_issued:42:2026-10", recipient="other@example.ru")
+    assert first is not None
+    assert second is None
+    rows = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == "bill_issued:42:2026-10")
+    ).all()
+    assert [row.recipient for row in rows] == ["anna@example.ru"]
+
+
+def test_different_keys_are_planned_separately(db_session):
+    plan(db_session, "a")
+    plan(db_session, "b")
+    assert db_session.scalar(select(func.count(OutboxMessage.id))) == 2
+
+
+def test_a_lost_race_on_the_key_is_not_an_error(db_session, monkeypatch):
+    """Two workers pass the "already planned?" check at once; the unique key decides."""
+    plan(db_session, "race")
+    monkeypatch.setattr(db_session, "scalar", lambda *args, **kwargs: None)
+    assert plan(db_session, "race") is None
+    monkeypatch.undo()
+    assert db_session.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+def test_claim_is_atomic(db_session):
+    message = plan(db_session)
+    assert outbox.claim(db_session, message.id) is True
+    assert outbox.claim(db_session, message.id) is False
+    claimed = reload(db_session, message)
+    assert claimed.status == "sending"
+    assert claimed.attempts == 1
+    assert claimed.claimed_at is not None
+
+
+def test_a_stale_claim_can_be_taken_over(db_session):
+    message = plan(db_session)
+    assert outbox.claim(db_session, message.id)
+    message = reload(db_session, message)
+    message.claimed_at = utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1)
+    db_session.commit()
+    assert outbox.claim(db_session, message.id) is True
+    assert reload(db_session, message).attempts == 2
+
+
+def test_sent_and_failed_messages_cannot_be_claimed(db_session):
+    sent = plan(db_session, "sent")
+    failed = plan(db_session, "failed")
+    sent.status, failed.status = "sent", "failed"
+    db_session.commit()
+    assert outbox.claim(db_session, sent.id) is False
+    assert outbox.claim(db_session, failed.id) is False
+
+
+def test_send_now_without_a_mail_server_uses_the_dev_mailbox(app, db_session):
+    assert app.config["MAIL_SERVER"] == ""
+    message = plan(db_session)
+    assert send_now(db_session, message.id) is True
+    sent = reload(db_session, message)
+    assert sent.status == "sent"
+    assert sent.provider == "devmail"
+    assert sent.sent_at is not None
+    assert sent.last_error is None
+    assert send_now(db_session, message.id) is False  # never twice
+
+
+def test_send_now_through_smtp(db_session, mailbox):
+    message = plan(db_session)
+    assert send_now(db_session, message.id) is True
+    assert reload(db_session, message).provider == "smtp"
+    [letter] = mailbox
+    assert letter["To"] == "anna@example.ru"
+    assert letter["X-Portal-Message"] == str(message.id)
+    assert "Анна Кузнецова" in mail_text(letter)
+
+
+def test_failing_provider_retries_with_backoff_then_fails(db_session, failing_provider):
+    message = plan(db_session)
+    delays = []
+    for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
+        before = utcnow()
+        assert send_now(db_session, message.id) is False
+        message = reload(db_session, message)
+        assert message.attempts == attempt
+        assert message.last_error == "SMTP server is down"
+        if attempt < outbox.MAX_ATTEMPTS:
+            assert message.status == "pending"
+            delays.append(message.scheduled_at - before)
+            assert dispatch_due(db_session) == 0  # not due yet: waits for its backoff
+            message.scheduled_at = utcnow() - timedelta(seconds=1)
+            db_session.commit()
+    assert message.status == "failed"
+    assert message.sent_at is None
+    assert len(failing_provider) == outbox.MAX_ATTEMPTS
+    # each wait is longer than the one before: 2, 4, 8, 16 minutes
+    assert all(later > earlier for earlier, later in zip(delays, delays[1:], strict=False))
+    assert timedelta(minutes=1) < delays[0] <= timedelta(minutes=3)
+    # a failed message is left alone
+    assert dispatch_due(db_session) == 0
+    assert send_now(db_session, message.id) is False
+    assert len(failing_provider) == outbox.MAX_ATTEMPTS
+
+
+def test_a_failure_does_not_break_the_caller(db_session, failing_provider):
+    message = plan(db_session)
+    assert send_now(db_session, message.id) is False
+    assert reload(db_session, message).status == "pending"
+
+
+def test_dispatch_sends_only_due_messages_once(db_session):
+    due = [plan(db_session, f"due:{n}") for n in range(3)]
+    later = plan(db_session, "later", scheduled_at=utcnow() + timedelta(hours=1))
+    assert dispatch_due(db_session) == 3
+    assert dispatch_due(db_session) == 0
+    assert {reload(db_session, m).status for m in due} == {"sent"}
+    assert reload(db_session, later).status == "pending"
+
+
+def test_dispatch_respects_the_limit(db_session):
+    for n in range(5):
+        plan(db_session, f"batch:{n}")
+    assert dispatch_due(db_session, limit=2) == 2
+    assert dispatch_due(db_session) == 3
+
+
+def test_a_recovered_provider_sends_the_retried_message(db_session, monkeypatch):
+    message = plan(db_session)
+    monkeypatch.setattr(outbox, "deliver", lambda m: (_ for _ in ()).throw(OSError("down")))
+    send_now(db_session, message.id)
+    monkeypatch.undo()
+    message = reload(db_session, message)
+    message.scheduled_at = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    assert dispatch_due(db_session) == 1
+    sent = reload(db_session, message)
+    assert sent.status == "sent" and sent.attempts == 2 and sent.last_error is None
