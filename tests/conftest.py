@@ -303,6 +303,12 @@ def rate_limited_app(_rate_limited_app):
     rate_limits_off()
 
 
+def strip_token(html: str) -> str:
+    """The page without its CSRF tokens, which carry a timestamp and differ between requests."""
+    html = re.sub(r'(<input[^>]*name="csrf_token"[^>]*value=)"[^"]*"', r'\1""', html)
+    return re.sub(r'"X-CSRFToken": "[^"]*"', "", html)
+
+
 def page(response) -> str:
     """The response body as text, HTML entities decoded, for assertions on what a person reads."""
     return html.unescape(response.get_data(as_text=True))

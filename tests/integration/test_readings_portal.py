@@ -16,7 +16,15 @@ from portal.extensions import db
 from portal.models import Reading
 from portal.services import readings, settings
 from tests import factories
-from tests.conftest import csrf_token, field_error, field_value, login_as, page, post_form
+from tests.conftest import (
+    csrf_token,
+    field_error,
+    field_value,
+    login_as,
+    page,
+    post_form,
+    strip_token,
+)
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # inside the default window, 15–25
 NOVEMBER, OCTOBER = date(2026, 11, 1), date(2026, 10, 1)
@@ -646,10 +654,6 @@ def test_quick_submission_accepts_a_customer_reading(visitor, db_session, known)
     assert body.count('data-status="accepted"') == 2
     for secret in (account.premises.address, account.customer.full_name, "1100", "1,100"):
         assert secret not in body
-
-
-def strip_token(body: str) -> str:
-    return re.sub(r'(csrf_token" type="hidden" value|"X-CSRFToken": )"[^"]+"', r"\1", body)
 
 
 def test_unknown_account_and_a_meter_of_another_account_get_the_same_refusal(
