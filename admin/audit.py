@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.formatting import AUDIT_ACTION_LABELS
 from portal.models import AuditEvent, Staff
 from portal.services.customers import MAX_ID, clean_term, text_matches
+from portal.web import options
 
 PAGE_SIZE = 30
 
@@ -107,11 +108,12 @@ class AuditFilterForm(FlaskForm):
 
     def fill_choices(self, session: Session) -> None:
         everyone = session.execute(select(Staff.id, Staff.full_name).order_by(Staff.full_name))
-        self.staff.choices = [("", _l("Anyone"))] + [(str(i), name) for i, name in everyone]
-        self.action.choices = [("", _l("Any action")), *AUDIT_ACTION_LABELS.items()]
-        self.object_type.choices = [("", _l("Any object"))] + [
-            (kind, OBJECT_TYPE_LABELS.get(kind, kind)) for kind in object_types_in_use(session)
-        ]
+        self.staff.choices = options(((str(i), name) for i, name in everyone), _l("Anyone"))
+        self.action.choices = options(AUDIT_ACTION_LABELS.items(), _l("Any action"))
+        self.object_type.choices = options(
+            ((kind, OBJECT_TYPE_LABELS.get(kind, kind)) for kind in object_types_in_use(session)),
+            _l("Any object"),
+        )
 
     def valid_filters(self) -> dict:
         """The filters that passed validation; a malformed one is ignored (and marked)."""

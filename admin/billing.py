@@ -23,7 +23,7 @@ from portal.services import billing, billing_periods
 from portal.services.errors import DomainError, NotFound
 from portal.services.readings import local_today
 from portal.services.tariffs import SERVICE_ZONES, parse_rate
-from portal.web import attach_error, client_ip, rule_check
+from portal.web import attach_error, client_ip, options, rule_check
 
 STATUS_LABELS = {
     "draft": _l("draft"),
@@ -111,11 +111,11 @@ class RecalculationForm(FlaskForm):
     )
     service = SelectField(
         _l("Service"),
-        choices=[(service, SERVICE_LABELS[service]) for service in SERVICE_ZONES],
+        choices=options((service, SERVICE_LABELS[service]) for service in SERVICE_ZONES),
     )
     zone = SelectField(
         _l("Tariff zone"),
-        choices=[(zone, ZONE_LABELS[zone]) for zone in SERVICE_ZONES["electricity"]],
+        choices=options((zone, ZONE_LABELS[zone]) for zone in SERVICE_ZONES["electricity"]),
         default="total",
     )
     volume = StringField(

@@ -21,7 +21,7 @@ from portal.models import DEBT_STEPS
 from portal.services import debt, settings
 from portal.services.errors import DomainError, NotFound
 from portal.services.readings import local_today
-from portal.web import attach_error, client_ip
+from portal.web import attach_error, client_ip, options
 
 STEP_BADGES = {
     "debt_notice": "text-bg-info",
@@ -112,20 +112,22 @@ class DebtorFilterForm(FlaskForm):
     district = SelectField(_l("District"), validators=[Optional()])
     category = SelectField(
         _l("Category"),
-        choices=[("", _l("Any category")), *CATEGORY_LABELS.items()],
+        choices=options(CATEGORY_LABELS.items(), blank=_l("Any category")),
         validators=[Optional()],
     )
     step = SelectField(_l("Escalation step"), validators=[Optional()])
-    sort = SelectField(_l("Sort by"), choices=list(SORT_LABELS.items()), validators=[Optional()])
+    sort = SelectField(_l("Sort by"), choices=options(SORT_LABELS.items()), validators=[Optional()])
 
     def fill_choices(self, districts: list[str]) -> None:
-        self.bucket.choices = [("", _l("Any age"))] + [(b.key, b.label) for b in debt.BUCKETS]
-        self.district.choices = [("", _l("Any district"))] + [(d, d) for d in districts]
-        self.step.choices = [
-            ("", _l("Any step")),
-            (debt.STEP_NONE, _l("No step yet")),
-            *((step, debt.STEP_LABELS[step]) for step in DEBT_STEPS),
-        ]
+        self.bucket.choices = options(((b.key, b.label) for b in debt.BUCKETS), _l("Any age"))
+        self.district.choices = options(((d, d) for d in districts), _l("Any district"))
+        self.step.choices = options(
+            [
+                (debt.STEP_NONE, _l("No step yet")),
+                *((step, debt.STEP_LABELS[step]) for step in DEBT_STEPS),
+            ],
+            _l("Any step"),
+        )
 
     def filters(self) -> debt.DebtorFilters:
         """The filters that passed validation; a malformed one is ignored (and marked)."""

@@ -25,7 +25,7 @@ from portal.models.notifications import MESSAGE_STATUSES
 from portal.services import audit
 from portal.services.customers import MAX_ID, clean_term, text_matches
 from portal.services.errors import DomainError, NotFound
-from portal.web import client_ip
+from portal.web import client_ip, options
 
 PAGE_SIZE = 25
 
@@ -132,12 +132,12 @@ class MailboxFilterForm(FlaskForm):
 
     channel = SelectField(
         _l("Channel"),
-        choices=[("", _l("Any channel")), *CHANNEL_LABELS.items()],
+        choices=options(CHANNEL_LABELS.items(), blank=_l("Any channel")),
         validators=[Optional()],
     )
     status = SelectField(
         _l("Status"),
-        choices=[("", _l("Any status"))] + [(s, STATUS_LABELS[s]) for s in MESSAGE_STATUSES],
+        choices=options(((s, STATUS_LABELS[s]) for s in MESSAGE_STATUSES), blank=_l("Any status")),
         validators=[Optional()],
     )
     recipient = SearchField(_l("Recipient"), validators=[Optional(), Length(max=254)])

@@ -16,13 +16,13 @@ from portal.models import STAFF_ROLES
 from portal.services import staff as staff_service
 from portal.services.errors import DomainError, NotFound
 from portal.services.users import MIN_PASSWORD_LENGTH, external_url
-from portal.web import attach_error, client_ip
+from portal.web import attach_error, client_ip, options
 
 PAGE_SIZE = 50
 
 
-def role_choices() -> list[tuple[str, str]]:
-    return [(role, STAFF_ROLE_LABELS[role]) for role in STAFF_ROLES]
+def role_choices():
+    return options((role, STAFF_ROLE_LABELS[role]) for role in STAFF_ROLES)
 
 
 class StaffDetailsForm(FlaskForm):

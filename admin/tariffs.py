@@ -18,7 +18,7 @@ from portal.services import tariffs
 from portal.services.billing import add_months
 from portal.services.errors import DomainError, NotFound
 from portal.services.readings import local_today
-from portal.web import attach_error, client_ip, rule_check
+from portal.web import attach_error, client_ip, options, rule_check
 
 NORM_BASIS_LABELS = {"per_resident": _l("per resident"), "per_m2": _l("per m² of the premises")}
 
@@ -46,7 +46,7 @@ class TariffForm(FlaskForm):
 
 class NormForm(FlaskForm):
     basis = SelectField(
-        _l("Counted"), choices=[(basis, NORM_BASIS_LABELS[basis]) for basis in NORM_BASES]
+        _l("Counted"), choices=options((basis, NORM_BASIS_LABELS[basis]) for basis in NORM_BASES)
     )
     volume = StringField(
         _l("Monthly volume"),

@@ -5,6 +5,7 @@ from functools import wraps
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
 from portal.extensions import db, htmx
@@ -123,3 +124,9 @@ def customer_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def options(pairs, blank=None) -> list[SelectChoice]:
+    """Select options from (value, label) pairs, after an optional "any" option of value ""."""
+    choices = [SelectChoice("", blank)] if blank is not None else []
+    return choices + [SelectChoice(value, label) for value, label in pairs]
