@@ -100,6 +100,21 @@ def _saved(added: tariffs.Added, message: str) -> None:
         )
 
 
+def _save_new_value(form: FlaskForm, add, saved_message, back_to: str):
+    """Add a dated value from a valid form and redirect back to its history; None when the
+    form or the rule behind it refused, with the messages attached to the form's fields."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        added = add(staff_id=staff_member().id, ip=client_ip())
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return None
+    _saved(added, saved_message % {"date": format_date(added.row.valid_from)})
+    return redirect(back_to, code=303)
+
+
 # --- tariffs ---------------------------------------------------------------------------------
 
 
@@ -143,34 +158,21 @@ def tariffs_history(service: str, zone: str, category: str):
 def tariffs_history_add(service: str, zone: str, category: str):
     _tariff_key(service, zone, category)
     form = TariffForm()
-    if form.validate_on_submit():
-        try:
-            added = tariffs.add_tariff(
-                db.session,
-                service=service,
-                zone=zone,
-                category=category,
-                rate=form.rate.data,
-                valid_from=form.valid_from.data,
-                staff_id=staff_member().id,
-                ip=client_ip(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            _saved(
-                added,
-                _(
-                    "The new tariff is saved: it is in force from %(date)s.",
-                    date=format_date(added.row.valid_from),
-                ),
-            )
-            return redirect(
-                url_for("admin.tariffs_history", service=service, zone=zone, category=category),
-                code=303,
-            )
-    return _tariff_page(service, zone, category, form)
+    saved = _save_new_value(
+        form,
+        lambda **staff: tariffs.add_tariff(
+            db.session,
+            service=service,
+            zone=zone,
+            category=category,
+            rate=form.rate.data,
+            valid_from=form.valid_from.data,
+            **staff,
+        ),
+        _l("The new tariff is saved: it is in force from %(date)s."),
+        url_for("admin.tariffs_history", service=service, zone=zone, category=category),
+    )
+    return saved or _tariff_page(service, zone, category, form)
 
 
 # --- norms -----------------------------------------------------------------------------------
@@ -216,30 +218,20 @@ def tariffs_norm_history(service: str):
 def tariffs_norm_add(service: str):
     _norm_service(service)
     form = NormForm()
-    if form.validate_on_submit():
-        try:
-            added = tariffs.add_norm(
-                db.session,
-                service=service,
-                basis=form.basis.data,
-                volume=form.volume.data,
-                valid_from=form.valid_from.data,
-                staff_id=staff_member().id,
-                ip=client_ip(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            _saved(
-                added,
-                _(
-                    "The new norm is saved: it is in force from %(date)s.",
-                    date=format_date(added.row.valid_from),
-                ),
-            )
-            return redirect(url_for("admin.tariffs_norm_history", service=service), code=303)
-    return _norm_page(service, form)
+    saved = _save_new_value(
+        form,
+        lambda **staff: tariffs.add_norm(
+            db.session,
+            service=service,
+            basis=form.basis.data,
+            volume=form.volume.data,
+            valid_from=form.valid_from.data,
+            **staff,
+        ),
+        _l("The new norm is saved: it is in force from %(date)s."),
+        url_for("admin.tariffs_norm_history", service=service),
+    )
+    return saved or _norm_page(service, form)
 
 
 # --- key rates -------------------------------------------------------------------------------
@@ -264,25 +256,12 @@ def tariffs_key_rates():
 @staff_required("billing.edit")
 def tariffs_key_rate_add():
     form = KeyRateForm()
-    if form.validate_on_submit():
-        try:
-            added = tariffs.add_key_rate(
-                db.session,
-                percent=form.percent.data,
-                valid_from=form.valid_from.data,
-                staff_id=staff_member().id,
-                ip=client_ip(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            _saved(
-                added,
-                _(
-                    "The key rate is saved: it is in force from %(date)s.",
-                    date=format_date(added.row.valid_from),
-                ),
-            )
-            return redirect(url_for("admin.tariffs_key_rates"), code=303)
-    return _key_rates_page(form)
+    saved = _save_new_value(
+        form,
+        lambda **staff: tariffs.add_key_rate(
+            db.session, percent=form.percent.data, valid_from=form.valid_from.data, **staff
+        ),
+        _l("The key rate is saved: it is in force from %(date)s."),
+        url_for("admin.tariffs_key_rates"),
+    )
+    return saved or _key_rates_page(form)

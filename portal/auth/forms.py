@@ -8,6 +8,26 @@ from portal.services.users import MIN_PASSWORD_LENGTH
 from portal.web import rule_check
 
 
+def new_password_field(label) -> PasswordField:
+    """A password being chosen: the strength rules of ``users.check_password_strength``."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=128),
+            rule_check(users.check_password_strength),
+        ],
+        description=_l("At least 8 characters, letters and digits"),
+    )
+
+
+def password_again_field() -> PasswordField:
+    return PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
 class SignUpForm(FlaskForm):
     full_name = StringField(
         _l("Full name"),
@@ -23,19 +43,8 @@ class SignUpForm(FlaskForm):
         validators=[DataRequired(), Length(max=30), rule_check(users.normalise_phone)],
         description=_l("For example +7 916 123-45-67"),
     )
-    password = PasswordField(
-        _l("Password"),
-        validators=[
-            DataRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, max=128),
-            rule_check(users.check_password_strength),
-        ],
-        description=_l("At least 8 characters, letters and digits"),
-    )
-    password_again = PasswordField(
-        _l("Repeat the password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    password = new_password_field(_l("Password"))
+    password_again = password_again_field()
     consent = BooleanField(
         _l("I consent to the processing of my personal data"),
         validators=[DataRequired(message=_l("Consent is required to create an account."))],
@@ -53,16 +62,5 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, max=128),
-            rule_check(users.check_password_strength),
-        ],
-        description=_l("At least 8 characters, letters and digits"),
-    )
-    password_again = PasswordField(
-        _l("Repeat the password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    password = new_password_field(_l("New password"))
+    password_again = password_again_field()

@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Length
 
+from portal.auth.forms import new_password_field, password_again_field
 from portal.services import users
-from portal.services.users import MIN_PASSWORD_LENGTH
 from portal.web import rule_check
 
 
@@ -34,16 +34,5 @@ class PasswordForm(FlaskForm):
     current_password = PasswordField(
         _l("Current password"), validators=[DataRequired(), Length(max=128)]
     )
-    password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, max=128),
-            rule_check(users.check_password_strength),
-        ],
-        description=_l("At least 8 characters, letters and digits"),
-    )
-    password_again = PasswordField(
-        _l("Repeat the password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-    )
+    password = new_password_field(_l("New password"))
+    password_again = password_again_field()
