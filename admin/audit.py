@@ -23,9 +23,22 @@ from portal.web import options
 PAGE_SIZE = 30
 
 OBJECT_TYPE_LABELS = {
+    "account": _l("Personal account"),
+    "billing_period": _l("Billing period"),
+    "charge": _l("Charge"),
+    "consumption_norm": _l("Consumption norm"),
     "customer": _l("Customer"),
-    "staff": _l("Employee"),
+    "debt_action": _l("Debt collection step"),
+    "debtor": _l("Debtor list"),
+    "import_batch": _l("Readings import"),
+    "key_rate": _l("Key rate"),
+    "meter": _l("Meter"),
     "outbox_message": _l("Message"),
+    "payment": _l("Payment"),
+    "payment_registry": _l("Payment registry"),
+    "reading": _l("Reading"),
+    "staff": _l("Employee"),
+    "tariff": _l("Tariff"),
 }
 # Names of the fields that appear in the changes of an event.
 FIELD_LABELS = {

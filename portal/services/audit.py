@@ -4,6 +4,28 @@ from sqlalchemy.orm import Session
 
 from portal.models import AuditEvent
 
+# What an event may be about; the back office has a label for each (admin/audit.py).
+OBJECT_TYPES = frozenset(
+    {
+        "account",
+        "billing_period",
+        "charge",
+        "consumption_norm",
+        "customer",
+        "debt_action",
+        "debtor",  # a search or export of the debtor list: personal data of many customers
+        "import_batch",
+        "key_rate",
+        "meter",
+        "outbox_message",
+        "payment",
+        "payment_registry",
+        "reading",
+        "staff",
+        "tariff",
+    }
+)
+
 
 def record(
     session: Session,
@@ -17,6 +39,8 @@ def record(
     ip_address: str | None = None,
 ) -> AuditEvent:
     """Add an audit event to the session; the caller's commit stores it with the change."""
+    if object_type not in OBJECT_TYPES:
+        raise ValueError(f"unknown audit object type {object_type!r}")
     event = AuditEvent(
         staff_id=staff_id,
         action=action,
