@@ -82,6 +82,8 @@ def load_config() -> dict:
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
         "TWILIO_FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", ""),
         "TWILIO_API_BASE": os.environ.get("TWILIO_API_BASE", ""),  # tests: a local fake
+        # Seconds to wait for Twilio; a hung request would outlive the outbox claim.
+        "TWILIO_TIMEOUT": float(os.environ.get("TWILIO_TIMEOUT", "15")),
         # Links in letters use PUBLIC_BASE_URL; without it, the request's host — so in
         # production set it, or TRUSTED_HOSTS, lest a forged Host header reach a letter.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, utcnow
-from portal.services.notify.providers import deliver
+from portal.services.notify.providers import PermanentDeliveryError, deliver
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def enqueue_sms(
     scheduled_at: datetime | None = None,
     user_id: int | None = None,
 ) -> OutboxMessage | None:
+    """Render ``sms/<kind>.txt`` into a pending outbox row; ``recipient`` is E.164."""
     return _plan(
         session,
         kind=kind,
@@ -112,7 +113,11 @@ def claim(session: Session, message_id: int) -> bool:
 def _send_claimed(session: Session, message: OutboxMessage) -> None:
     try:
         delivery = deliver(message)
-    except Exception as error:  # any provider failure is retried, never lost
+    except PermanentDeliveryError as error:  # retrying would be refused the same way
+        log.warning("message %s refused by the provider: %s", message.id, error)
+        message.last_error = str(error)[:2000]
+        message.status = "failed"
+    except Exception as error:  # any other provider failure is retried, never lost
         log.warning("sending message %s failed: %s", message.id, error)
         message.last_error = str(error)[:2000]
         if message.attempts >= MAX_ATTEMPTS:

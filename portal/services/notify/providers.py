@@ -19,6 +19,15 @@ class Delivery:
     provider_id: str | None = None
 
 
+class DeliveryError(Exception):
+    """The provider refused or could not take the message; the outbox tries again later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The provider refused this very message: the same request would be refused again,
+    so the outbox marks it failed at once (staff can send it again from the back office)."""
+
+
 def deliver(message: OutboxMessage) -> Delivery:
     if message.channel == "email":
         return deliver_email(message)
@@ -43,21 +52,60 @@ def deliver_email(message: OutboxMessage) -> Delivery:
 
 
 def twilio_client():
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
     config = current_app.config
-    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
+    client = Client(
+        config["TWILIO_ACCOUNT_SID"],
+        config["TWILIO_AUTH_TOKEN"],
+        # Without a limit a hung connection holds the worker, and once the claim goes
+        # stale (outbox.STALE_CLAIM) another worker sends the same SMS again.
+        http_client=TwilioHttpClient(timeout=config["TWILIO_TIMEOUT"]),
+    )
     if config["TWILIO_API_BASE"]:
         # Tests point the real client at a local fake of Twilio's HTTP API.
         client.api.base_url = config["TWILIO_API_BASE"]
     return client
 
 
+def twilio_error(error: Exception) -> DeliveryError:
+    """Twilio's answer as a plain one-line error the back office can show.
+
+    ``str()`` of a Twilio exception is a coloured multi-line banner when the worker's
+    stderr is a terminal, and those escape codes would end up in ``last_error``.
+    Twilio asks callers not to branch on its error codes (they are refined over time), so
+    the decision rests on the HTTP status: 400 means this message was refused as it is
+    (the number, the text or the sender), and repeating it gets the same answer.
+    A 401/403/404 is our credentials or account, a 429 or 5xx is Twilio being busy:
+    those may pass later, so they are retried like a network failure.
+    """
+    status = getattr(error, "status", None)
+    if status is None:  # not an answer from the API (e.g. the client's own checks)
+        return DeliveryError(f"Twilio: {error!r}")
+    code = getattr(error, "code", None)
+    # TwilioRestException carries ``msg``; the newer RFC 9457 TwilioServiceException
+    # carries ``title`` and ``detail``.
+    text = getattr(error, "msg", None) or getattr(error, "detail", None)
+    text = text or getattr(error, "title", None) or type(error).__name__
+    summary = f"Twilio HTTP {status}" + (f", error {code}" if code else "") + f": {text}"
+    kind = PermanentDeliveryError if status == 400 else DeliveryError
+    return kind(summary)
+
+
 def deliver_sms(message: OutboxMessage) -> Delivery:
+    from twilio.base.exceptions import TwilioException
+
     config = current_app.config
     if not config["TWILIO_ACCOUNT_SID"]:
         return Delivery("devsms")
-    sent = twilio_client().messages.create(
-        to=message.recipient, from_=config["TWILIO_FROM_NUMBER"], body=message.body_text
-    )
+    client = twilio_client()
+    try:
+        sent = client.messages.create(
+            to=message.recipient, from_=config["TWILIO_FROM_NUMBER"], body=message.body_text
+        )
+    except TwilioException as error:
+        raise twilio_error(error) from error
+    finally:
+        client.http_client.session.close()  # a client per message: do not leak its sockets
     return Delivery("twilio", sent.sid)
