@@ -19,6 +19,7 @@ from portal.services import settings
 from portal.services.billing import add_months, get_or_create_period, month_end
 from portal.services.errors import DomainError
 from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days, to_kopecks
+from portal.services.workdays import next_working_day
 
 ZERO = Decimal("0.00")
 
@@ -40,9 +41,13 @@ def key_rates(session: Session) -> KeyRates:
 
 
 def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
-    """(issued on, due on) per customer category for the bill of ``period``."""
+    """(issued on, due on) per customer category for the bill of ``period``.
+
+    A due day that falls on a non-working day moves to the next working day (Civil Code
+    art. 193), and penalties count from the moved date.
+    """
     following = add_months(period, 1)
-    due = following.replace(day=settings.get(session, "billing.due_day"))
+    due = next_working_day(following.replace(day=settings.get(session, "billing.due_day")))
     return {
         "population": (
             following.replace(day=settings.get(session, "billing.issue_day_population")),

@@ -27,7 +27,9 @@ class Scheme:
 
 @dataclass(frozen=True)
 class Debt:
-    """An amount that had to be paid by ``due_on`` (inclusive)."""
+    """An amount that had to be paid by ``due_on`` (inclusive). A bill's due date is
+    already a working day (``ledger.bill_dates``, Civil Code art. 193), so the delay counts
+    from the day the customer really had."""
 
     amount: Decimal
     due_on: date

@@ -134,6 +134,34 @@ SPECS = {
             1,
             36,
         ),
+        SettingSpec(
+            "notify.sms_quiet_from",
+            int,
+            21,
+            _l("SMS quiet hours start at this hour (the supplier's local time)"),
+            0,
+            23,
+        ),
+        SettingSpec(
+            "notify.sms_quiet_until",
+            int,
+            9,
+            _l(
+                "SMS quiet hours end at this hour, when the SMS held back go out; the same hour as the start means no quiet hours"
+            ),
+            0,
+            23,
+        ),
+        SettingSpec(
+            "notify.working_day_from",
+            int,
+            9,
+            _l(
+                "Debt and tariff messages planned for a non-working day go out at this hour of the next working day"
+            ),
+            0,
+            23,
+        ),
     ]
 }
 

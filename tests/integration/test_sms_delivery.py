@@ -18,6 +18,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from portal.models import OutboxMessage, utcnow
+from portal.services import settings
 from portal.services.notify import dispatch_due, enqueue_sms, outbox, send_now
 from tests.conftest import free_port
 from tests.fake_twilio import FakeTwilio
@@ -50,7 +51,16 @@ def fake_twilio():
 
 
 @pytest.fixture
-def twilio(app, fake_twilio, monkeypatch):
+def sms_at_any_hour(db_session):
+    """The suite runs at any hour, and an SMS planned in the quiet hours of the night
+    waits for the morning: these delivery tests switch the quiet hours off (they have
+    tests of their own in test_quiet_hours.py)."""
+    quiet_from = settings.get(db_session, "notify.sms_quiet_from")
+    settings.put(db_session, "notify.sms_quiet_until", quiet_from)
+
+
+@pytest.fixture
+def twilio(app, fake_twilio, sms_at_any_hour, monkeypatch):
     """The app sends SMS through Twilio, that is the fake; the configuration is restored
     after the test."""
     settings = {

@@ -1,7 +1,16 @@
-"""Plan messages as outbox rows, then claim and send them exactly once."""
+"""Plan messages as outbox rows, then claim and send them exactly once.
+
+When a message may go is one rule, ``earliest_send_time``: no SMS in the quiet hours of
+the night, debt and tariff messages on working days only (DOMAIN.md "Notifications", 004
+T6). Planning applies it, so the time staff see in the mailbox is the real one; dispatch
+applies it again for a message whose time came round in the quiet hours anyway (a retry,
+a failed message put back by staff, a row planned before the settings changed).
+"""
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -9,12 +18,81 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, utcnow
+from portal.services import settings
 from portal.services.notify.providers import PermanentDeliveryError, deliver
+from portal.services.readings import supplier_zone
+from portal.services.workdays import is_working_day, next_working_day
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(minutes=10)
+
+
+# Debt and tariff messages go on working days only (004 T6); tariff kinds are "tariff_*".
+WORKING_DAY_KINDS = frozenset({"debt_notice", "restriction_warning"})
+
+
+@dataclass(frozen=True)
+class SendingHours:
+    """The settings ``earliest_send_time`` needs (notify.*): whole hours in the supplier's
+    zone. Quiet hours that start and end at the same hour are no quiet hours."""
+
+    zone: ZoneInfo
+    sms_quiet_from: int
+    sms_quiet_until: int
+    working_day_from: int
+
+
+def sending_hours(session: Session) -> SendingHours:
+    return SendingHours(
+        zone=supplier_zone(),
+        sms_quiet_from=settings.get(session, "notify.sms_quiet_from"),
+        sms_quiet_until=settings.get(session, "notify.sms_quiet_until"),
+        working_day_from=settings.get(session, "notify.working_day_from"),
+    )
+
+
+def working_days_only(kind: str) -> bool:
+    return kind in WORKING_DAY_KINDS or kind.startswith("tariff_")
+
+
+def has_sending_rules(kind: str, channel: str) -> bool:
+    """Whether ``earliest_send_time`` can move this message at all (saves reading settings)."""
+    return channel == "sms" or working_days_only(kind)
+
+
+def earliest_send_time(kind: str, channel: str, at: datetime, hours: SendingHours) -> datetime:
+    """The first moment at or after ``at`` (aware) this message may be sent, in UTC.
+
+    - An SMS never goes in the quiet hours (from ``sms_quiet_from`` o'clock to
+      ``sms_quiet_until`` o'clock local time, across midnight when the start is later); it
+      waits for their end.
+    - A debt or tariff message goes on a working day only; planned on a non-working day it
+      waits for ``working_day_from`` o'clock of the next working day.
+    Both at once: the SMS debt notice of Friday 22:00 goes on Monday at 9:00.
+    """
+    local = at.astimezone(hours.zone)
+    quiet_from, quiet_until = hours.sms_quiet_from, hours.sms_quiet_until
+    # Each step moves forward, to the end of the quiet hours (never itself quiet) or to a
+    # working day; the loop ends at the first time both rules allow.
+    while True:
+        if working_days_only(kind) and not is_working_day(local.date()):
+            day = next_working_day(local.date())
+            local = datetime.combine(day, time(hours.working_day_from), hours.zone)
+            continue
+        if channel == "sms" and quiet_from != quiet_until:
+            hour = local.hour
+            quiet = (
+                quiet_from <= hour < quiet_until
+                if quiet_from < quiet_until
+                else hour >= quiet_from or hour < quiet_until
+            )
+            if quiet:
+                end = datetime.combine(local.date(), time(quiet_until), hours.zone)
+                local = end if end > local else end + timedelta(days=1)
+                continue
+        return local.astimezone(UTC)
 
 
 def render_message(template: str, **context) -> str:
@@ -28,9 +106,16 @@ def render_message(template: str, **context) -> str:
 
 
 def _plan(session: Session, **fields) -> OutboxMessage | None:
-    """Insert the message unless its dedup key was planned already (then return None)."""
+    """Insert the message unless its dedup key was planned already (then return None).
+
+    The scheduled time is moved on by ``earliest_send_time`` when the message may not go
+    then."""
     if session.scalar(select(OutboxMessage.id).filter_by(dedup_key=fields["dedup_key"])):
         return None
+    if has_sending_rules(fields["kind"], fields["channel"]):
+        fields["scheduled_at"] = earliest_send_time(
+            fields["kind"], fields["channel"], fields["scheduled_at"], sending_hours(session)
+        )
     message = OutboxMessage(**fields)
     try:
         with session.begin_nested():
@@ -135,7 +220,10 @@ def _send_claimed(session: Session, message: OutboxMessage) -> None:
 
 
 def send_now(session: Session, message_id: int) -> bool:
-    """Send one message at once (transactional mail); the worker retries if this fails."""
+    """Send one message at once (transactional mail); the worker retries if this fails.
+
+    Neither the scheduled time nor ``earliest_send_time`` is consulted: the caller means
+    now. Messages that must wait go through ``dispatch_due``."""
     if not claim(session, message_id):
         return False
     message = session.get(OutboxMessage, message_id, populate_existing=True)
@@ -143,14 +231,33 @@ def send_now(session: Session, message_id: int) -> bool:
     return message.status == "sent"
 
 
-def dispatch_due(session: Session, limit: int = 100) -> int:
-    """Send every message whose time has come; safe to run in many workers at once."""
-    due_ids = session.scalars(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.status == "pending", OutboxMessage.scheduled_at <= utcnow())
+def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None) -> int:
+    """Send every message whose time has come; safe to run in many workers at once.
+
+    A message the sending rules hold back at ``now`` (an SMS retried at night, say) is not
+    sent but rescheduled to the time the rules allow."""
+    now = now or utcnow()
+    due = session.execute(
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel)
+        .where(OutboxMessage.status == "pending", OutboxMessage.scheduled_at <= now)
         .order_by(OutboxMessage.scheduled_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    hours = None
+    sendable = []
+    for message_id, kind, channel in due:
+        if has_sending_rules(kind, channel):
+            hours = hours or sending_hours(session)
+            allowed = earliest_send_time(kind, channel, now, hours)
+            if allowed > now:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+                    .values(scheduled_at=allowed)
+                    .execution_options(synchronize_session=False)
+                )
+                continue
+        sendable.append(message_id)
     session.commit()
-    return sum(send_now(session, message_id) for message_id in due_ids)
+    return sum(send_now(session, message_id) for message_id in sendable)
