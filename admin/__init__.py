@@ -19,6 +19,8 @@ MENU = [
     ("admin.debtors", "debt", _l("Debt"), "admin.debt"),
     ("admin.mailbox", "mailbox", _l("Mailbox"), "admin.mailbox"),
     ("admin.staff_list", "staff", _l("Staff"), "admin.staff"),
+    ("admin.settings_index", "settings", _l("Settings"), "admin.settings"),
+    ("admin.calendar_index", "calendar", _l("Work calendar"), "admin.calendar"),
     ("admin.audit_log", "audit", _l("Audit log"), "admin.audit"),
 ]
 
@@ -42,6 +44,7 @@ from admin import (  # noqa: E402,F401
     audit,
     auth,
     billing,
+    calendar,
     customers,
     dashboard,
     debt,
@@ -50,6 +53,7 @@ from admin import (  # noqa: E402,F401
     meters,
     payments,
     readings,
+    settings,
     staff,
     tariffs,
 )

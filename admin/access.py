@@ -27,6 +27,8 @@ AREA_ROLES = {
     "payments": {"billing", "supervisor", "admin"},  # registries, payments by account
     "debt": {"operator", "billing", "supervisor", "admin"},  # debtors, an account's debt: view
     "debt.manage": {"billing", "supervisor", "admin"},  # escalation steps
+    "settings": {"admin"},  # deadlines, windows, thresholds (portal/services/settings.py)
+    "calendar": {"admin"},  # exceptions to the production calendar (work calendar)
 }
 
 

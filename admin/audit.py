@@ -25,6 +25,7 @@ PAGE_SIZE = 30
 OBJECT_TYPE_LABELS = {
     "account": _l("Personal account"),
     "billing_period": _l("Billing period"),
+    "calendar_day": _l("Work calendar day"),
     "charge": _l("Charge"),
     "consumption_norm": _l("Consumption norm"),
     "customer": _l("Customer"),
@@ -37,6 +38,7 @@ OBJECT_TYPE_LABELS = {
     "payment": _l("Payment"),
     "payment_registry": _l("Payment registry"),
     "reading": _l("Reading"),
+    "setting": _l("Setting"),
     "staff": _l("Employee"),
     "tariff": _l("Tariff"),
 }
@@ -56,6 +58,10 @@ FIELD_LABELS = {
     "password": _l("Password"),
     "status": _l("Status"),
     "scheduled_at": _l("Scheduled"),
+    "value": _l("Value"),
+    "day": _l("Date"),
+    "working": _l("Working day"),
+    "note": _l("Note"),
 }
 
 

@@ -25,6 +25,7 @@ from portal.models.billing import (
     Penalty,
     Tariff,
 )
+from portal.models.calendar import CalendarDay
 from portal.models.metering import (
     METER_STATUSES,
     READING_SOURCES,
@@ -73,6 +74,7 @@ __all__ = [
     "AccountService",
     "AuditEvent",
     "Base",
+    "CalendarDay",
     "Consent",
     "Contract",
     "Customer",

@@ -9,6 +9,7 @@ OBJECT_TYPES = frozenset(
     {
         "account",
         "billing_period",
+        "calendar_day",  # an exception to the production calendar
         "charge",
         "consumption_norm",
         "customer",
@@ -21,6 +22,7 @@ OBJECT_TYPES = frozenset(
         "payment",
         "payment_registry",
         "reading",
+        "setting",  # object_id is empty: the summary names the key
         "staff",
         "tariff",
     }

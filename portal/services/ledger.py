@@ -15,11 +15,10 @@ from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from portal.models import Account, Bill, BillingPeriod, Charge, KeyRate, Payment, Penalty, utcnow
-from portal.services import settings
+from portal.services import settings, workdays
 from portal.services.billing import add_months, get_or_create_period, month_end
 from portal.services.errors import DomainError
 from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days, to_kopecks
-from portal.services.workdays import next_working_day
 
 ZERO = Decimal("0.00")
 
@@ -44,10 +43,13 @@ def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
     """(issued on, due on) per customer category for the bill of ``period``.
 
     A due day that falls on a non-working day moves to the next working day (Civil Code
-    art. 193), and penalties count from the moved date.
+    art. 193), exceptions administrators keep in the work calendar included, and
+    penalties count from the moved date.
     """
     following = add_months(period, 1)
-    due = next_working_day(following.replace(day=settings.get(session, "billing.due_day")))
+    due = workdays.calendar(session).next_working_day(
+        following.replace(day=settings.get(session, "billing.due_day"))
+    )
     return {
         "population": (
             following.replace(day=settings.get(session, "billing.issue_day_population")),

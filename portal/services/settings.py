@@ -1,16 +1,25 @@
 """Domain settings: documented defaults (see DOMAIN.md), overridden by rows staff edit.
 
 One source of truth per rule: code asks ``get(session, key)``, never a constant.
+Administrators change a value through ``change`` (checked by kind, range and the rules
+between settings, audited) or go back to the default through ``reset``; ``put`` stores a
+value without those checks, for the command line, demo data and tests.
 """
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Setting, utcnow
+from portal.models import Setting, Staff, utcnow
+from portal.services import audit
+from portal.services.errors import DomainError, NotFound
 
 
 @dataclass(frozen=True)
@@ -181,3 +190,279 @@ def put(session: Session, key: str, value, staff_id: int | None = None) -> None:
     row.updated_by_id = staff_id
     session.add(row)
     session.commit()
+
+
+# --- what administrators see and change ------------------------------------------------------
+
+# The sections of the settings page: a setting belongs to the one its key starts with.
+GROUPS = {
+    "meters": _l("Meters"),
+    "readings": _l("Meter readings"),
+    "billing": _l("Bills"),
+    "penalties": _l("Penalties"),
+    "debt": _l("Debt collection"),
+    "notify": _l("Notifications"),
+}
+MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
+DECIMAL_PLACES = 2
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A rule between two settings: ``lower`` may not be above ``upper`` (nor equal to it
+    when ``strict``). Each message goes next to the setting being changed; ``%(other)s``
+    is the other setting's value."""
+
+    lower: str
+    upper: str
+    strict: bool
+    lower_message: object
+    upper_message: object
+
+
+# The quiet hours need no rule: any two hours make sense (across midnight when the start is
+# later, no quiet hours when both are the same), and so does any hour for working-day mail.
+RULES = (
+    Bound(
+        "readings.window_first_day",
+        "readings.window_last_day",
+        False,
+        _l("The window cannot open after it closes: its last day is the %(other)s."),
+        _l("The window cannot close before it opens: its first day is the %(other)s."),
+    ),
+    Bound(
+        "billing.issue_day_population",
+        "billing.due_day",
+        False,
+        _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
+        _l("Payment cannot be due before households' bills are issued, on the %(other)s."),
+    ),
+    Bound(
+        "billing.issue_day_others",
+        "billing.due_day",
+        False,
+        _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
+        _l("Payment cannot be due before legal entities' bills are issued, on the %(other)s."),
+    ),
+    Bound(
+        "penalties.free_days",
+        "penalties.high_from_day",
+        True,
+        _l("The days without penalty must end before the higher penalty starts, on day %(other)s."),
+        _l("The higher penalty must start after the %(other)s days without penalty."),
+    ),
+)
+
+
+def spec_of(key: str) -> SettingSpec:
+    """The setting's description; NotFound for a key that is no setting (a mistyped URL)."""
+    spec = SPECS.get(key)
+    if spec is None:
+        raise NotFound()
+    return spec
+
+
+def as_text(value) -> str:
+    """A value as stored: "3", "0.15", never "1E+2"."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def _malformed(spec: SettingSpec) -> DomainError:
+    example = format_decimal(spec.default)
+    if spec.kind is int:
+        return DomainError(
+            _("Enter a whole number, for example %(example)s.", example=example), "value"
+        )
+    return DomainError(_("Enter a number, for example %(example)s.", example=example), "value")
+
+
+def _out_of_range(spec: SettingSpec) -> DomainError:
+    return DomainError(
+        _(
+            "Enter a value from %(minimum)s to %(maximum)s.",
+            minimum=format_decimal(spec.minimum),
+            maximum=format_decimal(spec.maximum),
+        ),
+        "value",
+    )
+
+
+def parse(key: str, raw) -> int | Decimal:
+    """A value as an administrator types it (spaces ignored, comma or point), checked
+    against the setting's kind and range; DomainError next to the field ``value``."""
+    spec = spec_of(key)
+    text = str("" if raw is None else raw).strip()
+    text = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not text:
+        raise DomainError(_("Enter a value."), "value")
+    if not (_INTEGER if spec.kind is int else _DECIMAL).fullmatch(text):
+        raise _malformed(spec)
+    if len(text) > MAX_INPUT_LENGTH:
+        raise _out_of_range(spec)
+    value = spec.kind(text)
+    if not spec.minimum <= value <= spec.maximum:
+        raise _out_of_range(spec)
+    if isinstance(value, Decimal):
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > DECIMAL_PLACES:
+            raise DomainError(_("Use at most 2 digits after the decimal point."), "value")
+        value = Decimal(as_text(value))
+    return value
+
+
+def check_rules(session: Session, key: str, value) -> None:
+    """Refuse a value that breaks a rule with another setting's current value."""
+    for rule in RULES:
+        if key == rule.lower:
+            other = get(session, rule.upper)
+            broken = value >= other if rule.strict else value > other
+            message = rule.lower_message
+        elif key == rule.upper:
+            other = get(session, rule.lower)
+            broken = value <= other if rule.strict else value < other
+            message = rule.upper_message
+        else:
+            continue
+        if broken:
+            raise DomainError(message % {"other": format_decimal(other)}, "value")
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: object
+    new: object
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+def _audit(session: Session, change: Change, staff_id: int | None, ip: str | None, note=""):
+    old, new = as_text(change.old), as_text(change.new)
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="update",
+        object_type="setting",
+        object_id=None,  # settings are keyed by name: the summary names it
+        summary=f"{change.key}: {old} → {new}{note}",
+        changes={"value": [old, new]},
+        ip_address=ip,
+    )
+
+
+def change(
+    session: Session, key: str, raw, staff_id: int | None = None, ip: str | None = None
+) -> Change:
+    """Set a value an administrator typed: checked, stored with who and when, audited.
+    The same value again changes nothing and records nothing."""
+    value = parse(key, raw)
+    old = get(session, key)
+    if value == old:
+        return Change(key, old, old)
+    check_rules(session, key, value)
+    row = session.get(Setting, key) or Setting(key=key)
+    row.value = as_text(value)
+    row.updated_at = utcnow()
+    row.updated_by_id = staff_id
+    session.add(row)
+    result = Change(key, old, value)
+    _audit(session, result, staff_id, ip)
+    session.commit()
+    return result
+
+
+def reset(session: Session, key: str, staff_id: int | None = None, ip: str | None = None) -> Change:
+    """Go back to the documented default: the stored value is removed, so the setting
+    follows the default from now on. Refused when the default breaks a rule with another
+    setting's current value."""
+    spec = spec_of(key)
+    row = session.get(Setting, key)
+    if row is None:
+        return Change(key, spec.default, spec.default)
+    old = spec.kind(row.value)
+    if old != spec.default:
+        check_rules(session, key, spec.default)
+    session.delete(row)
+    result = Change(key, old, spec.default)
+    _audit(session, result, staff_id, ip, " (default)")
+    session.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class SettingView:
+    """One setting as the settings page shows it."""
+
+    spec: SettingSpec
+    value: object
+    stored: bool  # a value is stored (it may equal the default); else the default applies
+    updated_at: datetime | None
+    updated_by: str | None
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def slug(self) -> str:
+        """The key as a form prefix and element id: "readings-window_first_day"."""
+        return self.spec.key.replace(".", "-")
+
+    @property
+    def is_default(self) -> bool:
+        return self.value == self.spec.default
+
+    @property
+    def whole(self) -> bool:
+        """A whole number (days, hours), not a decimal one."""
+        return self.spec.kind is int
+
+
+@dataclass(frozen=True)
+class SettingGroup:
+    key: str
+    title: object
+    settings: list[SettingView]
+
+
+def _views(session: Session, keys) -> list[SettingView]:
+    """The settings with their stored values and who stored them, in one query."""
+    rows = session.execute(
+        select(Setting, Staff.full_name)
+        .outerjoin(Staff, Staff.id == Setting.updated_by_id)
+        .where(Setting.key.in_(keys))
+    ).all()
+    stored = {row.key: (row, name) for row, name in rows}
+    views = []
+    for key in keys:
+        spec = SPECS[key]
+        row, name = stored.get(key, (None, None))
+        views.append(
+            SettingView(
+                spec=spec,
+                value=spec.default if row is None else spec.kind(row.value),
+                stored=row is not None,
+                updated_at=None if row is None else row.updated_at,
+                updated_by=name,
+            )
+        )
+    return views
+
+
+def overview(session: Session) -> list[SettingGroup]:
+    """Every setting, grouped by the first part of its key, in the order of ``SPECS``."""
+    grouped: dict[str, list[SettingView]] = {}
+    for view in _views(session, list(SPECS)):
+        grouped.setdefault(view.key.split(".", 1)[0], []).append(view)
+    return [
+        SettingGroup(prefix, GROUPS.get(prefix, prefix), views) for prefix, views in grouped.items()
+    ]
+
+
+def view(session: Session, key: str) -> SettingView:
+    spec_of(key)
+    return _views(session, [key])[0]

@@ -8,7 +8,7 @@ a failed message put back by staff, a row planned before the settings changed).
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,10 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, utcnow
-from portal.services import settings
+from portal.services import settings, workdays
 from portal.services.notify.providers import PermanentDeliveryError, deliver
 from portal.services.readings import supplier_zone
-from portal.services.workdays import is_working_day, next_working_day
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +35,14 @@ WORKING_DAY_KINDS = frozenset({"debt_notice", "restriction_warning"})
 @dataclass(frozen=True)
 class SendingHours:
     """The settings ``earliest_send_time`` needs (notify.*): whole hours in the supplier's
-    zone. Quiet hours that start and end at the same hour are no quiet hours."""
+    zone. Quiet hours that start and end at the same hour are no quiet hours. ``calendar``
+    tells working days, with the exceptions administrators keep."""
 
     zone: ZoneInfo
     sms_quiet_from: int
     sms_quiet_until: int
     working_day_from: int
+    calendar: workdays.Calendar = field(default_factory=workdays.Calendar)
 
 
 def sending_hours(session: Session) -> SendingHours:
@@ -50,6 +51,7 @@ def sending_hours(session: Session) -> SendingHours:
         sms_quiet_from=settings.get(session, "notify.sms_quiet_from"),
         sms_quiet_until=settings.get(session, "notify.sms_quiet_until"),
         working_day_from=settings.get(session, "notify.working_day_from"),
+        calendar=workdays.calendar(session),
     )
 
 
@@ -77,8 +79,8 @@ def earliest_send_time(kind: str, channel: str, at: datetime, hours: SendingHour
     # Each step moves forward, to the end of the quiet hours (never itself quiet) or to a
     # working day; the loop ends at the first time both rules allow.
     while True:
-        if working_days_only(kind) and not is_working_day(local.date()):
-            day = next_working_day(local.date())
+        if working_days_only(kind) and not hours.calendar.is_working_day(local.date()):
+            day = hours.calendar.next_working_day(local.date())
             local = datetime.combine(day, time(hours.working_day_from), hours.zone)
             continue
         if channel == "sms" and quiet_from != quiet_until:
