@@ -61,10 +61,10 @@ def label(mapping: dict, key):
 
 
 def as_date(value: date | datetime | None, style: str = "medium") -> str:
+    """A date; a moment as the calendar day it is in the supplier's zone (Flask-Babel's
+    time zone), not in UTC: 22:30 UTC on the 19th is the 20th in Moscow."""
     if value is None:
         return "—"
-    if isinstance(value, datetime):
-        value = value.date()
     return format_date(value, style)
 
 

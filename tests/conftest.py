@@ -21,12 +21,18 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_babel import force_locale
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event
 
 from portal import create_app
 from portal.extensions import db, limiter
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis's 200 ms per example is a timing assertion: on a busy 2-core CI machine a
+# database round trip can take longer without anything being wrong.
+hypothesis_settings.register_profile("portal", deadline=None)
+hypothesis_settings.load_profile("portal")
 
 
 def database_url(tmp_dir: Path) -> str:

@@ -1,7 +1,5 @@
 """A resident's personal accounts: list, dashboard, link and unlink."""
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
@@ -9,8 +7,7 @@ from flask_login import current_user
 
 from portal.accounts.forms import LinkAccountForm
 from portal.extensions import db, limiter
-from portal.models import utcnow
-from portal.services import accounts, debt, readings, settings, statements
+from portal.services import accounts, debt, meters, readings, statements
 from portal.services.errors import DomainError, NotFound
 from portal.web import attach_error, customer_required
 
@@ -42,16 +39,16 @@ def dashboard(account_id: int):
     except NotFound:
         abort(404)
     session["account_id"] = account.id
-    warning_days = settings.get(db.session, "meters.verification_warning_days")
+    today = readings.local_today()
     return render_template(
         "portal/accounts/dashboard.html",
         account=account,
-        verification_warning_before=utcnow().date() + timedelta(days=warning_days),
-        today=utcnow().date(),
+        verification_warning_before=meters.verification_limit(db.session, today),
+        today=today,
         last_readings=readings.last_readings(db.session, [m.id for m in account.meters]),
-        readings_window=readings.window(db.session),
+        readings_window=readings.window(db.session, today),
         reading_refusals={m.id: readings.customer_refusal(m) for m in account.meters},
-        billing=statements.account_summary(db.session, account.id, utcnow().date()),
+        billing=statements.account_summary(db.session, account.id, today),
         debt_steps=debt.steps_for_account(db.session, account.id),
     )
 

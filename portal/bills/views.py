@@ -11,9 +11,10 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.formatting import SERVICE_LABELS, SERVICE_UNITS, label
-from portal.models import Account, utcnow
+from portal.models import Account
 from portal.services import accounts, documents, statements
 from portal.services.errors import NotFound
+from portal.services.readings import local_today
 from portal.web import customer_required
 
 bp = Blueprint("bills", __name__, url_prefix="/accounts")
@@ -121,8 +122,8 @@ def index(account_id: int):
         "portal/bills/index.html",
         account=account,
         bills=bills,
-        summary=statements.account_summary(db.session, account.id, utcnow().date()),
-        today=utcnow().date(),
+        summary=statements.account_summary(db.session, account.id, local_today()),
+        today=local_today(),
     )
 
 
@@ -155,7 +156,7 @@ def pdf(account_id: int, year: int, month: int):
         bill=statement.bill,
         qr=qr,
         payee=documents.Payee.from_config(current_app.config),
-        printed_on=utcnow().date(),
+        printed_on=local_today(),
     )
     return send_file(
         io.BytesIO(documents.render_pdf(html)),

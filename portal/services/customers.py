@@ -22,10 +22,10 @@ from portal.models import (
     Premises,
     Staff,
     User,
-    utcnow,
 )
 from portal.services import audit, settings
 from portal.services.errors import DomainError, NotFound
+from portal.services.readings import local_today
 from portal.services.users import normalise_email, normalise_phone
 
 PAGE_SIZE = 20
@@ -259,7 +259,7 @@ def open_card(session: Session, customer_id: int, *, staff: Staff, ip: str | Non
     _record_view(session, found.id, found.full_name, staff, ip)
     session.commit()
     customer = session.scalar(_card_query(customer_id))
-    today = utcnow().date()
+    today = local_today()
     warning_days = settings.get(session, "meters.verification_warning_days")
     return CustomerCard(
         customer=customer,
@@ -317,7 +317,7 @@ def _clean_fields(fields: dict) -> dict:
         if name in cleaned:
             cleaned[name] = bool(cleaned[name])
     birth_date = cleaned.get("birth_date")
-    if birth_date is not None and birth_date > utcnow().date():
+    if birth_date is not None and birth_date > local_today():
         raise DomainError(_("The birth date cannot be in the future."), "birth_date")
     return cleaned
 

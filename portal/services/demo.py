@@ -45,6 +45,7 @@ from portal.models import (
 )
 from portal.services import billing, ledger
 from portal.services import settings as domain_settings
+from portal.services.readings import local_today, supplier_zone
 
 STAFF_PASSWORD = "demo-staff-2026"
 RESIDENT_PASSWORD = "demo-resident-2026"
@@ -217,17 +218,19 @@ def seed(
     residents: int = 220,
     organisations: int = 5,
     history_months: int = 12,
+    today: date | None = None,
 ) -> DemoLogins:
     """Fill an empty database with demo data and commit; return the logins to print.
 
     ``history_months`` closed billing periods before the current month come with it:
     readings, charges, penalties, bills and payments (see :func:`seed_billing_history`).
+    Dates are placed relative to ``today``, by default the supplier's calendar day.
     """
     if is_seeded(session):
         raise RuntimeError("The database already holds staff; demo data goes into an empty one.")
     if organisations > len(COMPANY_ROOTS) * len(COMPANY_TRADES) // 2:
         raise ValueError("Too many demo organisations for the pool of company names.")
-    seeder = _Seeder(seed_number)
+    seeder = _Seeder(seed_number, today)
     staff = seeder.add_staff()
     seeder.add_offices()
     people = [seeder.add_resident(showcase=index == 0) for index in range(residents)]
@@ -240,19 +243,27 @@ def seed(
     session.add_all(seeder.objects)
     session.commit()
     session.expunge_all()  # the history commits often: keep the identity map small
-    seed_billing_history(session, months=history_months, seed_number=seed_number)
+    seed_billing_history(
+        session, months=history_months, seed_number=seed_number, today=seeder.today
+    )
     return logins
 
 
 class _Seeder:
     """Builds the objects; every random choice comes from one seeded Faker and one Random."""
 
-    def __init__(self, seed_number: int):
+    def __init__(self, seed_number: int, today: date | None = None):
         self.fake = Faker("ru_RU")
         self.fake.seed_instance(seed_number)
         self.rng = random.Random(seed_number)
-        self.today = date.today()
-        self.now = utcnow()
+        # The supplier's calendar day, as the portal counts it (not the server's date); a
+        # given day is seeded as at its local noon.
+        if today is None:
+            self.now = utcnow()
+            self.today = self.now.astimezone(supplier_zone()).date()
+        else:
+            self.today = today
+            self.now = datetime.combine(today, time(12), tzinfo=supplier_zone()).astimezone(UTC)
         self.staff_hash = generate_password_hash(STAFF_PASSWORD)
         self.resident_hash = generate_password_hash(RESIDENT_PASSWORD)
         self.objects: list = []
@@ -663,7 +674,7 @@ def seed_billing_history(
 
     Deterministic for a seed; bulk inserts and the set-based run keep it quick.
     """
-    today = today or date.today()
+    today = today or local_today()
     current = today.replace(day=1)
     periods = [billing.add_months(current, -back) for back in range(months, 0, -1)]
     rng = random.Random(f"{seed_number}:billing")

@@ -5,7 +5,6 @@ a billing specialist runs billing for a period and sees its totals."""
 
 import re
 import uuid
-from datetime import date
 from decimal import Decimal
 
 from playwright.sync_api import expect
@@ -96,7 +95,7 @@ def test_registry_import_shows_the_payment_to_the_resident(browser, live_portal,
     registry = tmp_path / "sber-registry.csv"
     registry.write_text(
         "account;amount;date;reference;agent\n"
-        f"{resident.account_number};1234,56;{date.today():%d.%m.%Y};{reference};Сбербанк\n",
+        f"{resident.account_number};1234,56;{readings.local_today():%d.%m.%Y};{reference};Сбербанк\n",
         encoding="cp1251",
     )
     staff = browser.new_context()
@@ -124,7 +123,7 @@ def test_billing_specialist_runs_a_period_and_sees_totals(browser, live_portal):
     context = browser.new_context()
     page = context.new_page()
     staff_sign_in(page, live_portal, role="billing")
-    period = date.today().strftime("%Y-%m")
+    period = readings.local_today().strftime("%Y-%m")
     page.goto(live_portal.url + "/admin/billing/periods")
     page.fill("#period", period)
     page.click("main form[action$='/periods'] button[type=submit]")

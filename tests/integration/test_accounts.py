@@ -2,7 +2,7 @@
 and that nobody sees an account that is not theirs."""
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from portal.formatting import as_date
 from portal.models import AccountLink, AccountService
+from portal.services import readings
+from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import (
     field_error,
@@ -225,7 +227,7 @@ def furnished(db_session, resident, account):
     db_session.add(
         AccountService(account_id=account.id, service="cold_water", started_on=date(2020, 1, 1))
     )
-    today = date.today()
+    today = local_today()  # the supplier's day, as the dashboard counts it
     meters = {
         "fine": factories.make_meter(db_session, account, serial_number="EL-FINE-1", zones=2),
         "soon": factories.make_meter(
@@ -304,6 +306,31 @@ def test_verification_warning_follows_the_setting(app, signed_in, db_session, ac
     settings.put(db_session, "meters.verification_warning_days", 5)
     response = signed_in.get(f"/accounts/{account.id}")
     assert "border-warning" not in meter_card(response, "CW-SOON-2")
+
+
+def test_verification_is_overdue_from_midnight_in_the_supplier_zone(
+    signed_in, db_session, resident, account, monkeypatch
+):
+    """At 00:30 on 1 January 2031 in Moscow (21:30 UTC on 31 December) a meter due on
+    31 December is overdue, although the UTC date is still its due date, and one due within
+    the warning period (30 days) counted from the Moscow day is due soon. The clock is set
+    years away from the real one, so only the supplier's clock can make this pass."""
+    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
+    late = factories.make_meter(
+        db_session, account, serial_number="EL-DUE-1231", verification_due=date(2030, 12, 31)
+    )
+    soon = factories.make_meter(
+        db_session,
+        account,
+        service="cold_water",
+        zones=1,
+        serial_number="CW-DUE-0131",
+        verification_due=date(2031, 1, 31),
+    )
+    factories.link(db_session, resident, account)
+    response = signed_in.get(f"/accounts/{account.id}")
+    assert "border-danger" in meter_card(response, late.serial_number)
+    assert "border-warning" in meter_card(response, soon.serial_number)
 
 
 def test_dashboard_without_meters_or_services(signed_in, db_session, resident):

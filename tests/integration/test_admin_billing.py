@@ -25,7 +25,7 @@ from portal.models import (
     Reading,
     Tariff,
 )
-from portal.services import billing, billing_periods, ledger
+from portal.services import billing, billing_periods, ledger, readings
 from portal.services.errors import DomainError
 from portal.services.readings import local_today
 from tests import factories
@@ -38,12 +38,25 @@ def this_month() -> date:
     return local_today().replace(day=1)
 
 
+def last_month() -> date:
+    return billing.add_months(this_month(), -1)
+
+
+def two_months_ago() -> date:
+    return billing.add_months(this_month(), -2)
+
+
 def iso(period: date) -> str:
     return period.strftime("%Y-%m")
 
 
-LAST_MONTH = billing.add_months(this_month(), -1)
-TWO_MONTHS_AGO = billing.add_months(this_month(), -2)
+@pytest.fixture(autouse=True)
+def one_day(monkeypatch):
+    """The supplier's day stands still during a test, read once at its start: a test that
+    runs across midnight at the end of a month (21:00 UTC in Moscow) sees one month, and so
+    do the pages it requests."""
+    now = readings.utcnow()
+    monkeypatch.setattr(readings, "utcnow", lambda: now)
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +93,7 @@ def world(db_session):
     metered = factories.make_account(db_session)
     meter = factories.make_meter(db_session, metered, zones=1)
     value = Decimal(1000)
-    for period in (TWO_MONTHS_AGO, LAST_MONTH):
+    for period in (two_months_ago(), last_month()):
         value += 150
         db_session.add(
             Reading(
@@ -102,7 +115,7 @@ def world(db_session):
 @pytest.fixture
 def charged(db_session, world):
     """Last month charged (a draft that may be closed)."""
-    billing.run(db_session, LAST_MONTH)
+    billing.run(db_session, last_month())
     return world
 
 
@@ -173,7 +186,7 @@ def form_for(url: str, objects) -> dict:
 
 
 def call(client, method, url, objects):
-    target = url.format(period=iso(LAST_MONTH))
+    target = url.format(period=iso(last_month()))
     if method == "GET":
         return client.get(target)
     return post_form(client, target, form_for(url, objects))
@@ -288,10 +301,10 @@ def test_an_overlapping_tariff_is_refused_next_to_the_date_keeping_what_was_type
 
 
 def test_a_tariff_backdated_into_a_closed_period_is_refused(client, db_session, charged):
-    ledger.close_period(db_session, LAST_MONTH)
+    ledger.close_period(db_session, last_month())
     sign_in_staff(client, db_session)
     url = "/admin/billing/tariffs/electricity/total/population"
-    response = post_form(client, url, {"rate": "7.07", "valid_from": LAST_MONTH.isoformat()})
+    response = post_form(client, url, {"rate": "7.07", "valid_from": last_month().isoformat()})
     assert response.status_code == 200
     assert field_error(response, "valid_from")
     ok = post_form(client, url, {"rate": "7.07", "valid_from": this_month().isoformat()})
@@ -350,11 +363,11 @@ def test_a_new_norm_and_a_key_rate_from_the_pages(client, db_session, world):
 
 def test_a_run_is_queued_then_done_in_the_background(client, db_session, world):
     staff = sign_in_staff(client, db_session)
-    response = post_form(client, "/admin/billing/periods", {"period": iso(LAST_MONTH)})
+    response = post_form(client, "/admin/billing/periods", {"period": iso(last_month())})
     assert response.status_code == 303
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}"
+    url = f"/admin/billing/periods/{iso(last_month())}"
     assert response.headers["Location"].endswith(url)
-    row = period_row(db_session, LAST_MONTH)
+    row = period_row(db_session, last_month())
     assert row.status == "queued"
     assert row.total_accounts == 2 and row.processed_accounts == 0
     assert db_session.scalar(select(Charge.id)) is None  # nothing charged on the web
@@ -372,8 +385,8 @@ def test_a_run_is_queued_then_done_in_the_background(client, db_session, world):
     assert 'hx-trigger="every 1s"' in fragment
 
     done = billing_periods.process_queued_billing(db_session)
-    assert [period for period, _totals in done] == [LAST_MONTH]
-    row = period_row(db_session, LAST_MONTH)
+    assert [period for period, _totals in done] == [last_month()]
+    row = period_row(db_session, last_month())
     assert row.status == "draft"
     assert row.processed_accounts == row.total_accounts == 2
 
@@ -401,32 +414,32 @@ def test_with_a_broker_the_run_goes_to_a_celery_worker(app, client, db_session, 
     )
     app.config["CELERY_BROKER_URL"] = "redis://127.0.0.1:6399/0"
     sign_in_staff(client, db_session)
-    post_form(client, "/admin/billing/periods", {"period": iso(LAST_MONTH)})
-    assert sent == [("portal.tasks.run_billing", [iso(LAST_MONTH)])]
-    assert period_row(db_session, LAST_MONTH).status == "queued"
+    post_form(client, "/admin/billing/periods", {"period": iso(last_month())})
+    assert sent == [("portal.tasks.run_billing", [iso(last_month())])]
+    assert period_row(db_session, last_month()).status == "queued"
 
 
 def test_a_failing_run_is_marked_failed_and_the_others_still_run(db_session, world, monkeypatch):
-    for period in (TWO_MONTHS_AGO, LAST_MONTH):
+    for period in (two_months_ago(), last_month()):
         billing_periods.queue_run(db_session, period, today=local_today())
     real_run = billing.run
 
     def run(session, period, progress=None):
-        if period == TWO_MONTHS_AGO:
+        if period == two_months_ago():
             raise RuntimeError("disk full")
         return real_run(session, period, progress)
 
     monkeypatch.setattr(billing, "run", run)
     done = billing_periods.process_queued_billing(db_session)
-    assert [period for period, _totals in done] == [LAST_MONTH]
-    assert period_row(db_session, TWO_MONTHS_AGO).status == "failed"
-    assert period_row(db_session, LAST_MONTH).status == "draft"
+    assert [period for period, _totals in done] == [last_month()]
+    assert period_row(db_session, two_months_ago()).status == "failed"
+    assert period_row(db_session, last_month()).status == "draft"
 
 
 def test_a_queued_period_is_claimed_once(db_session, world):
-    billing_periods.queue_run(db_session, LAST_MONTH, today=local_today())
-    assert billing_periods.run_queued(db_session, LAST_MONTH) is not None
-    assert billing_periods.run_queued(db_session, LAST_MONTH) is None
+    billing_periods.queue_run(db_session, last_month(), today=local_today())
+    assert billing_periods.run_queued(db_session, last_month()) is not None
+    assert billing_periods.run_queued(db_session, last_month()) is None
 
 
 @pytest.mark.parametrize(
@@ -446,8 +459,8 @@ def test_a_future_month_a_closed_one_and_a_running_one_are_refused(client, db_se
     response = post_form(client, "/admin/billing/periods", {"period": iso(future)})
     assert field_error(response, "period")
     assert field_value(response, "period") == iso(future)
-    ledger.close_period(db_session, LAST_MONTH)
-    for month in (LAST_MONTH, TWO_MONTHS_AGO):
+    ledger.close_period(db_session, last_month())
+    for month in (last_month(), two_months_ago()):
         response = post_form(client, "/admin/billing/periods", {"period": iso(month)})
         assert field_error(response, "period"), iso(month)
     assert (
@@ -461,16 +474,16 @@ def test_a_future_month_a_closed_one_and_a_running_one_are_refused(client, db_se
 def test_the_periods_page_shows_totals_by_method(client, db_session, charged):
     sign_in_staff(client, db_session)
     html = page(client.get("/admin/billing/periods")).replace("\u00a0", " ")
-    assert f'href="/admin/billing/periods/{iso(LAST_MONTH)}"' in html
+    assert f'href="/admin/billing/periods/{iso(last_month())}"' in html
     assert "964,50" in html and "1 286,00" in html and "2 250,50" in html
     assert f'value="{iso(this_month())}"' in html  # the run form offers this month
 
 
 def test_the_periods_page_makes_a_constant_number_of_queries(client, db_session, world):
     staff = sign_in_staff(client, db_session)
-    billing.run(db_session, TWO_MONTHS_AGO)
-    ledger.close_period(db_session, TWO_MONTHS_AGO, staff.id)
-    billing.run(db_session, LAST_MONTH)
+    billing.run(db_session, two_months_ago())
+    ledger.close_period(db_session, two_months_ago(), staff.id)
+    billing.run(db_session, last_month())
     client.get("/admin/billing/periods")  # warm up: the session's own queries
     with counted_queries() as few:
         assert client.get("/admin/billing/periods").status_code == 200
@@ -508,14 +521,14 @@ def charged_account(session) -> int:
 
 def test_closing_a_period_issues_bills_and_shows_them(client, db_session, charged):
     staff = sign_in_staff(client, db_session, "supervisor")
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}"
+    url = f"/admin/billing/periods/{iso(last_month())}"
     html = page(client.get(url))
     assert 'hx-confirm="' in html and 'data-confirm="' in html
     response = post_form(client, f"{url}/close", {})
     assert response.status_code == 303
-    row = period_row(db_session, LAST_MONTH)
+    row = period_row(db_session, last_month())
     assert row.status == "closed" and row.closed_by_id == staff.id
-    assert len(db_session.scalars(select(Bill).where(Bill.period == LAST_MONTH)).all()) == 2
+    assert len(db_session.scalars(select(Bill).where(Bill.period == last_month())).all()) == 2
     html = page(client.get(url)).replace("\u00a0", " ")
     assert "2 250,50" in html
     assert "hx-confirm" not in html  # nothing more to close
@@ -530,29 +543,29 @@ def test_closing_a_period_issues_bills_and_shows_them(client, db_session, charge
 
 def test_closing_with_htmx_reloads_the_page(client, db_session, charged):
     sign_in_staff(client, db_session)
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}"
+    url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/close", {}, headers={"HX-Request": "true"})
     assert response.status_code == 204
     assert response.headers["HX-Redirect"].endswith(url)
 
 
 def test_a_period_not_run_cannot_be_closed(client, db_session, world):
-    billing_periods.queue_run(db_session, LAST_MONTH, today=local_today())
+    billing_periods.queue_run(db_session, last_month(), today=local_today())
     sign_in_staff(client, db_session)
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}"
+    url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/close", {}, follow_redirects=True)
     assert response.status_code == 200
     assert form_alert(response)
-    assert period_row(db_session, LAST_MONTH).status == "queued"
+    assert period_row(db_session, last_month()).status == "queued"
 
 
 def test_closed_periods_show_penalties_and_debt(client, db_session, charged):
-    ledger.close_period(db_session, LAST_MONTH)
+    ledger.close_period(db_session, last_month())
     sign_in_staff(client, db_session)
-    html = page(client.get(f"/admin/billing/periods/{iso(LAST_MONTH)}"))
+    html = page(client.get(f"/admin/billing/periods/{iso(last_month())}"))
     assert 'id="closing-heading"' in html
     assert "2 250,50" in html.replace("\u00a0", " ")
-    summary = billing_periods.summary(db_session, LAST_MONTH)
+    summary = billing_periods.summary(db_session, last_month())
     assert summary.closing.bills == 2
     assert summary.closing.due == Decimal("2250.50") and summary.closing.payable == 2
     assert summary.closing.debt == Decimal("0.00")  # nothing owed from earlier months
@@ -560,13 +573,13 @@ def test_closed_periods_show_penalties_and_debt(client, db_session, charged):
 
 
 def test_arrears_and_penalties_of_unpaid_bills(db_session, world):
-    for month in (billing.add_months(LAST_MONTH, -3), billing.add_months(LAST_MONTH, -2)):
+    for month in (billing.add_months(last_month(), -3), billing.add_months(last_month(), -2)):
         billing.run(db_session, month)
         ledger.close_period(db_session, month)
-    billing.run(db_session, TWO_MONTHS_AGO)
-    ledger.close_period(db_session, TWO_MONTHS_AGO)
-    closing = billing_periods.summary(db_session, TWO_MONTHS_AGO).closing
-    first = billing_periods.summary(db_session, billing.add_months(LAST_MONTH, -3))
+    billing.run(db_session, two_months_ago())
+    ledger.close_period(db_session, two_months_ago())
+    closing = billing_periods.summary(db_session, two_months_ago()).closing
+    first = billing_periods.summary(db_session, billing.add_months(last_month(), -3))
     assert closing.debtors == 2
     assert closing.debt >= first.amount  # nothing was ever paid
     assert closing.penalties > 0 and closing.penalised == 2
@@ -588,7 +601,7 @@ def recalculation(account, **changes) -> dict:
 
 def test_a_recalculation_is_added_rounded_half_up_listed_and_audited(client, db_session, charged):
     staff = sign_in_staff(client, db_session)
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}"
+    url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/recalculations", recalculation(charged["metered"]))
     assert response.status_code == 303
     charge = db_session.scalar(select(Charge).where(Charge.method == "recalculation"))
@@ -603,14 +616,14 @@ def test_a_recalculation_is_added_rounded_half_up_listed_and_audited(client, db_
         )
     )
     assert event_.staff_id == staff.id
-    billing.run(db_session, LAST_MONTH)  # a re-run keeps it
+    billing.run(db_session, last_month())  # a re-run keeps it
     assert db_session.scalar(select(Charge.id).where(Charge.method == "recalculation")) == charge.id
 
 
 def test_a_recalculation_in_a_closed_period_is_refused(client, db_session, charged):
-    ledger.close_period(db_session, LAST_MONTH)
+    ledger.close_period(db_session, last_month())
     sign_in_staff(client, db_session)
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}/recalculations"
+    url = f"/admin/billing/periods/{iso(last_month())}/recalculations"
     response = post_form(client, url, recalculation(charged["metered"]))
     assert response.status_code == 200
     assert form_alert(response)
@@ -641,7 +654,7 @@ def test_recalculation_errors_show_next_to_the_field(client, db_session, charged
     )
     db_session.flush()
     sign_in_staff(client, db_session)
-    url = f"/admin/billing/periods/{iso(LAST_MONTH)}/recalculations"
+    url = f"/admin/billing/periods/{iso(last_month())}/recalculations"
     response = post_form(client, url, recalculation(account, **changes))
     if field is None:
         assert response.status_code == 303
@@ -657,7 +670,7 @@ def test_recalculation_errors_show_next_to_the_field(client, db_session, charged
 
 def test_flask_billing_run_and_close(app, db_session, world):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["billing", "run", iso(LAST_MONTH)])
+    result = runner.invoke(args=["billing", "run", iso(last_month())])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["method", "lines", "amount", "seconds"]
@@ -667,31 +680,31 @@ def test_flask_billing_run_and_close(app, db_session, world):
     assert table["total"][:2] == ["2", "2250.50"]
     assert "2 accounts" in lines[-1]
 
-    result = runner.invoke(args=["billing", "close", iso(LAST_MONTH)])
+    result = runner.invoke(args=["billing", "close", iso(last_month())])
     assert result.exit_code == 0, result.output
     assert "2 bills" in result.output
-    assert period_row(db_session, LAST_MONTH).status == "closed"
+    assert period_row(db_session, last_month()).status == "closed"
 
-    again = runner.invoke(args=["billing", "close", iso(LAST_MONTH)])
+    again = runner.invoke(args=["billing", "close", iso(last_month())])
     assert again.exit_code != 0
-    frozen = runner.invoke(args=["billing", "run", iso(LAST_MONTH)])
+    frozen = runner.invoke(args=["billing", "run", iso(last_month())])
     assert frozen.exit_code != 0
     bad = runner.invoke(args=["billing", "run", "2026-13"])
     assert bad.exit_code == 2
 
 
 def test_periods_close_in_order_and_never_behind_a_closed_one(db_session, world):
-    billing.run(db_session, TWO_MONTHS_AGO)
-    billing.run(db_session, LAST_MONTH)
-    ledger.close_period(db_session, TWO_MONTHS_AGO)
-    ledger.close_period(db_session, LAST_MONTH)
-    earlier = billing.add_months(TWO_MONTHS_AGO, -1)
+    billing.run(db_session, two_months_ago())
+    billing.run(db_session, last_month())
+    ledger.close_period(db_session, two_months_ago())
+    ledger.close_period(db_session, last_month())
+    earlier = billing.add_months(two_months_ago(), -1)
     billing.run(db_session, earlier)
     with pytest.raises(DomainError):
         ledger.close_period(db_session, earlier)
     assert period_row(db_session, earlier).status == "draft"
     assert (
         timedelta(0)
-        <= period_row(db_session, LAST_MONTH).closed_at
-        - period_row(db_session, TWO_MONTHS_AGO).closed_at
+        <= period_row(db_session, last_month()).closed_at
+        - period_row(db_session, two_months_ago()).closed_at
     )

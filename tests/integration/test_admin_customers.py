@@ -6,14 +6,15 @@ its own customers have.
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Customer, Setting
-from portal.services import settings
+from portal.services import readings, settings
+from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import post_form, sign_in
 
@@ -250,7 +251,7 @@ def test_card_shows_the_customer_and_is_audited(client, db_session, anna):
         db_session,
         account,
         serial_number="SOON-" + anna.word,
-        verification_due=date.today() + timedelta(days=5),
+        verification_due=local_today() + timedelta(days=5),
         remote_read=True,
     )
     later = factories.make_meter(db_session, account, service="cold_water", zones=1)
@@ -285,10 +286,27 @@ def test_card_shows_the_customer_and_is_audited(client, db_session, anna):
     assert events[0].ip_address
 
 
+def test_card_counts_verification_from_the_supplier_day(client, db_session, anna, monkeypatch):
+    """At 00:30 on 1 January 2031 in Moscow (21:30 UTC on 31 December) a meter due on
+    31 December is overdue and one due on 31 January (the 30-day warning period counted from
+    the Moscow day) is due soon. The clock is years from the real one: only the supplier's
+    clock makes this pass."""
+    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
+    login(client, db_session)
+    account = anna.accounts[0]
+    factories.make_meter(db_session, account, verification_due=date(2030, 12, 31))
+    factories.make_meter(
+        db_session, account, service="cold_water", zones=1, verification_due=date(2031, 1, 31)
+    )
+    html = client.get(f"/admin/customers/{anna.id}").get_data(as_text=True)
+    assert re.search(r'badge text-bg-danger">[^<]*</span> <span[^>]*>overdue', html)
+    assert re.search(r'badge text-bg-warning">[^<]*</span> <span[^>]*>soon', html)
+
+
 def test_card_warning_period_is_a_setting(client, db_session, anna):
     login(client, db_session)
     factories.make_meter(
-        db_session, anna.accounts[0], verification_due=date.today() + timedelta(days=50)
+        db_session, anna.accounts[0], verification_due=local_today() + timedelta(days=50)
     )
     due_soon = re.compile(r'badge text-bg-warning">[^<]*</span> <span[^>]*>soon')
     assert not due_soon.search(client.get(f"/admin/customers/{anna.id}").get_data(as_text=True))

@@ -142,7 +142,7 @@ def test_the_list_makes_the_same_number_of_queries_for_3_and_20_debtors(client, 
         account = make_debtor(db_session, district=f"Район {index % 4}")
         db_session.add(
             DebtAction(
-                account_id=account.id, step="debt_notice", amount=D("1"), acted_on=date.today()
+                account_id=account.id, step="debt_notice", amount=D("1"), acted_on=local_today()
             )
         )
     db_session.flush()
@@ -299,9 +299,9 @@ def test_a_document_of_another_account_is_404(client, db_session):
     login(client, db_session)
     mine, other = make_debtor(db_session), make_debtor(db_session)
     action = DebtAction(
-        account_id=other.id, step="debt_notice", amount=D("1"), acted_on=date.today()
+        account_id=other.id, step="debt_notice", amount=D("1"), acted_on=local_today()
     )
-    lifted = DebtAction(account_id=mine.id, step="lifted", amount=D("0"), acted_on=date.today())
+    lifted = DebtAction(account_id=mine.id, step="lifted", amount=D("0"), acted_on=local_today())
     db_session.add_all([action, lifted])
     db_session.flush()
     assert (
@@ -337,7 +337,7 @@ ROUTES = [
 def test_roles(client, db_session, role, method, url, area):
     account = make_debtor(db_session)
     action = DebtAction(
-        account_id=account.id, step="debt_notice", amount=D("1"), acted_on=date.today()
+        account_id=account.id, step="debt_notice", amount=D("1"), acted_on=local_today()
     )
     db_session.add(action)
     db_session.flush()

@@ -4,7 +4,7 @@ and back in service, seal and verification, and the list of meters due for verif
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -289,7 +289,21 @@ def test_a_closed_account_takes_no_new_meter(client, db_session):
 # --- replacing ------------------------------------------------------------------------------
 
 
-def test_replace_records_final_and_initial_readings_the_same_day(client, db_session):
+@pytest.mark.parametrize(
+    ("now", "consumption"),
+    [
+        # 20 November: the final reading (the 19th) follows October's, the last one.
+        (datetime(2026, 11, 20, 9, 0, tzinfo=UTC), Decimal("50")),
+        # 00:30 on 1 December in Moscow: "yesterday" is 30 November, the period of the last
+        # reading (the 20th, 1500), which the final reading supersedes: its consumption
+        # counts from October's (1400).
+        (datetime(2026, 11, 30, 21, 30, tzinfo=UTC), Decimal("150")),
+    ],
+)
+def test_replace_records_final_and_initial_readings_the_same_day(
+    client, db_session, monkeypatch, now, consumption
+):
+    monkeypatch.setattr(readings, "utcnow", lambda: now)
     old = meter_with_history(db_session)
     staff = sign_in_staff(client, db_session, "metering")
     response = post_form(client, f"/admin/meters/{old.id}/replace", replace_data())
@@ -311,7 +325,7 @@ def test_replace_records_final_and_initial_readings_the_same_day(client, db_sess
     assert (final.value, final.status, final.consumption) == (
         Decimal("1550"),
         "accepted",
-        Decimal("50"),
+        consumption,
     )
     assert (initial.value, initial.status) == (Decimal("0.4"), "accepted")
     assert final.entered_by_staff_id == initial.entered_by_staff_id == staff.id

@@ -4,7 +4,7 @@ and query counts that do not grow with the history."""
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pymupdf
@@ -17,8 +17,9 @@ from sqlalchemy import event, select
 
 from portal.formatting import as_date, as_money
 from portal.models import Bill, Charge, ConsumptionNorm, KeyRate, Payment, Penalty
-from portal.services import billing, ledger, statements
+from portal.services import billing, ledger, readings, statements
 from portal.services.documents import parse_payload
+from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import login_as, page, translated
 
@@ -269,12 +270,39 @@ def test_dashboard_card_shows_what_is_owed_overdue_and_the_penalties(
 def test_dashboard_card_counts_a_payment_made_after_the_bill(
     app, signed_in, db_session, account, history
 ):
-    add_payment(db_session, account, date.today(), "1000.00", reference="today")
+    add_payment(db_session, account, local_today(), "1000.00", reference="today")
     db_session.flush()
     card = section(page(signed_in.get(f"/accounts/{account.id}")), "billing-heading")
     expected = history[-1].closing_balance - Decimal("1000.00")
     assert data_value(card, "summary", "amount-due") == money(app, expected)
     assert data_value(card, "summary", "paid-since") == money(app, "1000.00")
+
+
+@pytest.mark.parametrize(("utc_time", "overdue"), [(time(20, 59), False), (time(21, 0), True)])
+def test_a_bill_is_overdue_from_midnight_in_the_supplier_zone(
+    app, signed_in, db_session, account, rules, monkeypatch, utc_time, overdue
+):
+    """A bill becomes overdue when its due date has passed in Moscow: at 21:00 UTC on the
+    due date, not at midnight UTC. The bill is years after the real clock, so only the
+    supplier's clock can make the pages show it overdue."""
+    period = date(2030, 11, 1)
+    add_charge(db_session, account, period, amount=Decimal("1000.00"))
+    db_session.flush()
+    close(db_session, period)
+    bill = db_session.scalar(select(Bill).where(Bill.account_id == account.id))
+    moment = datetime.combine(bill.due_on, utc_time, tzinfo=UTC)
+    monkeypatch.setattr(readings, "utcnow", lambda: moment)
+    pages = {
+        f"/accounts/{account.id}": "billing-heading",
+        f"/accounts/{account.id}/bills": "owed-heading",
+    }
+    for url, heading in pages.items():
+        card = section(page(signed_in.get(url)), heading)
+        shown = re.search(r'<p class="([^"]*)" data-summary="due-on">', card).group(1)
+        assert ("text-danger" in shown) is overdue, url
+        assert ('data-summary="overdue"' in card) is overdue, url
+        if overdue:
+            assert data_value(card, "summary", "overdue") == money(app, bill.closing_balance)
 
 
 def test_dashboard_without_bills_says_so(app, signed_in, account):

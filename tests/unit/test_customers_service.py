@@ -5,13 +5,13 @@ database (names and phones repeat), so "found" means "among the results".
 """
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Customer
-from portal.services import customers
+from portal.services import customers, readings
 from portal.services.errors import DomainError, NotFound
 from tests import factories
 from tests.conftest import english_request
@@ -251,6 +251,21 @@ def test_update_customer_refuses_bad_values(app, db_session, registry, fields, f
     with english_request(app), pytest.raises(DomainError) as refusal:
         customers.update_customer(db_session, registry["anna"], staff, None, **fields)
     assert refusal.value.field == field
+
+
+def test_a_birth_date_is_in_the_future_by_the_supplier_calendar(
+    app, db_session, registry, monkeypatch
+):
+    """At 00:30 on 1 January 2031 in Moscow (still 31 December in UTC) a child born that
+    day can be recorded; the next day is refused."""
+    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
+    staff = factories.make_staff(db_session)
+    anna = registry["anna"]
+    with english_request(app), pytest.raises(DomainError) as refusal:
+        customers.update_customer(db_session, anna, staff, None, birth_date=date(2031, 1, 2))
+    assert refusal.value.field == "birth_date"
+    customers.update_customer(db_session, anna, staff, None, birth_date=date(2031, 1, 1))
+    assert anna.birth_date == date(2031, 1, 1)
 
 
 def test_update_customer_clears_optional_contacts(db_session, registry):

@@ -1,6 +1,6 @@
 """The demo-data seeder: enough believable data, valid numbers, the same data for the same seed."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import phonenumbers
 import pytest
@@ -12,6 +12,7 @@ from portal.models import (
     Account,
     AccountLink,
     Base,
+    Bill,
     Customer,
     Meter,
     Office,
@@ -20,6 +21,7 @@ from portal.models import (
     Staff,
     User,
 )
+from portal.services import demo, readings
 from portal.services.demo import (
     RESIDENT_PASSWORD,
     SECRET_ALPHABET,
@@ -41,9 +43,16 @@ def _fresh_session() -> Session:
 
 
 @pytest.fixture(scope="module")
-def seeded():
+def seed_day() -> date:
+    """The supplier's day the module's data is seeded for (one clock reading, so a run
+    across midnight cannot compare the data with another day)."""
+    return readings.local_today()
+
+
+@pytest.fixture(scope="module")
+def seeded(seed_day):
     with _fresh_session() as session:
-        logins = seed(session, residents=RESIDENTS, organisations=ORGANISATIONS)
+        logins = seed(session, residents=RESIDENTS, organisations=ORGANISATIONS, today=seed_day)
         yield session, logins
 
 
@@ -53,7 +62,13 @@ def _count(session: Session, model, *where) -> int:
 
 def _snapshot(seed_number: int) -> tuple[list[str], list[str], list[str]]:
     with _fresh_session() as session:
-        seed(session, seed_number=seed_number, residents=30, organisations=2)
+        seed(
+            session,
+            seed_number=seed_number,
+            residents=30,
+            organisations=2,
+            today=date(2026, 11, 20),
+        )
         numbers = list(session.scalars(select(Account.number).order_by(Account.id)))
         codes = list(session.scalars(select(Account.secret_code).order_by(Account.id)))
         names = list(session.scalars(select(Customer.full_name).order_by(Customer.id)))
@@ -151,10 +166,10 @@ def test_account_numbers_are_unique_and_codes_unambiguous(seeded):
         assert len({meter.service for meter in account.meters}) == len(account.meters)
 
 
-def test_meters_have_dates_and_some_need_verification(seeded):
+def test_meters_have_dates_and_some_need_verification(seeded, seed_day):
     session, _logins = seeded
     meters = list(session.scalars(select(Meter)))
-    today = date.today()
+    today = seed_day
     for meter in meters:
         assert isinstance(meter.verification_due, date)
         assert not isinstance(meter.verification_due, datetime)
@@ -162,6 +177,21 @@ def test_meters_have_dates_and_some_need_verification(seeded):
     assert any(meter.verification_due < today for meter in meters)
     assert any(today <= meter.verification_due <= today + timedelta(days=30) for meter in meters)
     assert {meter.zones for meter in meters if meter.service == "electricity"} >= {1, 2}
+
+
+def test_by_default_the_data_is_placed_around_the_supplier_day(monkeypatch):
+    """At 00:30 on 1 January 2031 in Moscow (still 31 December in UTC) the current period
+    is January: the history closes every period up to December 2030. The clock is years
+    from the real one, so only the supplier's clock can make this pass."""
+    moment = datetime(2030, 12, 31, 21, 30, tzinfo=UTC)
+    monkeypatch.setattr(demo, "utcnow", lambda: moment)
+    monkeypatch.setattr(readings, "utcnow", lambda: moment)
+    with _fresh_session() as session:
+        seed(session, residents=5, organisations=1, history_months=2)
+        periods = set(session.scalars(select(Bill.period)))
+        installed = set(session.scalars(select(Meter.installed_on)))
+    assert periods == {date(2030, 11, 1), date(2030, 12, 1)}
+    assert max(installed) < date(2031, 1, 1)
 
 
 def test_datetimes_are_timezone_aware(seeded):

@@ -71,7 +71,7 @@ digits = st.integers(min_value=1, max_value=8)
 shares = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("0.5"), places=2)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(data=st.data(), whole=digits, share=shares)
 def test_a_lower_value_is_a_rollover_iff_the_implied_consumption_is_small(data, whole, share):
     capacity = 10**whole
@@ -116,7 +116,7 @@ def test_rollover_examples():
 # --- decimals --------------------------------------------------------------------------
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     fraction=st.integers(min_value=0, max_value=4),
     places=st.integers(min_value=0, max_value=6),
@@ -154,7 +154,7 @@ averages = st.decimals(min_value=Decimal("0.1"), max_value=Decimal("5000"), plac
 thresholds = st.decimals(min_value=Decimal("1.1"), max_value=Decimal("10"), places=1)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     average=averages,
     threshold=thresholds,
@@ -318,7 +318,7 @@ def test_parse_value_either_returns_a_finite_number_or_a_domain_error(raw):
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(today=days, first=st.integers(1, 28), last=st.integers(1, 31))
 def test_window_dates(today, first, last):
     assume(first <= last)
