@@ -1,7 +1,7 @@
 """Benchmark: the CSV import of remote-metering readings against a raw bulk insert.
 
     .venv/bin/python benchmarks/readings_import.py [--rows 100000] [--meters 50000]
-        [--backend all|sqlite|postgresql] [--profile]
+        [--backend all|sqlite|postgresql] [--repeat 1] [--profile]
 
 For each backend (SQLite in a temporary file; PostgreSQL when ``BENCH_DATABASE_URL`` or
 postgresql://postgres@127.0.0.1:5432/test answers, in a database ``bench_readings`` created
@@ -16,8 +16,11 @@ zone; a few bad lines). Then it times:
 - *raw*: the same rows into the same table with no checks at all: SQLite
   ``executemany(INSERT …)``, PostgreSQL ``COPY … FROM STDIN`` through psycopg.
 
-and prints backend, rows, seconds, rows/s and the import/raw ratio. ``--profile`` prints
-the import's cProfile top functions.
+and prints backend, rows, seconds, rows/s and the import/raw ratio. ``--repeat N`` runs
+everything N times (a fresh database each time) and prints the median and the range of
+the import's rows/s and ratio: on a shared machine single runs vary by a third or more,
+and the ratio (import and raw measured in the same run) varies less than rows/s.
+``--profile`` prints the import's cProfile top functions.
 """
 
 import argparse
@@ -26,6 +29,7 @@ import io
 import os
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -368,6 +372,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--meters", type=int, default=50_000)
     parser.add_argument("--backend", choices=("all", "sqlite", "postgresql"), default="all")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per backend")
     parser.add_argument("--profile", action="store_true", help="cProfile the import")
     args = parser.parse_args()
 
@@ -375,14 +380,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # The app keeps a secret key and such in its instance folder: a throw-away one.
         os.environ["PORTAL_INSTANCE_DIR"] = tmp
-        if args.backend in ("all", "sqlite"):
-            results.append(run_backend("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args))
-        if args.backend in ("all", "postgresql") and (admin := postgres_url()):
-            create_database(admin)
-            try:
-                results.append(run_backend("postgresql", with_database(admin, BENCH_DB), args))
-            finally:
-                drop_database(admin)
+        admin = postgres_url() if args.backend in ("all", "postgresql") else None
+        for _run in range(args.repeat):
+            if args.backend in ("all", "sqlite"):
+                path = Path(tmp) / "bench.db"
+                path.unlink(missing_ok=True)  # a fresh file each run, as PostgreSQL's database
+                results.append(run_backend("sqlite", f"sqlite:///{path}", args))
+            if admin:
+                create_database(admin)
+                try:
+                    results.append(run_backend("postgresql", with_database(admin, BENCH_DB), args))
+                finally:
+                    drop_database(admin)
 
     print()
     print(
@@ -397,6 +406,18 @@ def main() -> None:
             print(
                 f"{result['backend']:<11} {step:<8} {lines:>8} {result['rows']:>8} "
                 f"{seconds:>8.2f} {result['rows'] / seconds:>9,.0f} {ratio:>10}"
+            )
+    if args.repeat > 1:
+        print()
+        for backend in dict.fromkeys(result["backend"] for result in results):
+            runs = [result for result in results if result["backend"] == backend]
+            speeds = [result["rows"] / result["import"] for result in runs]
+            ratios = [result["import"] / result["raw"] for result in runs]
+            median = statistics.median
+            print(
+                f"{backend:<11} import over {len(runs)} runs: median {median(speeds):,.0f} "
+                f"rows/s ({min(speeds):,.0f}–{max(speeds):,.0f}), import/raw median "
+                f"{median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
             )
 
 

@@ -20,9 +20,9 @@ The format, as forgiving as Russian Excel and metering-system exports need:
   ``T1`` are read as ``1``). An empty zone is the single rate of a single-rate meter.
 
 Set-based throughout: meters, previous readings and already-imported keys are looked up
-for all lines at once (one query per ``KEY_CHUNK`` keys, to stay under the databases'
-limits on bound parameters); rows go in with one multi-row INSERT and one superseding
-UPDATE per chunk; no ORM object per line.
+for all lines at once (``readings.one_of``: one query on PostgreSQL, one per 10 000 keys
+on SQLite); rows go in chunk by chunk (PostgreSQL: COPY) with one superseding UPDATE per
+chunk; no ORM object per line.
 """
 
 import codecs
@@ -34,11 +34,12 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, any_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from portal.models import Account, ImportBatch, Meter, Reading, utcnow
@@ -52,6 +53,7 @@ from portal.services.readings import (
     Previous,
     judge,
     local_today,
+    one_of,
     parse_value,
     period_of,
     previous_readings,
@@ -62,7 +64,6 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 20 * 1024 * 1024  # app config READINGS_IMPORT_MAX_BYTES overrides
 MAX_LINES = 500_000  # app config READINGS_IMPORT_MAX_LINES overrides
 CHUNK = 5_000  # lines stored per INSERT, progress update and commit
-KEY_CHUNK = 10_000  # keys per IN (…) list: SQLite allows 32 766 parameters, PostgreSQL 65 535
 PREVIEW_ERRORS = 50
 SOURCE = "remote"
 EXTERNAL_REF = "csv"  # with (meter, zone, date) unique: a line imported twice adds nothing
@@ -254,31 +255,35 @@ def read_table(text: str, max_lines: int = MAX_LINES) -> Table:
 # --- checking every line --------------------------------------------------------------
 
 
-def _chunks(items: list, size: int = KEY_CHUNK):
-    return csvfiles.chunks(items, size)
-
-
-def _rows_where_in(session: Session, column, values: list, query):
-    """The rows of ``query(condition)`` where ``column`` is one of ``values``: one query
-    on PostgreSQL (the values as one array parameter), one per KEY_CHUNK values on other
-    databases (which bind each value separately). Core rows, no ORM loading."""
-    if not values:
-        return
+def _rows_where_in(session: Session, column, values: list, query) -> list:
+    """The rows of ``query(condition)`` where ``column`` is one of ``values`` (see
+    ``readings.one_of``). Core rows, no ORM loading, fetched all at once (row by row
+    costs a driver call each)."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        values_array = bindparam("values", values, type_=ARRAY(column.type))
-        conditions = [column == any_(values_array)]
-    else:
-        conditions = [column.in_(chunk) for chunk in _chunks(values)]
-    for condition in conditions:
-        yield from connection.execute(query(condition))
+    return [
+        row
+        for condition in one_of(session, column, values)
+        for row in connection.execute(query(condition)).all()
+    ]
+
+
+class MeterRules(NamedTuple):
+    """A meter as the rules (``readings.judge``) read it, once per line: a plain tuple is
+    several times quicker to read than a database row."""
+
+    id: int
+    zones: int
+    whole_digits: int
+    fraction_digits: int
+    status: str
+    remote_read: bool
 
 
 def _meters(session: Session, numbers: list[str]) -> tuple[set[str], dict]:
-    """Known account numbers and {(account number, SERIAL): meter row}: a removed meter
+    """Known account numbers and {(account number, SERIAL): MeterRules}: a removed meter
     counts only when no meter in service on the account has its serial number."""
     known: set[str] = set()
-    meters: dict[tuple[str, str], object] = {}
+    meters: dict[tuple[str, str], MeterRules] = {}
     rank = {"active": 0, "faulty": 1, "removed": 2}
     rows = _rows_where_in(
         session,
@@ -287,13 +292,8 @@ def _meters(session: Session, numbers: list[str]) -> tuple[set[str], dict]:
         lambda condition: (
             select(
                 Account.number,
-                Meter.id,
                 Meter.serial_number,
-                Meter.zones,
-                Meter.whole_digits,
-                Meter.fraction_digits,
-                Meter.status,
-                Meter.remote_read,
+                *(getattr(Meter, name) for name in MeterRules._fields),
             )
             .select_from(Account)
             .outerjoin(Meter, Meter.account_id == Account.id)
@@ -304,13 +304,14 @@ def _meters(session: Session, numbers: list[str]) -> tuple[set[str], dict]:
         known.add(row.number)
         if row.id is None:
             continue
+        meter = MeterRules._make(row[2:])
         key = (row.number, row.serial_number.strip().upper())
         held = meters.get(key)
-        if held is None or (rank.get(row.status, 3), -row.id) < (
+        if held is None or (rank.get(meter.status, 3), -meter.id) < (
             rank.get(held.status, 3),
             -held.id,
         ):
-            meters[key] = row
+            meters[key] = meter
     return known, meters
 
 
@@ -333,12 +334,10 @@ def _imported_keys(session: Session, meter_ids: list[int], first: date, last: da
 
 def _previous_by_period(session: Session, meters_by_period: dict[date, set[int]]) -> dict:
     """{period: {(meter id, zone): Previous}} from the database, one lookup per period."""
-    found = {}
-    for period, meter_ids in meters_by_period.items():
-        found[period] = {}
-        for chunk in _chunks(sorted(meter_ids)):
-            found[period].update(previous_readings(session, chunk, period))
-    return found
+    return {
+        period: previous_readings(session, sorted(meter_ids), period)
+        for period, meter_ids in meters_by_period.items()
+    }
 
 
 def check(
@@ -370,7 +369,7 @@ def check(
     width = table.width
 
     # 1. Cells → values; the lines that cannot be read at all are refused here.
-    parsed = []  # (ordinal, line, cells, account, SERIAL, zone text, date | code, value | error)
+    parsed = []  # (ordinal, line, cells, account, SERIAL, zone text, date | code, value | message)
     dates: dict[str, date | str] = {}
     for ordinal, (line, cells) in enumerate(table.rows):
         if len(cells) != width and len(trimmed(cells, width)) != width:
@@ -397,7 +396,9 @@ def check(
         try:
             value = parse_value(cells[i_value])
         except DomainError as error:
-            value = error
+            # The message, not the exception: its traceback holds this frame, and with it
+            # every line, in a reference cycle only the (paused) garbage collector frees.
+            value = error.message
         parsed.append(
             (
                 ordinal,
@@ -427,8 +428,8 @@ def check(
         if type(taken_on) is str:
             errors.append(LineError(line, taken_on, known_reason[taken_on], cells))
             continue
-        if type(value) is DomainError:
-            errors.append(LineError(line, "value", value.message, cells))
+        if type(value) is str:
+            errors.append(LineError(line, "value", value, cells))
             continue
         candidates.append((meter.id, zone, taken_on, ordinal, line, meter, value, cells))
 
@@ -860,17 +861,18 @@ def _store_chunk(session: Session, chunk: list[dict], batch_id: int) -> None:
 
     PostgreSQL gets the rows through COPY (psycopg, the session's own connection and
     transaction): several times faster than a multi-row INSERT there. Elsewhere one
-    executemany INSERT."""
+    executemany INSERT, Core's (the ORM's bulk insert would only add work per row)."""
     table = Reading.__table__
     connection = session.connection()
     after = connection.scalar(select(func.coalesce(func.max(table.c.id), 0)))
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.cursor()
+        values = itemgetter(*INSERT_COLUMNS)
         with cursor.copy(f"COPY readings ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
             for row in chunk:
-                copy.write_row([row[column] for column in INSERT_COLUMNS])
+                copy.write_row(values(row))
     else:
-        session.execute(insert(Reading), chunk)
+        connection.execute(insert(table), chunk)
     new, old = table.alias("new"), table.alias("old")
     older = (
         select(old.c.id)

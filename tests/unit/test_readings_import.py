@@ -3,6 +3,7 @@ the rules of readings.judge(), storing in chunks, and importing the same file tw
 
 import codecs
 import csv
+import gc
 import io
 from datetime import date
 from decimal import Decimal
@@ -12,6 +13,7 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 
 from portal.models import AuditEvent, ImportBatch, Reading
+from portal.services import readings
 from portal.services import readings_import as importer
 from portal.services.errors import DomainError
 from tests import factories
@@ -741,3 +743,76 @@ def test_the_scheduler_checks_then_imports(db_session, meters, monkeypatch):
     assert importer.process_queued_imports(db_session) == 1
     assert importer.get_batch(db_session, batch.id).status == "pending"
     assert importer.process_queued_imports(db_session) == 0  # nothing starts by itself
+
+
+# --- large files ------------------------------------------------------------------------
+
+
+def test_lookups_in_many_small_key_chunks_judge_alike(db_session, meters, monkeypatch):
+    """SQLite looks keys up readings.KEY_CHUNK at a time (PostgreSQL in one array): the
+    verdicts do not depend on where the chunks split."""
+    one, two, three = meters["one"], meters["two"], meters["three"]
+    for meter, zone in ((one, "total"), (two, "day"), (three, "peak")):
+        for month, value in ((1, "1000"), (2, "1100")):
+            reading(
+                db_session,
+                meter,
+                zone,
+                date(2026, month, 20),
+                value,
+                consumption=None if month == 1 else Decimal(100),
+            )
+    reading(db_session, two, "night", date(2026, 3, 10), "40", external_ref="csv")
+    lines = [
+        line(one, "1", "2026-03-20", "1150"),
+        line(one, "1", "2026-04-10", "1149"),  # below March's line
+        line(two, "день", "2026-03-20", "2500"),  # far above the usual 100
+        line(two, "ночь", "2026-03-10", "45"),  # already imported
+        line(three, "1", "2026-03-20", "1050"),  # below February's 1100
+        line(three, "3", "2026-03-20", "10"),
+        f"{one.account.number};NO-SUCH-METER;1;2026-03-20;5",
+        "0000000000;X;1;2026-03-20;5",
+    ]
+    whole = check(db_session, *lines)
+    monkeypatch.setattr(readings, "KEY_CHUNK", 1)
+    chunked = check(db_session, *lines)
+    assert (
+        codes(chunked)
+        == codes(whole)
+        == {
+            2: "lower",
+            4: "imported",
+            5: "lower",
+            7: "meter",
+            8: "account",
+        }
+    )
+
+    def verdicts(checked):
+        return [(ordinal, row["status"], row["consumption"]) for ordinal, row in checked.rows]
+
+    assert verdicts(chunked) == verdicts(whole)
+    statuses = {row["value"]: row["status"] for _ordinal, row in whole.rows}
+    assert statuses == {
+        Decimal(1150): "accepted",
+        Decimal(2500): "pending_review",
+        Decimal(10): "accepted",
+    }
+
+
+def test_a_line_that_is_not_a_number_leaves_nothing_for_the_garbage_collector(db_session, meters):
+    """The import pauses the cyclic garbage collector; a refused value once kept every line
+    of the file alive in a reference cycle (through its exception's traceback) until the
+    collector ran again."""
+    one = meters["one"]
+    lines = [line(one, "1", f"2026-03-{day:02d}", str(1000 + day)) for day in range(1, 29)]
+    lines *= 50  # 1 400 lines, most of them repeated in the file
+    lines.append(line(one, "1", "2026-03-29", "oops"))
+    check(db_session, *lines)  # statements compiled and cached once
+    gc.collect()
+    with importer.bulk_work():
+        checked = check(db_session, *lines)
+        assert codes(checked)[len(lines)] == "value"
+        del checked
+        left = gc.collect()
+    assert left < len(lines)  # a cycle through the lines would hold several per line
