@@ -309,6 +309,30 @@ def rate_limited_app(_rate_limited_app):
     rate_limits_off()
 
 
+def sign_in_staff(client, session, role: str):
+    """A new employee with ``role``, signed in on ``client``."""
+    from tests import factories
+
+    staff = factories.make_staff(session, role=role)
+    login_as(client, staff, staff=True)
+    return staff
+
+
+@contextmanager
+def counted_queries():
+    """The SQL statements run inside the block: list pages must run a constant number."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
 def strip_token(html: str) -> str:
     """The page without its CSRF tokens, which carry a timestamp and differ between requests."""
     html = re.sub(r'(<input[^>]*name="csrf_token"[^>]*value=)"[^"]*"', r'\1""', html)

@@ -4,15 +4,13 @@ background, their progress, closing, recalculations; the `flask billing` command
 Through the test client with CSRF on and a real database; the background run is done by
 calling the scheduler's hook, ``process_queued_billing``, directly."""
 
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.extensions import db
 from portal.models import (
     STAFF_ROLES,
     AccountService,
@@ -29,7 +27,15 @@ from portal.services import billing, billing_periods, ledger, readings
 from portal.services.errors import DomainError
 from portal.services.readings import local_today
 from tests import factories
-from tests.conftest import field_error, field_value, form_alert, login_as, page, post_form
+from tests.conftest import (
+    counted_queries,
+    field_error,
+    field_value,
+    form_alert,
+    page,
+    post_form,
+    sign_in_staff,
+)
 
 HTMX_POLL = {"HX-Request": "true", "HX-Target": "period-status"}
 
@@ -117,26 +123,6 @@ def charged(db_session, world):
     """Last month charged (a draft that may be closed)."""
     billing.run(db_session, last_month())
     return world
-
-
-def sign_in_staff(client, session, role="billing"):
-    staff = factories.make_staff(session, role=role)
-    login_as(client, staff, staff=True)
-    return staff
-
-
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def period_row(session, period: date) -> BillingPeriod:
@@ -257,14 +243,14 @@ def test_unknown_things_answer_404(client, db_session, url):
 
 
 def test_the_tariffs_page_lists_every_key_with_its_current_value(client, db_session, world):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     html = page(client.get("/admin/billing/tariffs"))
     assert "6,43" in html
     assert html.count('href="/admin/billing/tariffs/') == 16
 
 
 def test_a_new_tariff_closes_the_previous_one_and_is_audited(client, db_session, world):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "billing")
     url = "/admin/billing/tariffs/electricity/total/population"
     response = post_form(client, url, {"rate": "7,07", "valid_from": "2026-07-01"})
     assert response.status_code == 303
@@ -290,7 +276,7 @@ def test_a_new_tariff_closes_the_previous_one_and_is_audited(client, db_session,
 def test_an_overlapping_tariff_is_refused_next_to_the_date_keeping_what_was_typed(
     client, db_session, world
 ):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = "/admin/billing/tariffs/electricity/total/population"
     response = post_form(client, url, {"rate": "7,5", "valid_from": "2024-12-31"})
     assert response.status_code == 200
@@ -302,7 +288,7 @@ def test_an_overlapping_tariff_is_refused_next_to_the_date_keeping_what_was_type
 
 def test_a_tariff_backdated_into_a_closed_period_is_refused(client, db_session, charged):
     ledger.close_period(db_session, last_month())
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = "/admin/billing/tariffs/electricity/total/population"
     response = post_form(client, url, {"rate": "7.07", "valid_from": last_month().isoformat()})
     assert response.status_code == 200
@@ -325,14 +311,14 @@ def test_a_tariff_backdated_into_a_closed_period_is_refused(client, db_session, 
     ],
 )
 def test_malformed_tariffs_are_refused_next_to_the_field(client, db_session, world, data, field):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     response = post_form(client, "/admin/billing/tariffs/electricity/total/population", data)
     assert response.status_code == 200
     assert field_error(response, field)
 
 
 def test_a_new_norm_and_a_key_rate_from_the_pages(client, db_session, world):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     response = post_form(
         client,
         "/admin/billing/norms/electricity",
@@ -362,7 +348,7 @@ def test_a_new_norm_and_a_key_rate_from_the_pages(client, db_session, world):
 
 
 def test_a_run_is_queued_then_done_in_the_background(client, db_session, world):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "billing")
     response = post_form(client, "/admin/billing/periods", {"period": iso(last_month())})
     assert response.status_code == 303
     url = f"/admin/billing/periods/{iso(last_month())}"
@@ -413,7 +399,7 @@ def test_with_a_broker_the_run_goes_to_a_celery_worker(app, client, db_session, 
         "celery.Celery.send_task", lambda self, name, args=None, **kw: sent.append((name, args))
     )
     app.config["CELERY_BROKER_URL"] = "redis://127.0.0.1:6399/0"
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     post_form(client, "/admin/billing/periods", {"period": iso(last_month())})
     assert sent == [("portal.tasks.run_billing", [iso(last_month())])]
     assert period_row(db_session, last_month()).status == "queued"
@@ -446,7 +432,7 @@ def test_a_queued_period_is_claimed_once(db_session, world):
     "value", ["", "2026-13", "октябрь", "2026-1-1", "9" * 12, "0-1", "0001-01"], ids=repr
 )
 def test_a_malformed_month_is_refused_next_to_the_field(client, db_session, value):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     response = post_form(client, "/admin/billing/periods", {"period": value})
     assert response.status_code == 200
     assert field_error(response, "period")
@@ -454,7 +440,7 @@ def test_a_malformed_month_is_refused_next_to_the_field(client, db_session, valu
 
 
 def test_a_future_month_a_closed_one_and_a_running_one_are_refused(client, db_session, charged):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     future = billing.add_months(this_month(), 1)
     response = post_form(client, "/admin/billing/periods", {"period": iso(future)})
     assert field_error(response, "period")
@@ -472,7 +458,7 @@ def test_a_future_month_a_closed_one_and_a_running_one_are_refused(client, db_se
 
 
 def test_the_periods_page_shows_totals_by_method(client, db_session, charged):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     html = page(client.get("/admin/billing/periods")).replace("\u00a0", " ")
     assert f'href="/admin/billing/periods/{iso(last_month())}"' in html
     assert "964,50" in html and "1 286,00" in html and "2 250,50" in html
@@ -480,7 +466,7 @@ def test_the_periods_page_shows_totals_by_method(client, db_session, charged):
 
 
 def test_the_periods_page_makes_a_constant_number_of_queries(client, db_session, world):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "billing")
     billing.run(db_session, two_months_ago())
     ledger.close_period(db_session, two_months_ago(), staff.id)
     billing.run(db_session, last_month())
@@ -542,7 +528,7 @@ def test_closing_a_period_issues_bills_and_shows_them(client, db_session, charge
 
 
 def test_closing_with_htmx_reloads_the_page(client, db_session, charged):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/close", {}, headers={"HX-Request": "true"})
     assert response.status_code == 204
@@ -551,7 +537,7 @@ def test_closing_with_htmx_reloads_the_page(client, db_session, charged):
 
 def test_a_period_not_run_cannot_be_closed(client, db_session, world):
     billing_periods.queue_run(db_session, last_month(), today=local_today())
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/close", {}, follow_redirects=True)
     assert response.status_code == 200
@@ -561,7 +547,7 @@ def test_a_period_not_run_cannot_be_closed(client, db_session, world):
 
 def test_closed_periods_show_penalties_and_debt(client, db_session, charged):
     ledger.close_period(db_session, last_month())
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     html = page(client.get(f"/admin/billing/periods/{iso(last_month())}"))
     assert 'id="closing-heading"' in html
     assert "2 250,50" in html.replace("\u00a0", " ")
@@ -600,7 +586,7 @@ def recalculation(account, **changes) -> dict:
 
 
 def test_a_recalculation_is_added_rounded_half_up_listed_and_audited(client, db_session, charged):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "billing")
     url = f"/admin/billing/periods/{iso(last_month())}"
     response = post_form(client, f"{url}/recalculations", recalculation(charged["metered"]))
     assert response.status_code == 303
@@ -622,7 +608,7 @@ def test_a_recalculation_is_added_rounded_half_up_listed_and_audited(client, db_
 
 def test_a_recalculation_in_a_closed_period_is_refused(client, db_session, charged):
     ledger.close_period(db_session, last_month())
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = f"/admin/billing/periods/{iso(last_month())}/recalculations"
     response = post_form(client, url, recalculation(charged["metered"]))
     assert response.status_code == 200
@@ -653,7 +639,7 @@ def test_recalculation_errors_show_next_to_the_field(client, db_session, charged
         AccountService(account_id=account.id, service="cold_water", started_on=date(2020, 1, 1))
     )
     db_session.flush()
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "billing")
     url = f"/admin/billing/periods/{iso(last_month())}/recalculations"
     response = post_form(client, url, recalculation(account, **changes))
     if field is None:

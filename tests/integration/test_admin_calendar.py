@@ -4,30 +4,29 @@ calendar), checked and audited; and an exception really moves a bill's due date 
 a debt message goes out. Dates as in tests/unit/test_workdays.py."""
 
 import re
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.extensions import db
 from portal.models import STAFF_ROLES, AuditEvent, CalendarDay
 from portal.services import ledger, workdays
 from portal.services.notify.outbox import earliest_send_time, sending_hours
 from portal.services.readings import local_today
 from tests import factories
-from tests.conftest import field_error, field_value, login_as, page, post_form
+from tests.conftest import (
+    counted_queries,
+    field_error,
+    field_value,
+    page,
+    post_form,
+    sign_in_staff,
+)
 
 HTMX = {"HX-Request": "true"}
 TUESDAY = date(2026, 2, 10)  # due day of the January 2026 bills, an ordinary Tuesday
 SATURDAY = date(2026, 10, 10)  # due day of the September 2026 bills, an ordinary Saturday
-
-
-def sign_in_staff(client, session, role="admin"):
-    staff = factories.make_staff(session, role=role)
-    login_as(client, staff, staff=True)
-    return staff
 
 
 def add_form(day="2026-02-10", working="off", note="Постановление № 1 от 01.02.2026"):
@@ -48,20 +47,6 @@ def audit_actions(session) -> list[str]:
             .order_by(AuditEvent.id)
         )
     )
-
-
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -119,7 +104,7 @@ def test_anonymous_visitors_are_sent_to_the_staff_sign_in(
 
 
 def test_the_year_shows_the_holidays_the_library_knows(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = client.get("/admin/calendar?year=2026")
     html = page(response)
     assert "<html" in html
@@ -131,28 +116,28 @@ def test_the_year_shows_the_holidays_the_library_knows(client, db_session):
 
 
 def test_the_working_saturday_of_2027_is_listed(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     html = page(client.get("/admin/calendar?year=2027"))
     row = re.search(r"<tr>\s*<td[^>]*>\s*<span[^>]*>20 февраля</span>.*?</tr>", html, re.S)
     assert row and "text-bg-success" in row.group(0)
 
 
 def test_a_year_without_a_decree_says_so(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     assert "alert-warning" in page(client.get("/admin/calendar?year=2040"))
     assert "alert-warning" not in page(client.get("/admin/calendar?year=2026"))
 
 
 @pytest.mark.parametrize("year", ["abc", "1800", "2101", "-1", "9" * 30, ""])
 def test_a_malformed_year_shows_this_year(client, db_session, year):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = client.get(f"/admin/calendar?year={year}")
     assert response.status_code == 200
     assert f'<h2 class="h4 mb-0 mx-2">{local_today().year}</h2>' in page(response)
 
 
 def test_the_page_and_its_fragment_share_one_url(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     fragment = client.get("/admin/calendar?year=2027", headers=HTMX)
     body = page(fragment)
     assert "<html" not in body and body.lstrip().startswith('<div id="calendar">')
@@ -161,7 +146,7 @@ def test_the_page_and_its_fragment_share_one_url(client, db_session):
 
 
 def test_the_page_makes_a_constant_number_of_queries(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     client.get("/admin/calendar?year=2026")  # warm up
     with counted_queries() as few:
         assert client.get("/admin/calendar?year=2026").status_code == 200
@@ -180,7 +165,7 @@ def test_the_page_makes_a_constant_number_of_queries(client, db_session, excepti
 
 
 def test_an_exception_is_added_audited_and_shown(client, db_session):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "admin")
     response = post_form(client, "/admin/calendar?year=2026", add_form())
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/calendar?year=2026")
@@ -196,7 +181,7 @@ def test_an_exception_is_added_audited_and_shown(client, db_session):
 
 
 def test_an_exception_by_htmx_returns_the_calendar_of_its_year(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(
         client,
         "/admin/calendar?year=2026",
@@ -229,7 +214,7 @@ def test_an_exception_by_htmx_returns_the_calendar_of_its_year(client, db_sessio
     ids=repr,
 )
 def test_a_wrong_exception_is_refused_next_to_the_field(client, db_session, data, field):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, "/admin/calendar?year=2026", data)
     assert response.status_code == 200
     assert "<html" in page(response)
@@ -240,7 +225,7 @@ def test_a_wrong_exception_is_refused_next_to_the_field(client, db_session, data
 
 
 def test_a_second_exception_for_the_same_day_is_refused(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, "/admin/calendar?year=2026", add_form(note="Ещё раз"))
     assert response.status_code == 200
     assert "10" in field_error(response, "day")
@@ -249,7 +234,7 @@ def test_a_second_exception_for_the_same_day_is_refused(client, db_session, exce
 
 
 def test_a_wrong_exception_by_htmx_comes_back_in_the_fragment(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, "/admin/calendar?year=2026", add_form(note=""), headers=HTMX)
     assert response.status_code == 200
     body = page(response)
@@ -259,7 +244,7 @@ def test_a_wrong_exception_by_htmx_comes_back_in_the_fragment(client, db_session
 
 
 def test_an_exception_is_removed_and_audited(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/calendar/{exception.id}/delete", {})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/calendar?year=2026")
@@ -268,7 +253,7 @@ def test_an_exception_is_removed_and_audited(client, db_session, exception):
 
 
 def test_removing_by_htmx_returns_the_calendar(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/calendar/{exception.id}/delete", {}, headers=HTMX)
     assert response.status_code == 200
     body = page(response)
@@ -278,18 +263,18 @@ def test_removing_by_htmx_returns_the_calendar(client, db_session, exception):
 
 @pytest.mark.parametrize("override_id", ["987654", "0"])
 def test_removing_an_unknown_exception_answers_404(client, db_session, override_id):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     assert post_form(client, f"/admin/calendar/{override_id}/delete", {}).status_code == 404
 
 
 def test_removing_needs_a_post(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     assert client.get(f"/admin/calendar/{exception.id}/delete").status_code == 405
     assert len(exceptions(db_session)) == 1
 
 
 def test_the_audit_log_names_the_calendar_day(client, db_session, exception):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     post_form(client, f"/admin/calendar/{exception.id}/delete", {})
     html = page(client.get("/admin/audit?object_type=calendar_day"))
     assert "2026-02-10 day off: Decree No. 1" in html
@@ -300,7 +285,7 @@ def test_the_audit_log_names_the_calendar_day(client, db_session, exception):
 
 def test_a_day_off_added_here_moves_the_bill_due_date(client, db_session):
     assert ledger.bill_dates(db_session, date(2026, 1, 1))["population"][1] == TUESDAY
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     post_form(client, "/admin/calendar?year=2026", add_form())
     due = ledger.bill_dates(db_session, date(2026, 1, 1))
     assert due["population"][1] == due["others"][1] == date(2026, 2, 11)
@@ -308,7 +293,7 @@ def test_a_day_off_added_here_moves_the_bill_due_date(client, db_session):
 
 def test_a_working_saturday_added_here_keeps_the_due_date(client, db_session):
     assert ledger.bill_dates(db_session, date(2026, 9, 1))["population"][1] == date(2026, 10, 12)
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     post_form(client, "/admin/calendar?year=2026", add_form(day="2026-10-10", working="working"))
     assert ledger.bill_dates(db_session, date(2026, 9, 1))["population"][1] == SATURDAY
 

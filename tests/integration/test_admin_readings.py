@@ -2,20 +2,26 @@
 through the test client with CSRF on and a real database."""
 
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.extensions import db
 from portal.models import STAFF_ROLES, AuditEvent, Reading
 from portal.services import readings, settings
 from portal.services.errors import DomainError
 from tests import factories
-from tests.conftest import field_error, field_value, login_as, page, post_form, translated
+from tests.conftest import (
+    counted_queries,
+    field_error,
+    field_value,
+    page,
+    post_form,
+    sign_in_staff,
+    translated,
+)
 
 HTMX = {"HX-Request": "true"}
 
@@ -78,26 +84,6 @@ def pending_reading(session, meter=None, value="5000"):
         consumption=Decimal(value) - last.value,
         reason="Consumption far above the usual: sent for review.",
     )
-
-
-def sign_in_staff(client, session, role):
-    staff = factories.make_staff(session, role=role)
-    login_as(client, staff, staff=True)
-    return staff
-
-
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def audit_events(session, object_type="reading", **filters):

@@ -4,18 +4,25 @@ page (without JavaScript), checked, audited, reset to the default; a changed set
 what the portal does. Through the test client with CSRF on and a real database."""
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.extensions import db
 from portal.models import STAFF_ROLES, AuditEvent, Setting
 from portal.services import readings, settings
 from tests import factories
-from tests.conftest import field_error, field_value, login_as, page, post_form, translated
+from tests.conftest import (
+    counted_queries,
+    field_error,
+    field_value,
+    login_as,
+    page,
+    post_form,
+    sign_in_staff,
+    translated,
+)
 
 HTMX = {"HX-Request": "true"}
 FIRST_DAY = "readings.window_first_day"
@@ -24,26 +31,6 @@ FIRST_DAY_INPUT = "readings-window_first_day-value"  # the form's prefix is the 
 
 def value_field(key: str) -> str:
     return key.replace(".", "-") + "-value"
-
-
-def sign_in_staff(client, session, role="admin"):
-    staff = factories.make_staff(session, role=role)
-    login_as(client, staff, staff=True)
-    return staff
-
-
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def audit_events(session) -> list[AuditEvent]:
@@ -120,7 +107,7 @@ def test_the_menu_offers_settings_and_the_calendar_to_administrators_only(
     ],
 )
 def test_an_unknown_setting_answers_404(client, db_session, url):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     assert client.get(url).status_code == 404
     assert post_form(client, url, {"x-value": "1"}).status_code == 404
     assert post_form(client, f"{url}/reset", {}).status_code == 404
@@ -130,7 +117,7 @@ def test_an_unknown_setting_answers_404(client, db_session, url):
 
 
 def test_the_page_lists_every_setting_by_group(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     html = page(client.get("/admin/settings"))
     for key in settings.SPECS:
         assert f'id="setting-{key.replace(".", "-")}"' in html, key
@@ -144,7 +131,7 @@ def test_the_page_lists_every_setting_by_group(client, db_session):
 def test_the_page_shows_who_changed_a_setting_and_when(client, db_session):
     staff = factories.make_staff(db_session, role="admin", full_name="Лебедева Ольга")
     settings.put(db_session, FIRST_DAY, 12, staff_id=staff.id)
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     html = page(client.get("/admin/settings"))
     row = re.search(r'<tr id="setting-readings-window_first_day".*?</tr>', html, re.S).group(0)
     assert "Лебедева Ольга" in row and ">12<" in row
@@ -152,7 +139,7 @@ def test_the_page_shows_who_changed_a_setting_and_when(client, db_session):
 
 
 def test_the_list_makes_a_constant_number_of_queries(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     client.get("/admin/settings")  # warm up
     with counted_queries() as few:
         assert client.get("/admin/settings").status_code == 200
@@ -167,7 +154,7 @@ def test_the_list_makes_a_constant_number_of_queries(client, db_session):
 
 
 def test_the_list_and_its_fragment_share_one_url(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     full = client.get("/admin/settings")
     fragment = client.get("/admin/settings", headers=HTMX)
     assert "<html" in page(full)
@@ -181,7 +168,7 @@ def test_the_list_and_its_fragment_share_one_url(client, db_session):
 
 
 def test_the_edit_page_and_the_edit_row_share_one_url(app, client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     full = client.get(f"/admin/settings/{FIRST_DAY}")
     html = page(full)
     assert "<html" in html
@@ -198,7 +185,7 @@ def test_the_edit_page_and_the_edit_row_share_one_url(app, client, db_session):
 
 
 def test_a_change_redirects_to_the_list_and_is_audited(client, db_session):
-    staff = sign_in_staff(client, db_session)
+    staff = sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: " 12 "})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/settings")
@@ -216,7 +203,7 @@ def test_a_change_redirects_to_the_list_and_is_audited(client, db_session):
 
 
 def test_a_change_by_htmx_returns_the_row_with_what_happened(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(
         client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "12"}, headers=HTMX
     )
@@ -229,7 +216,7 @@ def test_a_change_by_htmx_returns_the_row_with_what_happened(client, db_session)
 
 
 def test_the_same_value_changes_nothing(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "15"})
     assert response.status_code == 303
     assert db_session.get(Setting, FIRST_DAY) is None and audit_events(db_session) == []
@@ -259,7 +246,7 @@ def test_the_same_value_changes_nothing(client, db_session):
 def test_a_bad_value_is_refused_next_to_the_field_keeping_what_was_typed(
     client, db_session, key, typed
 ):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{key}", {value_field(key): typed})
     assert response.status_code == 200
     assert "<html" in page(response)
@@ -271,7 +258,7 @@ def test_a_bad_value_is_refused_next_to_the_field_keeping_what_was_typed(
 
 
 def test_a_bad_value_by_htmx_comes_back_in_the_row(app, client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(
         client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "31"}, headers=HTMX
     )
@@ -288,7 +275,7 @@ def test_a_bad_value_by_htmx_comes_back_in_the_row(app, client, db_session):
 
 def test_the_window_cannot_open_after_it_closes(client, db_session):
     settings.put(db_session, "readings.window_last_day", 20)
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "21"})
     assert response.status_code == 200
     assert "20" in field_error(response, FIRST_DAY_INPUT)
@@ -297,7 +284,7 @@ def test_the_window_cannot_open_after_it_closes(client, db_session):
 
 
 def test_a_form_without_the_csrf_token_is_refused(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = client.post(f"/admin/settings/{FIRST_DAY}", data={FIRST_DAY_INPUT: "12"})
     assert response.status_code == 400
     assert settings.get(db_session, FIRST_DAY) == 15
@@ -307,7 +294,7 @@ def test_a_form_without_the_csrf_token_is_refused(client, db_session):
 
 
 def test_reset_goes_back_to_the_default(client, db_session):
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "12"})
     edit = page(client.get(f"/admin/settings/{FIRST_DAY}"))
     assert f'formaction="/admin/settings/{FIRST_DAY}/reset"' in edit
@@ -324,7 +311,7 @@ def test_reset_goes_back_to_the_default(client, db_session):
 
 def test_reset_by_htmx_returns_the_row(client, db_session):
     settings.put(db_session, FIRST_DAY, 12)
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}/reset", {}, headers=HTMX)
     body = page(response)
     assert response.status_code == 200 and body.lstrip().startswith('<tr id="setting-')
@@ -334,7 +321,7 @@ def test_reset_by_htmx_returns_the_row(client, db_session):
 def test_a_reset_that_breaks_a_rule_is_refused_on_the_form(client, db_session):
     settings.put(db_session, FIRST_DAY, 1)
     settings.put(db_session, "readings.window_last_day", 10)
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}/reset", {})
     assert response.status_code == 200
     assert "10" in field_error(response, FIRST_DAY_INPUT)
@@ -356,7 +343,7 @@ def test_the_readings_window_set_here_is_what_residents_see(
     before = page(other_client.get(f"/accounts/{account.id}"))
     assert "Readings: open until 25 November" in before
 
-    sign_in_staff(client, db_session)
+    sign_in_staff(client, db_session, "admin")
     post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "1"})
     last = "readings.window_last_day"
     assert (

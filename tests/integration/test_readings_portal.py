@@ -5,18 +5,17 @@ signing in, and constant numbers of queries on the list pages."""
 
 import json
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
-from portal.extensions import db
 from portal.models import Reading
 from portal.services import readings, settings
 from tests import factories
 from tests.conftest import (
+    counted_queries,
     csrf_token,
     field_error,
     field_value,
@@ -564,20 +563,6 @@ def test_history_without_readings(signed_in, meter):
 
 
 # --- constant numbers of queries ----------------------------------------------------------
-
-
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def queries_for(client, path: str) -> int:
