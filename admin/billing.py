@@ -23,7 +23,7 @@ from portal.services import billing, billing_periods
 from portal.services.errors import DomainError, NotFound
 from portal.services.readings import local_today
 from portal.services.tariffs import SERVICE_ZONES, parse_rate
-from portal.web import attach_error, client_ip, options, rule_check
+from portal.web import client_ip, options, refusal_shown_on, rule_check
 
 STATUS_LABELS = {
     "draft": _l("draft"),
@@ -173,7 +173,7 @@ def billing_run():
     form = RunForm()
     if form.validate_on_submit():
         period = billing.parse_period(form.period.data)
-        try:
+        with refusal_shown_on(form):
             billing_periods.queue_run(
                 db.session,
                 period,
@@ -181,10 +181,6 @@ def billing_run():
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             if billing_periods.send_to_worker(current_app.config.get("CELERY_BROKER_URL"), period):
                 flash(_("The run is queued: a background worker is charging the period."), "info")
             else:
@@ -261,7 +257,7 @@ def billing_recalculation(period: str):
         abort(404)
     form = RecalculationForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             charge = billing_periods.add_recalculation(
                 db.session,
                 period=month,
@@ -275,10 +271,6 @@ def billing_recalculation(period: str):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             flash(
                 _(
                     "The recalculation of %(amount)s ₽ is added.",

@@ -18,13 +18,13 @@ from admin.access import staff_required
 from portal.extensions import db
 from portal.models.calendar import MAX_NOTE_LENGTH
 from portal.services import workdays
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import NotFound
 from portal.services.readings import local_today
 from portal.web import (
-    attach_error,
     client_ip,
     options,
     page_or_fragment,
+    refusal_shown_on,
     staff_member,
     wants_fragment,
 )
@@ -94,7 +94,7 @@ def calendar_index():
 def calendar_add():
     form = CalendarDayForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             row = workdays.add_override(
                 db.session,
                 day=form.day.data,
@@ -103,10 +103,6 @@ def calendar_add():
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             kind = DAY_KINDS["working" if row.working else "off"]
             return _done(
                 row.day.year,

@@ -21,6 +21,7 @@ from portal.web import (  # noqa: F401  (list helpers re-exported for older impo
     page_number,
     page_of,
     page_or_fragment,
+    refusal_shown_on,
     staff_member,
 )
 
@@ -104,12 +105,8 @@ def customer_edit(customer_id: int):
     form = CustomerForm(obj=customer)
     if form.validate_on_submit():
         fields = {name: form[name].data for name in registry.EDITABLE_FIELDS}
-        try:
+        with refusal_shown_on(form):
             changes = registry.update_customer(db.session, customer, staff, client_ip(), **fields)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             if changes:
                 flash(_("The customer's data is saved."), "success")
             else:

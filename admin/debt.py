@@ -19,9 +19,9 @@ from portal.extensions import db
 from portal.formatting import CATEGORY_LABELS
 from portal.models import DEBT_STEPS
 from portal.services import debt, settings
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import NotFound
 from portal.services.readings import local_today
-from portal.web import attach_error, client_ip, options
+from portal.web import client_ip, options, refusal_shown_on
 
 STEP_BADGES = {
     "debt_notice": "text-bg-info",
@@ -300,7 +300,7 @@ def debt_action_create(account_id: int, step: str):
     account = account_or_404(account_id)
     form = ActionForm(prefix=step)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             action = debt.record_action(
                 db.session,
                 account.id,
@@ -312,10 +312,6 @@ def debt_action_create(account_id: int, step: str):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             flash(
                 _(
                     "Recorded: %(step)s of %(date)s.",
@@ -338,7 +334,7 @@ def debt_action_delivery(account_id: int, action_id: int):
     except NotFound:
         abort(404)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             debt.record_delivery(
                 db.session,
                 account.id,
@@ -348,10 +344,6 @@ def debt_action_delivery(account_id: int, action_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             flash(_("The delivery is recorded."), "success")
             return redirect(url_for("admin.debt_account", account_id=account.id), code=303)
     return account_page(account, delivery_forms={action_id: form})

@@ -25,7 +25,14 @@ from portal.formatting import SERVICE_LABELS, ZONE_LABELS
 from portal.models.metering import ZONE_NAMES
 from portal.services import meters
 from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, client_ip, list_page, page_number, page_of, staff_member
+from portal.web import (
+    client_ip,
+    list_page,
+    page_number,
+    page_of,
+    refusal_shown_on,
+    staff_member,
+)
 
 # Every zone name a meter may have, in the order the forms show them.
 ALL_ZONES = ("total", "day", "peak", "semi_peak", "night")
@@ -209,7 +216,7 @@ def meter_register(account_id: int):
         return redirect(url_for("admin.meters_verification"), code=303)
     form = register_form(account, installed_on=meters.today())
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             meter = meters.register_meter(
                 db.session,
                 account.id,
@@ -218,10 +225,6 @@ def meter_register(account_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             return _to_card(meter.id, _("The meter is registered with its initial reading."))
     return render_template(
         "admin/meters/register.html", form=form, account=account, ALL_ZONES=ALL_ZONES
@@ -244,7 +247,7 @@ def meter_replace(meter_id: int):
         remote_read=old.remote_read,
     )
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             new = meters.replace_meter(
                 db.session,
                 old.id,
@@ -254,10 +257,6 @@ def meter_replace(meter_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             return _to_card(new.id, _("The meter is replaced: the old one is removed."))
     return render_template(
         "admin/meters/replace.html",
@@ -285,14 +284,10 @@ def _status_change(meter_id: int, change, expected: str, success: str, template_
         return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
     form = ReasonForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             change(
                 db.session, meter.id, form.reason.data, staff_id=staff_member().id, ip=client_ip()
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             return _to_card(meter_id, success)
     return render_template("admin/meters/status.html", form=form, meter=meter, kind=template_kind)
 
@@ -326,7 +321,7 @@ def meter_verification(meter_id: int):
         return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
     form = VerificationForm(obj=meter)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             changes = meters.update_seal_and_verification(
                 db.session,
                 meter.id,
@@ -336,10 +331,6 @@ def meter_verification(meter_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             if not changes:
                 flash(_("Nothing was changed."), "info")
                 return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)

@@ -16,7 +16,14 @@ from admin.access import staff_required
 from portal.extensions import db
 from portal.services import settings
 from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, client_ip, page_or_fragment, staff_member, wants_fragment
+from portal.web import (
+    attach_error,
+    client_ip,
+    page_or_fragment,
+    refusal_shown_on,
+    staff_member,
+    wants_fragment,
+)
 
 
 class SettingForm(FlaskForm):
@@ -104,14 +111,10 @@ def settings_change(key: str):
     item = _item(key)
     form = setting_form(item)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             result = settings.change(
                 db.session, key, form.value.data, staff_id=staff_member().id, ip=client_ip()
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             return _done(key, result)
     return _editing(item, form)
 

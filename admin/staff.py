@@ -14,9 +14,9 @@ from portal.extensions import db
 from portal.formatting import STAFF_ROLE_LABELS
 from portal.models import STAFF_ROLES
 from portal.services import staff as staff_service
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import NotFound
 from portal.services.users import MIN_PASSWORD_LENGTH, external_url
-from portal.web import attach_error, client_ip, options
+from portal.web import client_ip, options, refusal_shown_on
 
 PAGE_SIZE = 50
 
@@ -84,7 +84,7 @@ def staff_list():
 def staff_create():
     form = StaffCreateForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             employee = staff_service.create_staff(
                 db.session,
                 email=form.email.data,
@@ -96,10 +96,6 @@ def staff_create():
                 actor=staff_member(),
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             flash(
                 _(
                     "%(name)s can now sign in as %(email)s.",
@@ -123,7 +119,7 @@ def staff_edit(staff_id: int):
         abort(404)
     form = StaffEditForm(obj=employee)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             changes = staff_service.update_staff(
                 db.session,
                 employee,
@@ -136,10 +132,6 @@ def staff_edit(staff_id: int):
                 actor=staff_member(),
                 ip=client_ip(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
             if changes:
                 flash(_("The employee's data is saved."), "success")
             else:

@@ -16,9 +16,9 @@ from portal.extensions import db
 from portal.models.billing import NORM_BASES
 from portal.services import tariffs
 from portal.services.billing import add_months
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import NotFound
 from portal.services.readings import local_today
-from portal.web import attach_error, client_ip, options, rule_check
+from portal.web import client_ip, options, refusal_shown_on, rule_check
 
 NORM_BASIS_LABELS = {"per_resident": _l("per resident"), "per_m2": _l("per m² of the premises")}
 
@@ -105,14 +105,11 @@ def _save_new_value(form: FlaskForm, add, saved_message, back_to: str):
     form or the rule behind it refused, with the messages attached to the form's fields."""
     if not form.validate_on_submit():
         return None
-    try:
+    with refusal_shown_on(form):
         added = add(staff_id=staff_member().id, ip=client_ip())
-    except DomainError as error:
-        db.session.rollback()
-        attach_error(form, error)
-        return None
-    _saved(added, saved_message % {"date": format_date(added.row.valid_from)})
-    return redirect(back_to, code=303)
+        _saved(added, saved_message % {"date": format_date(added.row.valid_from)})
+        return redirect(back_to, code=303)
+    return None
 
 
 # --- tariffs ---------------------------------------------------------------------------------

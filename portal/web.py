@@ -1,5 +1,6 @@
 """Small helpers shared by the views of the public site and the back office."""
 
+from contextlib import contextmanager
 from functools import wraps
 
 from flask import abort, redirect, render_template, request, url_for
@@ -63,6 +64,17 @@ def attach_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+@contextmanager
+def refusal_shown_on(form: FlaskForm):
+    """Run a form's action; when a rule refuses it (a DomainError), undo its changes and show
+    the reason next to the field, and carry on after the block to render the form again."""
+    try:
+        yield
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
 
 
 def receive_upload(form: FlaskForm, create):
