@@ -17,8 +17,10 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import (
+    Integer,
     Numeric,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -53,8 +55,8 @@ from portal.services.readings import ACTUAL_SOURCES
 
 AVERAGE_MONTHS = 3
 # Accounts charged per statement: the progress bar moves after each chunk. Measured on
-# PostgreSQL with 1 000 000 accounts: 10 000 and 50 000 per chunk both took 60 s of server
-# CPU, 250 000 took 93 s (larger chunks get plans with bigger hashes and sorts).
+# PostgreSQL with 1 000 000 accounts: 20 000, 50 000 and 100 000 per chunk all took about
+# 40 s, so the progress bar decides.
 CHUNK_ACCOUNTS = 50_000
 
 
@@ -120,10 +122,15 @@ def _open_accounts(period: date, first_id: int, last_id: int, account_id):
 
     The range is repeated on that table's own column: neither database carries a range
     across a join, and without it each chunk would read the whole table, not its share.
+    The bounds are written into the SQL text, so each chunk's statement is new to the
+    driver: psycopg prepares a statement run five times, and PostgreSQL may then reuse a
+    generic plan that guesses the range blindly and nests loops over the anti-joins
+    (measured: minutes per chunk instead of seconds).
     """
+    first, last = (bindparam(None, n, Integer, literal_execute=True) for n in (first_id, last_id))
     return and_(
-        Account.id.between(first_id, last_id),
-        account_id.between(first_id, last_id),
+        Account.id.between(first, last),
+        account_id.between(first, last),
         Account.opened_on <= month_end(period),
         or_(Account.closed_on.is_(None), Account.closed_on >= period),
     )
@@ -253,25 +260,31 @@ def charges_select(period: date, first_id: int, last_id: int, months: int = AVER
     normed = norm_volumes(period, first_id, last_id, metered_services, averaged_services)
     volumes = union_all(select(metered), select(averaged), normed).subquery("volumes")
     volume = func.round(volumes.c.volume, 4)
-    return select(
-        volumes.c.account_id,
-        literal(period).label("period"),
-        volumes.c.service,
-        volumes.c.zone,
-        volumes.c.method,
-        volume.label("volume"),
-        Tariff.rate.label("tariff"),
-        round_money(volume * Tariff.rate).label("amount"),
-        volumes.c.basis,
-        literal(utcnow()).label("created_at"),
-    ).join(
-        Tariff,
-        and_(
-            Tariff.service == volumes.c.service,
-            Tariff.zone == volumes.c.zone,
-            Tariff.category == volumes.c.category,
-            _in_force(Tariff.valid_from, Tariff.valid_to, period),
-        ),
+    # In account order the charges' indexes and foreign-key checks walk the accounts in
+    # order rather than at random (measured: a run 10% faster on PostgreSQL).
+    return (
+        select(
+            volumes.c.account_id,
+            literal(period).label("period"),
+            volumes.c.service,
+            volumes.c.zone,
+            volumes.c.method,
+            volume.label("volume"),
+            Tariff.rate.label("tariff"),
+            round_money(volume * Tariff.rate).label("amount"),
+            volumes.c.basis,
+            literal(utcnow()).label("created_at"),
+        )
+        .join(
+            Tariff,
+            and_(
+                Tariff.service == volumes.c.service,
+                Tariff.zone == volumes.c.zone,
+                Tariff.category == volumes.c.category,
+                _in_force(Tariff.valid_from, Tariff.valid_to, period),
+            ),
+        )
+        .order_by(volumes.c.account_id)
     )
 
 
@@ -324,7 +337,7 @@ def run(session: Session, period: date, progress=None) -> RunTotals:
     if first_id is not None:
         for start in range(first_id, last_id + 1, CHUNK_ACCOUNTS):
             stop = min(start + CHUNK_ACCOUNTS - 1, last_id)
-            _tune_chunk_transaction(session)
+            _give_memory_for_aggregates(session)
             session.execute(
                 insert(Charge).from_select(
                     CHARGE_COLUMNS, charges_select(period, start, stop, months)
@@ -351,18 +364,11 @@ def run(session: Session, period: date, progress=None) -> RunTotals:
     return totals
 
 
-def _tune_chunk_transaction(session: Session) -> None:
-    """PostgreSQL settings for one chunk's transaction (released at commit).
-
-    - work_mem: the default 4 MB spills the run's hash aggregates to disk.
-    - plan_cache_mode: psycopg prepares a statement run five times, and PostgreSQL may
-      then switch to a generic plan, whose blind estimates for the id range nest loops over
-      the anti-joins (measured: a minute and more per chunk instead of two seconds). Each
-      chunk is planned for its own range.
-    """
+def _give_memory_for_aggregates(session: Session) -> None:
+    """PostgreSQL's default 4 MB work_mem spills the run's hash aggregates to disk; this
+    transaction may use more (released at commit)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL work_mem = '256MB'"))
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def period_totals(session: Session, period: date) -> RunTotals:

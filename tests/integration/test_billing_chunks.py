@@ -1,8 +1,7 @@
 """The billing run in chunks of accounts: any chunk size gives the same charges.
 
 Each chunk's statement narrows every table to the chunk's accounts, so a range applied
-to the wrong column would lose or double charges at a chunk's edge. With one account per
-chunk the statement also runs often enough for psycopg to prepare it (PostgreSQL).
+to the wrong column would lose or double charges at a chunk's edge.
 """
 
 from datetime import date
