@@ -245,15 +245,15 @@ def add_override(
         object_type="calendar_day",
         object_id=row.id,
         summary=_summary(row),
-        changes={
-            "day": [None, day.isoformat()],
-            "working": [None, str(row.working)],
-            "note": [None, note],
-        },
+        changes=audit.diff({}, _snapshot(row)),
         ip_address=ip,
     )
     session.commit()
     return row
+
+
+def _snapshot(row: CalendarDay) -> dict:
+    return {"day": row.day.isoformat(), "working": row.working, "note": row.note}
 
 
 def remove_override(
@@ -270,11 +270,7 @@ def remove_override(
         object_type="calendar_day",
         object_id=row.id,
         summary=_summary(row),
-        changes={
-            "day": [row.day.isoformat(), None],
-            "working": [str(row.working), None],
-            "note": [row.note, None],
-        },
+        changes=audit.diff(_snapshot(row), dict.fromkeys(_snapshot(row))),
         ip_address=ip,
     )
     session.delete(row)
