@@ -53,6 +53,7 @@ from admin import (  # noqa: E402,F401
     meters,
     payments,
     readings,
+    security,
     settings,
     staff,
     tariffs,

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -47,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config())
     app.config.update(overrides or {})
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -54,6 +56,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_request_hooks(app)
     register_template_helpers(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES proxies, the client's address, scheme and host are the ones
+    they forward: rate limits, throttling and the audit then see each client, not the proxy."""
+    count = app.config["TRUSTED_PROXIES"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_extensions(app: Flask) -> None:
@@ -74,17 +84,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def load_user(identity: str):
-    """Session ids are "user:N:fingerprint" for portal users and "staff:N:fingerprint" for
-    the back office; a session made before the last password change is not honoured."""
-    from portal.models import Staff, User
+    """Flask-Login's ids are "user:KEY" for portal users and "staff:KEY" for the back office,
+    KEY naming a live sign-in session on the server (portal.services.sessions)."""
+    from portal.services import sessions
+    from portal.web import client_ip
 
-    kind, raw_id, fingerprint = (identity.split(":") + ["", ""])[:3]
-    model = {"user": User, "staff": Staff}.get(kind)
-    if model is None or not raw_id.isdigit() or len(raw_id) > 12:
+    kind, _sep, key = identity.partition(":")
+    row = sessions.load(db.session, key, ip=client_ip()) if key and len(key) < 100 else None
+    if row is None or row.person.session_prefix != kind:
         return None
-    person = db.session.get(model, int(raw_id))
-    if person is None or person.password_fingerprint != fingerprint:
-        return None
+    person = row.person  # held here: a commit lets the session forget unreferenced objects
+    if db.session.dirty:
+        db.session.commit()  # the session's last-seen time moved
     return person
 
 

@@ -53,6 +53,9 @@ AUDIT_ACTION_LABELS = {
     "delete": _l("deleted"),
     "search": _l("searched"),
     "sign_in": _l("signed in"),
+    "second_factor_enabled": _l("turned two-factor sign-in on"),
+    "second_factor_reset": _l("reset the second factor"),
+    "recovery_codes_renewed": _l("renewed the recovery codes"),
 }
 
 

@@ -43,6 +43,33 @@ def _database_url() -> str:
     return url
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+# Request limits per client address (and per e-mail, account or person where that is the
+# point), in Flask-Limiter's notation; each can be overridden by RATE_LIMIT_<NAME>.
+RATE_LIMITS = {
+    "sign_in": "30 per minute",  # per address: password guessing is throttled per e-mail
+    "staff_sign_in": "30 per minute",
+    "second_factor": "10 per minute",  # per address and per pending sign-in
+    "sign_up": "10 per hour",
+    "confirm_resend": "5 per hour",
+    "password_forgot": "5 per 15 minutes",
+    "password_forgot_email": "3 per hour",  # per e-mail asked for
+    "account_link": "10 per 15 minutes",  # per signed-in person
+    "quick_reading": "60 per hour",  # per address: a city behind one mobile NAT
+    "quick_reading_account": "10 per hour",  # per account number tried
+}
+
+
+def _rate_limits() -> dict:
+    return {
+        name: os.environ.get(f"RATE_LIMIT_{name.upper()}", default)
+        for name, default in RATE_LIMITS.items()
+    }
+
+
 def load_config() -> dict:
     redis_url = os.environ.get("REDIS_URL", "")
     return {
@@ -54,15 +81,21 @@ def load_config() -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
-        # Sessions end after this much inactivity unless "remember me" was ticked.
-        "PERMANENT_SESSION_LIFETIME": timedelta(
-            minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
-        ),
+        "RATE_LIMITS": _rate_limits(),
+        # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (Werkzeug's
+        # ProxyFix). 0: the connecting address is the client's. Never more than there are:
+        # a client could then forge its address in the header.
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
+        # Sessions end after this much inactivity unless "remember me" was ticked ...
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
+        # ... and in any case this long after signing in (staff are never remembered).
+        "SESSION_MAX_HOURS": _env_int("SESSION_MAX_HOURS", 12),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
-        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # "Remember me": the session lasts this long after signing in, idle or not.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_env_int("REMEMBER_DAYS", 30)),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
@@ -112,8 +145,27 @@ def load_config() -> dict:
         "SUPPLIER_BIC": os.environ.get("SUPPLIER_BIC", "042202603"),
         "SUPPLIER_ACCOUNT": os.environ.get("SUPPLIER_ACCOUNT", "40702810442000012345"),
         "SUPPLIER_CORR_ACCOUNT": os.environ.get("SUPPLIER_CORR_ACCOUNT", "30101810900000000603"),
-        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_LOCK_MINUTES": int(os.environ.get("LOGIN_LOCK_MINUTES", "15")),
-        "TOKEN_MAX_AGE_HOURS": int(os.environ.get("TOKEN_MAX_AGE_HOURS", "24")),
+        # Wrong passwords (portal.services.throttle): per e-mail and address, or per e-mail
+        # and known device, the first LOGIN_FREE_FAILURES are free, then each costs a wait
+        # that doubles from LOGIN_FIRST_DELAY_MINUTES up to LOGIN_MAX_DELAY_MINUTES. When
+        # LOGIN_ACCOUNT_FAILURES come from unknown devices within LOGIN_ACCOUNT_WINDOW_MINUTES,
+        # unknown devices wait LOGIN_ACCOUNT_LOCK_MINUTES and the owner is e-mailed an unlock
+        # link; browsers that signed in with the e-mail before are not stopped.
+        "LOGIN_FREE_FAILURES": _env_int("LOGIN_FREE_FAILURES", 5),
+        "LOGIN_FIRST_DELAY_MINUTES": _env_int("LOGIN_FIRST_DELAY_MINUTES", 1),
+        "LOGIN_MAX_DELAY_MINUTES": _env_int("LOGIN_MAX_DELAY_MINUTES", 60),
+        "LOGIN_FAILURE_MEMORY_HOURS": _env_int("LOGIN_FAILURE_MEMORY_HOURS", 24),
+        "LOGIN_ACCOUNT_FAILURES": _env_int("LOGIN_ACCOUNT_FAILURES", 20),
+        "LOGIN_ACCOUNT_WINDOW_MINUTES": _env_int("LOGIN_ACCOUNT_WINDOW_MINUTES", 60),
+        "LOGIN_ACCOUNT_LOCK_MINUTES": _env_int("LOGIN_ACCOUNT_LOCK_MINUTES", 15),
+        # Two-factor sign-in of staff: a sign-in waiting for its code lapses after this.
+        "SECOND_FACTOR_MINUTES": _env_int("SECOND_FACTOR_MINUTES", 5),
+        # How long each kind of e-mailed link works (portal.services.tokens.LINKS).
+        "LINK_LIFETIME_HOURS": {
+            "confirm": int(os.environ.get("CONFIRM_LINK_HOURS", "24")),
+            "reset": int(os.environ.get("RESET_LINK_HOURS", "2")),
+            "invite": int(os.environ.get("INVITATION_LINK_HOURS", str(7 * 24))),
+            "unlock": int(os.environ.get("UNLOCK_LINK_HOURS", "1")),
+        },
         "CONSENT_TEXT_VERSION": "2026-01",
     }

@@ -1,15 +1,28 @@
 """Small helpers shared by the views of the public site and the back office."""
 
+import secrets
 from contextlib import contextmanager
 from functools import wraps
+from urllib.parse import urlsplit
 
-from flask import abort, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import (
+    abort,
+    after_this_request,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
-from portal.extensions import db, htmx
+from portal.extensions import db, htmx, limiter
+from portal.services import sessions
 from portal.services.errors import DomainError
 
 MAX_PAGE = 100_000
@@ -121,7 +134,113 @@ def rule_check(check):
 
 
 def client_ip() -> str | None:
+    """The client's address: the connecting one, or the one TRUSTED_PROXIES forwarded."""
     return request.remote_addr
+
+
+def safe_next(default: str) -> str:
+    """Follow ?next= only to a path on this site.
+
+    Browsers read a backslash as a slash, so "/\\evil.com" would leave the site like
+    "//evil.com"; control characters are dropped by URL parsers. Both are refused.
+    """
+    target = request.args.get("next", "")
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def rate_limit(name: str, **options):
+    """Flask-Limiter's limit named ``name`` in the configuration's RATE_LIMITS."""
+    return limiter.limit(lambda: current_app.config["RATE_LIMITS"][name], **options)
+
+
+# --- signing in and out --------------------------------------------------------------------
+
+DEVICE_COOKIE = "portal_device"
+DEVICE_COOKIE_DAYS = 400  # browsers keep a cookie at most this long
+MAX_DEVICE_EMAILS = 10
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portal.device")
+
+
+def _device_cookie() -> dict:
+    """{"n": this browser's id, "k": [keys of the e-mails it signed in with]}, or {}."""
+    try:
+        value = _device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""))
+    except BadSignature:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("k"), list):
+        return {}
+    return value
+
+
+def known_devices() -> dict:
+    """E-mail keys this browser has signed in with, each mapped to the browser's id."""
+    cookie = _device_cookie()
+    return {str(key): str(cookie["n"]) for key in cookie.get("k", []) if cookie.get("n")}
+
+
+def remember_device(email_key: str) -> None:
+    """After a right password (or an unlock link): this browser is a known device for the
+    e-mail (portal.services.throttle), set on the response of this request."""
+    cookie = _device_cookie()
+    keys = [key for key in cookie.get("k", []) if key != email_key][-(MAX_DEVICE_EMAILS - 1) :]
+    value = {"n": cookie.get("n") or secrets.token_hex(16), "k": [*keys, email_key]}
+
+    @after_this_request
+    def set_device_cookie(response):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            _device_serializer().dumps(value),
+            max_age=DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+        return response
+
+
+def start_session(person, *, remember: bool = False, second_factor: bool = False) -> None:
+    """Sign ``person`` in with a fresh session: nothing of a previous visitor (their
+    account, an e-mail typed) stays, and the new session exists on the server."""
+    language = session.get("language")
+    session.clear()
+    session.permanent = True  # clear() dropped it: the session still ends when idle
+    logout_user()  # after clear(): it marks a remembered visitor's cookie for removal
+    sessions.start(
+        db.session,
+        person,
+        remember=remember,
+        ip=client_ip(),
+        user_agent=request.user_agent.string,
+        second_factor=second_factor,
+    )
+    db.session.commit()
+    login_user(person, remember=remember)
+    if language:
+        session["language"] = language
+
+
+def end_session() -> None:
+    """Sign out for good: the session ends on the server, so a copy of its cookie (or of
+    the "remember me" cookie) is refused; the site stays in the language the person reads."""
+    if current_user.is_authenticated:
+        sessions.end(db.session, current_user.session_key)
+        db.session.commit()
+    language = session.get("language")
+    # clear() first: logout_user() leaves a note in the session to delete the "remember me"
+    # cookie, which clear() would wipe, leaving the visitor signed in through that cookie.
+    session.clear()
+    session.permanent = True
+    if language:
+        session["language"] = language
+    logout_user()
 
 
 def customer_required(view):

@@ -21,12 +21,14 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.services.second_factor import ALWAYS_REQUIRED_ROLES
 
 PASSWORD = "secret-pass-1"
 # Hashing is slow on purpose (scrypt: about half a second here), and checking it is as slow:
 # test users carry a cheap hash of the one password, so signing in costs nothing.
 PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 _sequence = itertools.count(1)
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the shared secret of enrolled test staff
 
 
 def _next() -> int:
@@ -50,14 +52,24 @@ def make_user(session, **fields) -> User:
     return user
 
 
-def make_staff(session, role: str = "operator", **fields) -> Staff:
+def make_staff(
+    session, role: str = "operator", second_factor: bool | None = None, **fields
+) -> Staff:
+    """An employee; enrolled in two-factor sign-in (``TOTP_SECRET``) where the role requires
+    it, unless ``second_factor`` says otherwise."""
     n = _next()
-    values = {
-        "email": f"{role}{n}@staff.example.ru",
-        "full_name": f"Петрова Анна {n}",
-        "role": role,
-        "password_hash": PASSWORD_HASH,
-    } | fields
+    if second_factor is None:
+        second_factor = role in ALWAYS_REQUIRED_ROLES
+    values = (
+        {
+            "email": f"{role}{n}@staff.example.ru",
+            "full_name": f"Петрова Анна {n}",
+            "role": role,
+            "password_hash": PASSWORD_HASH,
+        }
+        | ({"totp_secret": TOTP_SECRET, "totp_enabled_at": utcnow()} if second_factor else {})
+        | fields
+    )
     staff = Staff(**values)
     session.add(staff)
     session.flush()

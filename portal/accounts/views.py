@@ -6,10 +6,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from portal.accounts.forms import LinkAccountForm
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.services import accounts, debt, meters, readings, statements
 from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, customer_required
+from portal.web import attach_error, customer_required, rate_limit
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -18,7 +18,7 @@ def _user_key() -> str:
     """Attempts count per signed-in person (an office may share one address); per address
     for visitors, who are sent to sign in anyway."""
     if current_user.is_authenticated:
-        return current_user.get_id()
+        return f"{current_user.session_prefix}:{current_user.id}"
     return get_remote_address()
 
 
@@ -54,7 +54,7 @@ def dashboard(account_id: int):
 
 
 @bp.route("/link", methods=["GET", "POST"])
-@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_user_key)
+@rate_limit("account_link", methods=["POST"], key_func=_user_key)
 @customer_required
 def link():
     form = LinkAccountForm()

@@ -1,46 +1,42 @@
 """Sign-up, e-mail confirmation, sign-in and out, password reset for portal users."""
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from portal.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import User
 from portal.services import users
 from portal.services.errors import DomainError
-from portal.web import attach_error, client_ip, customer_required
+from portal.services.tokens import lifetime_hours
+from portal.web import (
+    attach_error,
+    client_ip,
+    customer_required,
+    end_session,
+    known_devices,
+    rate_limit,
+    remember_device,
+    safe_next,
+    start_session,
+)
 
 bp = Blueprint("auth", __name__)
 
-
-def safe_next(default: str) -> str:
-    """Follow ?next= only to a path on this site.
-
-    Browsers read a backslash as a slash, so "/\\evil.com" would leave the site like
-    "//evil.com"; control characters are dropped by URL parsers. Both are refused.
-    """
-    target = request.args.get("next", "")
-    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return default
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return default
+SIGNUP_USER = "signup_user"  # the user this browser signed up, until the link is opened
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@rate_limit("sign_up", methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            users.register(
+            user = users.register(
                 db.session,
                 email=form.email.data,
                 phone=form.phone.data,
@@ -53,32 +49,50 @@ def signup():
             attach_error(form, error)
         else:
             session["signup_email"] = users.normalise_email(form.email.data)
+            if user is not None:  # this browser may be signed in by the link, once
+                session[SIGNUP_USER] = user.id
             return redirect(url_for("auth.check_email"), code=303)
     return render_template("portal/auth/signup.html", form=form)
 
 
 @bp.route("/signup/check-email")
 def check_email():
-    return render_template("portal/auth/check_email.html", email=session.get("signup_email"))
+    return render_template(
+        "portal/auth/check_email.html",
+        email=session.get("signup_email"),
+        hours=lifetime_hours("confirm"),
+    )
 
 
 @bp.route("/confirm/<token>")
 def confirm(token: str):
+    """Confirm the address, once. The link signs in only the browser that signed up, and
+    only the first time: forwarded, scanned or found in a history it confirms nothing more."""
     try:
         user = users.confirm_email(db.session, token)
+    except users.LinkUsed as used:
+        flash(used.message, "info")
+        return redirect(url_for("auth.login"), code=303)
     except DomainError as error:
         return (
             render_template("portal/auth/link_invalid.html", message=error.message, kind="confirm"),
             400,
         )
-    if not current_user.is_authenticated:
-        login_user(user)
+    signed_up_here = session.pop(SIGNUP_USER, None) == user.id
+    db.session.commit()
+    if current_user.is_authenticated and not current_user.is_staff and current_user.id == user.id:
+        signed_up_here = False  # already in
+    elif signed_up_here and not current_user.is_authenticated:
+        start_session(user)
+    else:
+        flash(_("Your e-mail is confirmed. Sign in to link your personal account."), "success")
+        return redirect(url_for("auth.login", next=url_for("accounts.link")), code=303)
     flash(_("Your e-mail is confirmed. Now link your personal account."), "success")
     return redirect(url_for("accounts.link"), code=303)
 
 
 @bp.route("/confirm/resend", methods=["POST"])
-@limiter.limit("5 per hour")
+@rate_limit("confirm_resend")
 @customer_required
 def resend_confirmation():
     users.resend_confirmation(db.session, current_user)
@@ -87,22 +101,22 @@ def resend_confirmation():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@rate_limit("sign_in", methods=["POST"])
 def login():
     if current_user.is_authenticated and not current_user.is_staff:
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        attempt = users.sign_in_attempt(User, form.email.data, client_ip(), known_devices())
         try:
-            user = users.authenticate(db.session, User, form.email.data, form.password.data)
+            user = users.authenticate(
+                db.session, User, form.email.data, form.password.data, attempt
+            )
         except DomainError as error:
             attach_error(form, error)
         else:
-            # A fresh session: nothing of a previous visitor (their account, e-mail) stays.
-            session.clear()
-            session.permanent = True  # clear() dropped it: the session still ends when idle
-            logout_user()  # after clear(): it marks a remembered visitor's cookie for removal
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
+            remember_device(attempt.email_key)
             session["language"] = user.language
             return redirect(safe_next(url_for("main.home")), code=303)
     return render_template("portal/auth/login.html", form=form)
@@ -110,25 +124,42 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    # clear() first: logout_user() leaves a note in the session to delete the "remember me"
-    # cookie, which clear() would wipe, leaving the visitor signed in through that cookie.
-    language = session.get("language")
-    session.clear()
-    session.permanent = True
-    if language:
-        session["language"] = language  # the site stays in the language the person reads
-    logout_user()
+    end_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
 
 
+@bp.route("/unlock/<token>")
+def unlock(token: str):
+    """The link e-mailed when sign-in with an address is being guessed: the browser that
+    opens it becomes a known device for that address, which the lock does not stop."""
+    try:
+        audience, email_key = users.read_unlock(token)
+    except DomainError as error:
+        return (
+            render_template("portal/auth/link_invalid.html", message=error.message, kind="unlock"),
+            400,
+        )
+    remember_device(email_key)
+    flash(_("Sign-in on this device is unlocked. Sign in with your password."), "success")
+    target = "admin.login" if audience == "staff" else "auth.login"
+    return redirect(url_for(target), code=303)
+
+
+def _email_typed() -> str:
+    return users.normalise_email(request.form.get("email", ""))[:254]
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("5 per 15 minutes", methods=["POST"])
+@rate_limit("password_forgot", methods=["POST"])
+@rate_limit("password_forgot_email", methods=["POST"], key_func=_email_typed)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         users.request_password_reset(db.session, form.email.data)
-        return render_template("portal/auth/reset_sent.html", email=form.email.data)
+        return render_template(
+            "portal/auth/reset_sent.html", email=form.email.data, hours=lifetime_hours("reset")
+        )
     return render_template("portal/auth/forgot_password.html", form=form)
 
 
@@ -148,7 +179,14 @@ def reset_password(token: str):
         except DomainError as error:
             attach_error(form, error)
         else:
-            flash(_("Your password is changed. Sign in with the new one."), "success")
+            db.session.commit()
+            end_session()  # whoever was signed in in this browser too
+            flash(
+                _(
+                    "Your password is changed and every device is signed out. Sign in with the new one."
+                ),
+                "success",
+            )
             return redirect(url_for("auth.login"), code=303)
     return render_template("portal/auth/reset_password.html", form=form)
 

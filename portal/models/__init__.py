@@ -46,6 +46,7 @@ from portal.models.people import (
     Staff,
     User,
 )
+from portal.models.security import RecoveryCode, SignInFailure, SignInSession
 from portal.models.settings import Setting
 from portal.models.visits import Office
 
@@ -87,7 +88,10 @@ __all__ = [
     "OrganisationMember",
     "OutboxMessage",
     "Premises",
+    "RecoveryCode",
     "Setting",
+    "SignInFailure",
+    "SignInSession",
     "Staff",
     "User",
     "utcnow",

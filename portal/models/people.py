@@ -19,14 +19,19 @@ ORG_ROLES = ("owner", "accountant", "viewer")
 class PasswordMixin:
     password_hash: Mapped[str] = mapped_column(String(255))
     session_prefix = ""
+    # The key of the sign-in session this object was loaded through (portal.services.sessions).
+    session_key: str | None = None
+    sign_in_session = None  # that session's row (portal.models.SignInSession)
 
-    def get_id(self) -> str:
-        """ "user:7:ab12cd34": the last part changes with the password, so a password change
-        or reset ends every other session and "remember me" cookie of the person."""
-        return f"{self.session_prefix}:{self.id}:{self.password_fingerprint}"
+    def get_id(self) -> str | None:
+        """What Flask-Login keeps in the session and the "remember me" cookie: the key of a
+        sign-in session on the server, not the person's id, so ending that session on the
+        server (sign-out, a password change) makes every copy of the cookie worthless."""
+        return f"{self.session_prefix}:{self.session_key}" if self.session_key else None
 
     @property
     def password_fingerprint(self) -> str:
+        """Changes with the password: a reset link carries it, so it works once."""
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:12]
 
     def set_password(self, password: str) -> None:
@@ -50,8 +55,6 @@ class User(PasswordMixin, UserMixin, CreatedAtMixin, Base):
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     preferred_channel: Mapped[str] = mapped_column(String(10), default="email")
     language: Mapped[str] = mapped_column(String(5), default="ru")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     consents: Mapped[list["Consent"]] = relationship(
@@ -98,9 +101,12 @@ class Staff(PasswordMixin, UserMixin, CreatedAtMixin, Base):
     position: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret once enrolment is confirmed,
+    # and the last time step used, so a code cannot be replayed within its 30 seconds.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def is_active(self) -> bool:

@@ -1,12 +1,13 @@
 """The user's own profile: name, contacts, notice channel, language, password."""
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from portal.extensions import db
 from portal.profile.forms import PasswordForm, ProfileForm
-from portal.services import users
+from portal.services import sessions, users
 from portal.services.errors import DomainError
 from portal.web import attach_error, customer_required
 
@@ -35,7 +36,10 @@ def edit():
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("profile.edit"), code=303)
     return render_template(
-        "portal/profile/edit.html", form=form, password_form=PasswordForm(formdata=None)
+        "portal/profile/edit.html",
+        form=form,
+        password_form=PasswordForm(formdata=None),
+        **devices_context(),
     )
 
 
@@ -54,13 +58,46 @@ def change_password():
         except DomainError as error:
             attach_error(password_form, error)
         else:
-            # The session id carries the password's fingerprint: renew this session, while
-            # every other session of the person ends.
-            login_user(current_user._get_current_object())
+            db.session.commit()
             flash(_("Your password is changed. Other devices are signed out."), "success")
             return redirect(url_for("profile.edit"), code=303)
     return render_template(
         "portal/profile/edit.html",
         form=ProfileForm(obj=current_user, formdata=None),
         password_form=password_form,
+        **devices_context(),
     )
+
+
+def devices_context() -> dict:
+    """The devices signed in as the person, for the devices section of a profile page."""
+    person = current_user._get_current_object()
+    rows = sessions.live_sessions(db.session, person)
+    return {
+        "devices": [
+            (row, sessions.describe_device(row.user_agent), sessions.is_current(row, person))
+            for row in rows
+        ],
+        "end_form": FlaskForm(),
+    }
+
+
+@bp.route("/devices/others/end", methods=["POST"])
+@customer_required
+def end_other_sessions():
+    if FlaskForm().validate_on_submit():
+        ended = sessions.end_all(db.session, current_user, keep_key=current_user.session_key)
+        db.session.commit()
+        flash(_("Signed out on other devices: %(n)s.", n=ended), "success")
+    return redirect(url_for("profile.edit", _anchor="devices"), code=303)
+
+
+@bp.route("/devices/<int:session_id>/end", methods=["POST"])
+@customer_required
+def end_device_session(session_id: int):
+    if FlaskForm().validate_on_submit():
+        if not sessions.end_by_id(db.session, current_user, session_id):
+            abort(404)
+        db.session.commit()
+        flash(_("That device is signed out."), "success")
+    return redirect(url_for("profile.edit", _anchor="devices"), code=303)

@@ -15,13 +15,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.formatting import SERVICE_UNITS, label
 from portal.models import Meter
 from portal.readings.forms import QuickReadingForm, reading_form
 from portal.services import accounts, readings
 from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, customer_required, wants_fragment
+from portal.web import attach_error, customer_required, rate_limit, wants_fragment
 
 bp = Blueprint("readings", __name__)
 
@@ -299,8 +299,14 @@ def _chart(series: readings.Series, unit) -> dict:
 QUICK_RESULT = "quick_reading_result"
 
 
+def _account_tried() -> str:
+    """Guessing serial numbers of one account is limited whatever the address."""
+    return "account:" + "".join(request.form.get("account_number", "").split())[:40]
+
+
 @bp.route("/readings/quick", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@rate_limit("quick_reading", methods=["POST"])
+@rate_limit("quick_reading_account", methods=["POST"], key_func=_account_tried)
 def quick():
     form = QuickReadingForm()
     current = readings.window(db.session)

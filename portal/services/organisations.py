@@ -15,10 +15,8 @@ from portal.models import (
 )
 from portal.services.errors import DomainError, NotFound
 from portal.services.notify import enqueue_email, send_now
-from portal.services.tokens import make_token, read_token
+from portal.services.tokens import lifetime_hours, make_token, read_token
 from portal.services.users import external_url, normalise_email
-
-INVITATION_DAYS = 7
 
 
 def memberships_of(session: Session, user: User) -> list[OrganisationMember]:
@@ -92,7 +90,7 @@ def invite(session: Session, owner: OrganisationMember, email: str, role: str) -
             "inviter": owner.user,
             "role": role,
             "accept_url": external_url("organisations.accept", token=token),
-            "days": INVITATION_DAYS,
+            "days": lifetime_hours("invite") // 24,
         },
         dedup_key=f"invitation:{invitation.id}",
     )
@@ -102,7 +100,7 @@ def invite(session: Session, owner: OrganisationMember, email: str, role: str) -
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation:
-    payload = read_token("invite", token, max_age_hours=INVITATION_DAYS * 24)
+    payload = read_token("invite", token)
     invitation = (
         session.get(Invitation, payload["invitation"])
         if payload and "invitation" in payload

@@ -171,6 +171,16 @@ SPECS = {
             0,
             23,
         ),
+        SettingSpec(
+            "security.second_factor_for_all_staff",
+            int,
+            0,
+            _l(
+                "Two-factor sign-in: 1 requires it of every employee, 0 of administrators and supervisors only"
+            ),
+            0,
+            1,
+        ),
     ]
 }
 
@@ -202,6 +212,7 @@ GROUPS = {
     "penalties": _l("Penalties"),
     "debt": _l("Debt collection"),
     "notify": _l("Notifications"),
+    "security": _l("Security"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2

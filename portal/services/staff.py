@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import STAFF_ROLES, Staff
-from portal.services import audit
+from portal.services import audit, sessions
 from portal.services.errors import DomainError, NotFound
 from portal.services.users import check_password_strength, normalise_email
 
@@ -152,8 +152,7 @@ def update_staff(
         setattr(staff, name, value)
     if new_password:
         staff.set_password(new_password)
-        staff.failed_logins = 0
-        staff.locked_until = None
+        sessions.end_all(session, staff)  # whoever knew the old password is signed out
         changes["password"] = [None, "reset"]
     if not changes:
         return {}

@@ -2,7 +2,6 @@
 
 import re
 import unicodedata
-from datetime import timedelta
 from functools import cache
 
 import phonenumbers
@@ -14,9 +13,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.models import Consent, Staff, User, utcnow
+from portal.services import sessions, throttle
 from portal.services.errors import DomainError
 from portal.services.notify import enqueue_email, send_now
-from portal.services.tokens import make_token, read_token
+from portal.services.tokens import lifetime_hours, make_token, read_token
 
 MIN_PASSWORD_LENGTH = 8
 MAX_NAME_LENGTH = 200
@@ -169,7 +169,11 @@ def _plan_confirmation(session: Session, user: User):
         kind="confirm_email",
         recipient=user.email,
         subject=_("Confirm your e-mail"),
-        context={"user": user, "confirm_url": external_url("auth.confirm", token=token)},
+        context={
+            "user": user,
+            "confirm_url": external_url("auth.confirm", token=token),
+            "hours": lifetime_hours("confirm"),
+        },
         dedup_key=f"confirm_email:{user.id}:{utcnow():%Y%m%d%H%M%S%f}",
         user_id=user.id,
     )
@@ -183,51 +187,96 @@ def resend_confirmation(session: Session, user: User) -> None:
     send_now(session, message.id)
 
 
+class LinkUsed(DomainError):
+    """A genuine link that has done its work already."""
+
+
 def confirm_email(session: Session, token: str) -> User:
+    """Confirm the address the link was sent to, once: a used link (the address is already
+    confirmed) or an outdated one (a newer address) is refused."""
     payload = read_token("confirm", token)
     user = session.get(User, payload["user"]) if payload and "user" in payload else None
     if user is None or user.email != payload.get("email"):
         raise DomainError(_("The confirmation link is invalid or has expired."))
-    if not user.is_confirmed:
-        user.email_confirmed_at = utcnow()
-        session.commit()
-    return user
-
-
-def authenticate(session: Session, model: type[User] | type[Staff], email: str, password: str):
-    """The user if the password is right and the account is not locked.
-
-    The error is the same for an unknown e-mail, a wrong password and a locked account,
-    so the answer never tells whether an address is registered.
-    """
-    config = current_app.config
-    refusal = DomainError(
-        _(
-            "Wrong e-mail or password. After %(n)s failed attempts sign-in is locked for "
-            "%(minutes)s minutes.",
-            n=config["LOGIN_MAX_FAILURES"],
-            minutes=config["LOGIN_LOCK_MINUTES"],
+    if user.is_confirmed:
+        raise LinkUsed(
+            _("This confirmation link has been used already: your e-mail is confirmed. Sign in.")
         )
-    )
-    user = session.scalar(select(model).where(func.lower(model.email) == normalise_email(email)))
-    now = utcnow()
-    if user is None:
-        check_password_hash(_dummy_password_hash(), password)  # answer as slowly as for a user
-        raise refusal
-    if user.locked_until and user.locked_until > now:
-        raise refusal
-    if not user.check_password(password) or not user.is_active:
-        user.failed_logins += 1
-        if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        session.commit()
-        raise refusal
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.commit()
+    user.email_confirmed_at = utcnow()
+    session.flush()
     return user
+
+
+def _audience(model: type[User] | type[Staff]) -> str:
+    return "staff" if model is Staff else "user"
+
+
+def sign_in_attempt(
+    model: type[User] | type[Staff], email: str, ip: str | None, known_devices: dict
+) -> throttle.Attempt:
+    """Who is trying to sign in; ``known_devices`` maps e-mail keys to the device cookie's
+    id where that cookie proves an earlier sign-in with them."""
+    key = throttle.email_key(_audience(model), normalise_email(email))
+    return throttle.Attempt(email_key=key, ip=ip, device=known_devices.get(key))
+
+
+def authenticate(
+    session: Session,
+    model: type[User] | type[Staff],
+    email: str,
+    password: str,
+    attempt: throttle.Attempt,
+):
+    """The person if the password is right and this client may try now.
+
+    A wrong password and an unknown e-mail get the same answer, and so does a throttled
+    client whatever the e-mail (portal.services.throttle), so the answers never tell
+    whether an address is registered.
+    """
+    throttle.check(session, attempt)
+    person = session.scalar(select(model).where(func.lower(model.email) == normalise_email(email)))
+    if person is None:
+        check_password_hash(_dummy_password_hash(), password)  # answer as slowly as for a user
+    if person is None or not person.check_password(password) or not person.is_active:
+        if throttle.record_failure(session, attempt) and person is not None:
+            _plan_unlock(session, person)
+        session.commit()
+        raise DomainError(_("Wrong e-mail or password."))
+    throttle.record_success(session, attempt)
+    person.last_login_at = utcnow()
+    session.flush()
+    return person
+
+
+def _plan_unlock(session: Session, person: User | Staff) -> None:
+    """Tell the owner their sign-in is being guessed, with a link that makes their browser
+    a known device (its key: the e-mail's, so the link works only for this address)."""
+    audience = _audience(type(person))
+    token = make_token("unlock", {"a": audience, "k": throttle.email_key(audience, person.email)})
+    message = enqueue_email(
+        session,
+        kind="sign_in_unlock",
+        recipient=person.email,
+        subject=_("Someone is trying to sign in with your e-mail"),
+        context={
+            "person": person,
+            "unlock_url": external_url("auth.unlock", token=token),
+            "minutes": current_app.config["LOGIN_ACCOUNT_LOCK_MINUTES"],
+            "hours": lifetime_hours("unlock"),
+        },
+        dedup_key=f"sign_in_unlock:{audience}:{person.id}:{utcnow():%Y%m%d%H%M%S%f}",
+        user_id=person.id if audience == "user" else None,
+    )
+    session.commit()
+    send_now(session, message.id)
+
+
+def read_unlock(token: str) -> tuple[str, str]:
+    """The audience ("user" or "staff") and e-mail key an unlock link is for."""
+    payload = read_token("unlock", token)
+    if not payload or payload.get("a") not in ("user", "staff") or not payload.get("k"):
+        raise DomainError(_("The unlock link is invalid or has expired."))
+    return payload["a"], str(payload["k"])
 
 
 def request_password_reset(session: Session, email: str) -> None:
@@ -241,7 +290,11 @@ def request_password_reset(session: Session, email: str) -> None:
         kind="reset_password",
         recipient=user.email,
         subject=_("Password reset"),
-        context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
+        context={
+            "user": user,
+            "reset_url": external_url("auth.reset_password", token=token),
+            "hours": lifetime_hours("reset"),
+        },
         dedup_key=f"reset_password:{user.id}:{utcnow():%Y%m%d%H%M%S%f}",
         user_id=user.id,
     )
@@ -250,7 +303,7 @@ def request_password_reset(session: Session, email: str) -> None:
 
 
 def user_for_reset_token(session: Session, token: str) -> User:
-    payload = read_token("reset", token, max_age_hours=2)
+    payload = read_token("reset", token)
     user = session.get(User, payload["user"]) if payload and "user" in payload else None
     if user is None or payload.get("fp") != user.password_fingerprint:
         raise DomainError(_("The password reset link is invalid, expired or already used."))
@@ -258,14 +311,16 @@ def user_for_reset_token(session: Session, token: str) -> User:
 
 
 def reset_password(session: Session, token: str, new_password: str) -> User:
+    """A new password from a reset link: every session of the person ends (whoever knew
+    the old password is out), and the address is proven, so its failed sign-ins are
+    forgotten and it counts as confirmed."""
     user = user_for_reset_token(session, token)
     check_password_strength(new_password)
     user.set_password(new_password)
-    user.failed_logins = 0
-    user.locked_until = None
-    # Following the link proves the address is theirs.
+    sessions.end_all(session, user)
+    throttle.forget(session, throttle.email_key("user", user.email))
     user.email_confirmed_at = user.email_confirmed_at or utcnow()
-    session.commit()
+    session.flush()
     return user
 
 
@@ -294,9 +349,12 @@ def update_profile(
     return user
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def change_password(session: Session, user: User, current: str, new: str) -> int:
+    """A new password; every other session of the person ends. How many ended."""
     if not user.check_password(current):
         raise DomainError(_("The current password is wrong."), "current_password")
     check_password_strength(new)
     user.set_password(new)
-    session.commit()
+    ended = sessions.end_all(session, user, keep_key=user.session_key)
+    session.flush()
+    return ended

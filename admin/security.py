@@ -1,0 +1,148 @@
+"""An employee's own sign-in: enrolling the second factor, recovery codes, devices; and an
+administrator resetting a colleague's second factor."""
+
+import segno
+from flask import abort, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from admin import bp
+from admin.access import staff_required, staff_signed_in
+from admin.auth import CodeForm, finish_sign_in, pending_staff
+from portal.extensions import db
+from portal.models import Staff
+from portal.services import second_factor, sessions
+from portal.services.errors import DomainError
+from portal.web import attach_error, client_ip, rate_limit, staff_member
+
+ENROL_SECRET = "second_factor_secret"  # the secret being enrolled, until a code confirms it
+
+
+def _enrolling_staff() -> tuple[Staff | None, bool]:
+    """Who is enrolling: a pending sign-in (True) or a signed-in employee (False)."""
+    if current_user.is_authenticated and current_user.is_staff:
+        return staff_member(), False
+    return pending_staff(), True
+
+
+def _secret_grouped(secret: str) -> str:
+    """The key in groups of four, for typing it into an app by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@bp.route("/security/enrol", methods=["GET", "POST"])
+@rate_limit("second_factor", methods=["POST"])
+def security_enrol():
+    staff, pending = _enrolling_staff()
+    if staff is None:
+        return redirect(url_for("admin.login"), code=303)
+    if second_factor.is_enrolled(staff):
+        return redirect(url_for("admin.security" if not pending else "admin.login_code"))
+    secret = session.get(ENROL_SECRET) or second_factor.new_secret()
+    session[ENROL_SECRET] = secret
+    form = CodeForm()
+    form.code.description = _("The 6 digits the app shows after you add the key")
+    if form.validate_on_submit():
+        try:
+            codes = second_factor.enrol(db.session, staff, secret, form.code.data, client_ip())
+        except DomainError as error:
+            attach_error(form, error)
+        else:
+            session.pop(ENROL_SECRET, None)
+            if pending:
+                next_url = finish_sign_in(
+                    staff, with_second_factor=True, how=_("enrolled the second factor")
+                )
+            else:
+                sessions.mark_second_factor(db.session, staff)
+                db.session.commit()
+                next_url = url_for("admin.security")
+            return render_template("admin/security/codes.html", codes=codes, next_url=next_url)
+    uri = second_factor.provisioning_uri(secret, staff)
+    return render_template(
+        "admin/security/enrol.html",
+        form=form,
+        staff=staff,
+        pending=pending,
+        secret=_secret_grouped(secret),
+        qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2),
+    )
+
+
+@bp.route("/security")
+@staff_signed_in
+def security():
+    staff = staff_member()
+    rows = sessions.live_sessions(db.session, staff)
+    return render_template(
+        "admin/security/index.html",
+        staff=staff,
+        required=second_factor.is_required(db.session, staff),
+        enrolled=second_factor.is_enrolled(staff),
+        codes_left=second_factor.recovery_codes_left(db.session, staff),
+        devices=[
+            (row, sessions.describe_device(row.user_agent), sessions.is_current(row, staff))
+            for row in rows
+        ],
+        end_form=FlaskForm(),
+    )
+
+
+@bp.route("/security/recovery-codes", methods=["POST"])
+@staff_required("dashboard")
+def security_renew_codes():
+    staff = staff_member()
+    if not FlaskForm().validate_on_submit() or not second_factor.is_enrolled(staff):
+        return redirect(url_for("admin.security"), code=303)
+    codes = second_factor.renew_recovery_codes(db.session, staff, client_ip())
+    db.session.commit()
+    return render_template(
+        "admin/security/codes.html", codes=codes, next_url=url_for("admin.security")
+    )
+
+
+@bp.route("/security/devices/others/end", methods=["POST"])
+@staff_signed_in
+def security_end_others():
+    staff = staff_member()
+    if FlaskForm().validate_on_submit():
+        ended = sessions.end_all(db.session, staff, keep_key=staff.session_key)
+        db.session.commit()
+        flash(_("Signed out on other devices: %(n)s.", n=ended), "success")
+    return redirect(url_for("admin.security", _anchor="devices"), code=303)
+
+
+@bp.route("/security/devices/<int:session_id>/end", methods=["POST"])
+@staff_signed_in
+def security_end_device(session_id: int):
+    if FlaskForm().validate_on_submit():
+        if not sessions.end_by_id(db.session, staff_member(), session_id):
+            abort(404)
+        db.session.commit()
+        flash(_("That device is signed out."), "success")
+    return redirect(url_for("admin.security", _anchor="devices"), code=303)
+
+
+@bp.route("/staff/<int:staff_id>/second-factor/reset", methods=["POST"])
+@staff_required("staff")
+def staff_second_factor_reset(staff_id: int):
+    colleague = db.session.get(Staff, staff_id) or abort(404)
+    if FlaskForm().validate_on_submit():
+        try:
+            second_factor.reset(db.session, colleague, staff_member(), client_ip())
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "warning")
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "The second factor of %(name)s is reset: they are signed out and enrol "
+                    "again at the next sign-in.",
+                    name=colleague.full_name,
+                ),
+                "success",
+            )
+    return redirect(url_for("admin.staff_edit", staff_id=staff_id), code=303)
+
