@@ -2,9 +2,10 @@
 account's debt with its escalation steps (notice → warning → restriction → lifted) and
 their documents. Every rule is in ``portal.services.debt``."""
 
+import io
 from decimal import Decimal
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import SelectPagination
@@ -18,7 +19,7 @@ from admin.customers import MAX_PAGE, list_page, staff_member
 from portal.extensions import db
 from portal.formatting import CATEGORY_LABELS
 from portal.models import DEBT_STEPS
-from portal.services import debt, settings
+from portal.services import debt, exports, settings
 from portal.services.errors import NotFound
 from portal.services.readings import local_today
 from portal.web import client_ip, options, refusal_shown_on
@@ -186,16 +187,12 @@ def _export(kind: str):
     today = local_today()
     make = debt.debtors_csv if kind == "csv" else debt.debtors_xlsx
     body = make(db.session, filters, staff_id=staff_member().id, ip=client_ip(), as_of=today)
-    filename = f"debtors-{today.isoformat()}.{kind}"
-    mimetype = (
-        "text/csv"
-        if kind == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return send_file(
+        io.BytesIO(body),
+        mimetype=exports.CSV_MIMETYPE if kind == "csv" else exports.XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"debtors-{today.isoformat()}.{kind}",
     )
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if kind == "csv":
-        headers["Content-Type"] = "text/csv; charset=utf-8"
-    return Response(body, mimetype=mimetype, headers=headers)
 
 
 @bp.route("/debt/export.csv")
@@ -358,8 +355,6 @@ def debt_action_document(account_id: int, action_id: int):
         )
     except NotFound:
         abort(404)
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return send_file(
+        io.BytesIO(body), mimetype="application/pdf", as_attachment=True, download_name=filename
     )

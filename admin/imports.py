@@ -6,13 +6,15 @@ The import itself runs in the background: a Celery worker when a broker is confi
 picks up queued imports on each round (and so does Celery beat, should a message be lost).
 """
 
+import io
+
 from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -27,6 +29,7 @@ from admin.customers import page_of, staff_member
 from portal.extensions import db, htmx
 from portal.formatting import ZONE_LABELS
 from portal.models import Staff
+from portal.services import exports
 from portal.services import readings_import as importer
 from portal.services.errors import DomainError, NotFound
 from portal.web import client_ip, receive_upload, redirect_after_post
@@ -184,10 +187,12 @@ def import_errors(batch_id: int):
         abort(404)
     body = importer.errors_file(stored)
     importer.record_download(db.session, batch, staff_member().id, client_ip())
-    response = make_response(body)
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="import-{batch_id}-errors.csv"'
-    return response
+    return send_file(
+        io.BytesIO(body),
+        mimetype=exports.CSV_MIMETYPE,
+        as_attachment=True,
+        download_name=f"import-{batch_id}-errors.csv",
+    )
 
 
 @bp.route("/imports")

@@ -2,7 +2,9 @@
 faulty and back in service, seal and verification dates, and the list of meters whose
 state verification is due. Every rule is in ``portal.services.meters``."""
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+import io
+
+from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,7 +25,7 @@ from admin.readings import reading_value, template_context
 from portal.extensions import db
 from portal.formatting import SERVICE_LABELS, ZONE_LABELS
 from portal.models.metering import ZONE_NAMES
-from portal.services import meters
+from portal.services import exports, meters
 from portal.services.errors import DomainError, NotFound
 from portal.web import (
     client_ip,
@@ -359,11 +361,6 @@ def meters_verification():
 def meters_verification_csv():
     body = meters.verification_csv(db.session, staff_id=staff_member().id, ip=client_ip())
     filename = f"verification-due-{meters.today().isoformat()}.csv"
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
+    return send_file(
+        io.BytesIO(body), mimetype=exports.CSV_MIMETYPE, as_attachment=True, download_name=filename
     )

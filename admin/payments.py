@@ -2,9 +2,10 @@
 preview, import it, download the refused lines; totals by agent and day; the payments of an
 account. Every rule is in ``portal.services.payments``."""
 
+import io
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,7 +18,7 @@ from admin.access import staff_required
 from admin.customers import list_page, page_of, staff_member
 from portal.extensions import db
 from portal.formatting import as_money
-from portal.services import payments
+from portal.services import exports, payments
 from portal.services.errors import DomainError, NotFound
 from portal.services.readings import local_today
 from portal.web import client_ip, receive_upload
@@ -154,13 +155,11 @@ def payment_registry_errors(registry_id: int):
     except DomainError as error:
         flash(error.message, "danger")
         return redirect(url_for("admin.payment_registry", registry_id=registry_id), code=303)
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="registry-{registry_id}-errors.csv"',
-            "Content-Type": "text/csv; charset=utf-8",
-        },
+    return send_file(
+        io.BytesIO(body),
+        mimetype=exports.CSV_MIMETYPE,
+        as_attachment=True,
+        download_name=f"registry-{registry_id}-errors.csv",
     )
 
 

@@ -8,7 +8,8 @@ What the CSV imports share (remote readings: ``readings_import``; payment regist
 - ``read_table``: the delimiter (``;``, ``,`` or a tab) detected from the first lines, an
   optional header naming the columns in any order (extra columns ignored), the data lines;
 - ``parse_date`` and ``trimmed``, for checking the cells of a line;
-- ``sha256`` and ``clean_filename``, for keeping the uploaded file.
+- ``sha256`` and ``clean_filename``, for keeping the uploaded file;
+- ``refused_lines_file``, the refused lines to download, correct and upload again.
 
 File-level problems raise DomainError on the field "file", worded for the person uploading.
 """
@@ -26,6 +27,7 @@ from flask import current_app, has_app_context
 from flask_babel import LazyString
 from flask_babel import gettext as _
 
+from portal.services import exports
 from portal.services.errors import DomainError
 
 DELIMITERS = (";", ",", "\t")
@@ -207,6 +209,14 @@ def read_table(text: str, fmt: CsvFormat, *, max_lines: int) -> Table:
     if not rows:
         raise DomainError(str(fmt.no_rows_message), "file")
     return Table(rows, header, positions, width)
+
+
+def refused_lines_file(header: list[str], errors) -> bytes:
+    """The refused lines (each with ``cells``, ``reason`` and ``line``) as the CSV download
+    of the one writer: the file's columns, then the reason and the line number. Corrected,
+    it can be uploaded again as it is: a header names the columns, extra ones are ignored."""
+    rows = [[*error.cells, error.reason, error.line] for error in errors]
+    return exports.csv_file([[*header, _("Reason"), _("Line")], *rows])
 
 
 def parse_date(raw: str) -> date | None:

@@ -20,7 +20,6 @@ warning (delivered with proof) → restriction, no sooner than ``debt.warning_le
 after the warning was delivered → lifted. Each step is a DebtAction the customer sees.
 """
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -46,7 +45,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.billing import Money
-from portal.services import audit, settings
+from portal.services import audit, exports, settings
 from portal.services.billing import add_months, month_end
 from portal.services.documents import render_pdf
 from portal.services.errors import DomainError, NotFound
@@ -363,6 +362,10 @@ def _money(value) -> Decimal:
 # --- exports --------------------------------------------------------------------------
 
 
+# Column widths of the workbook, in characters, in the order of the header.
+EXPORT_WIDTHS = (14, 36, 48, 18, 14, 14, 14, 14, 16, 22, 12)
+
+
 def _export_header() -> list[str]:
     return [
         _("Account"),
@@ -412,62 +415,20 @@ def _export_rows(session: Session, filters: DebtorFilters, as_of: date, staff_id
 def debtors_csv(
     session: Session, filters: DebtorFilters, *, staff_id: int, ip=None, as_of=None
 ) -> bytes:
-    """The filtered list for Excel: UTF-8 with BOM, ";", decimal comma, dates DD.MM.YYYY."""
-    import csv
-
+    """The filtered list for Excel (``exports.csv_file``): decimal comma, dates DD.MM.YYYY."""
     as_of = as_of or local_today()
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(_export_header())
-    for row in _export_rows(session, filters, as_of, staff_id, ip, "CSV"):
-        writer.writerow(
-            [
-                f"{cell:.2f}".replace(".", ",")
-                if isinstance(cell, Decimal)
-                else cell.strftime("%d.%m.%Y")
-                if isinstance(cell, date)
-                else cell
-                for cell in row
-            ]
-        )
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    rows = _export_rows(session, filters, as_of, staff_id, ip, "CSV")
+    return exports.csv_file([_export_header(), *rows])
 
 
 def debtors_xlsx(
     session: Session, filters: DebtorFilters, *, staff_id: int, ip=None, as_of=None
 ) -> bytes:
-    """The filtered list as an Excel workbook: money as numbers with two decimals."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
+    """The filtered list as an Excel workbook (``exports.xlsx_file``): money as numbers
+    with two decimals."""
     as_of = as_of or local_today()
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Debtors"))
-    widths = [14, 36, 48, 18, 14, 14, 14, 14, 16, 22, 12]
-    for index, width in enumerate(widths):
-        sheet.column_dimensions[chr(ord("A") + index)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header = []
-    for title in _export_header():
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for row in _export_rows(session, filters, as_of, staff_id, ip, "XLSX"):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, Decimal):
-                cell.number_format = "#,##0.00"
-            elif isinstance(value, date):
-                cell.number_format = "DD.MM.YYYY"
-            cells.append(cell)
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    rows = _export_rows(session, filters, as_of, staff_id, ip, "XLSX")
+    return exports.xlsx_file(_("Debtors"), _export_header(), rows, widths=EXPORT_WIDTHS)
 
 
 # --- one account ----------------------------------------------------------------------

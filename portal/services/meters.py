@@ -6,8 +6,6 @@ Readings are judged and stored by ``portal.services.readings``, never here. Ever
 is audited together with the change itself (one commit).
 """
 
-import csv
-import io
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -28,7 +26,7 @@ from portal.models import (
     Staff,
 )
 from portal.models.metering import ZONE_NAMES
-from portal.services import audit, readings, settings
+from portal.services import audit, exports, readings, settings
 from portal.services.customers import MAX_ID, clean_term, text_matches
 from portal.services.errors import DomainError, NotFound
 
@@ -687,9 +685,9 @@ def verification_due(session: Session, day: date | None = None) -> Select:
     )
 
 
-def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> str:
-    """Every meter of the list as CSV for Excel (UTF-8 with a BOM, semicolons), in one
-    query; exporting names and phones is audited."""
+def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> bytes:
+    """Every meter of the list as CSV for Excel (``exports.csv_file``), in one query;
+    exporting names and phones is audited."""
     from portal.formatting import METER_STATUS_LABELS, SERVICE_LABELS
 
     day = today()
@@ -715,38 +713,33 @@ def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> str:
         )
         .order_by(Meter.verification_due, Account.number, Meter.id)
     ).all()
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
+    header = [
+        _("Account"),
+        _("Address"),
+        _("Customer"),
+        _("Phone"),
+        _("Service"),
+        _("Serial number"),
+        _("Model"),
+        _("Status"),
+        _("Verification due"),
+        _("Overdue"),
+    ]
+    lines = [
         [
-            _("Account"),
-            _("Address"),
-            _("Customer"),
-            _("Phone"),
-            _("Service"),
-            _("Serial number"),
-            _("Model"),
-            _("Status"),
-            _("Verification due"),
-            _("Overdue"),
+            row.number,
+            row.address,
+            row.full_name,
+            row.phone or "",
+            str(SERVICE_LABELS.get(row.service, row.service)),
+            row.serial_number,
+            row.model or "",
+            str(METER_STATUS_LABELS.get(row.status, row.status)),
+            row.verification_due.isoformat(),
+            _("yes") if row.verification_due < day else _("no"),
         ]
-    )
-    for row in rows:
-        writer.writerow(
-            [
-                row.number,
-                row.address,
-                row.full_name,
-                row.phone or "",
-                str(SERVICE_LABELS.get(row.service, row.service)),
-                row.serial_number,
-                row.model or "",
-                str(METER_STATUS_LABELS.get(row.status, row.status)),
-                row.verification_due.isoformat(),
-                _("yes") if row.verification_due < day else _("no"),
-            ]
-        )
+        for row in rows
+    ]
     audit.record(
         session,
         staff_id=staff_id,
@@ -757,7 +750,7 @@ def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> str:
         ip_address=ip,
     )
     session.commit()
-    return buffer.getvalue()
+    return exports.csv_file([header, *lines])
 
 
 # --- readings of a meter, as the back office shows them -------------------------------------

@@ -18,7 +18,6 @@ The format, as banks and Russian Excel write it:
   at most two decimals, spaces inside ignored.
 """
 
-import codecs
 import csv
 import io
 import re
@@ -649,7 +648,8 @@ def _import_claimed(
 
 def _store_errors(checked: Checked) -> str | None:
     """The refused lines as stored: line, code, reason, then the line's own cells; the
-    first row carries the file's header (if it had one)."""
+    first row carries the file's header (if it had one). Kept as they came (the preview
+    re-reads them); the download neutralises formula cells (``errors_file``)."""
     if not checked.errors:
         return None
     out = io.StringIO()
@@ -671,8 +671,7 @@ def stored_errors(registry: PaymentRegistry) -> tuple[list[str] | None, list[Lin
 
 
 def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | None) -> bytes:
-    """The refused lines as a CSV Excel opens: UTF-8 with BOM, ";", the original columns
-    plus the reason and the line number. Corrected, it can be uploaded again as it is.
+    """The refused lines as a CSV Excel opens (``csvfiles.refused_lines_file``).
 
     A registry in preview is checked again, so the file matches the preview page."""
     registry = get_registry(session, registry_id, with_files=True)
@@ -683,11 +682,7 @@ def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | 
         header, errors = stored_errors(registry)
     if header is None:
         header = [str(COLUMN_LABELS[column]) for column in COLUMNS]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([*header, _("Reason"), _("Line")])
-    for error in errors:
-        writer.writerow([*error.cells, error.reason, error.line])
+    body = csvfiles.refused_lines_file(header, errors)
     audit.record(
         session,
         staff_id=staff_id,
@@ -698,7 +693,7 @@ def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | 
         ip_address=ip,
     )
     session.commit()
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    return body
 
 
 # --- payments of an account -----------------------------------------------------------

@@ -25,7 +25,6 @@ on SQLite); rows go in chunk by chunk (PostgreSQL: COPY) with one superseding UP
 chunk; no ORM object per line.
 """
 
-import codecs
 import csv
 import gc
 import io
@@ -941,7 +940,8 @@ def process_queued_imports(session: Session) -> int:
 
 def _store_errors(checked: Checked) -> str | None:
     """The refused lines as stored: line, code, reason, then the line's own cells; the
-    first row carries the file's header (if it had one)."""
+    first row carries the file's header (if it had one). Kept as they came (the preview
+    re-reads them); the download neutralises formula cells (``errors_file``)."""
     if not checked.errors:
         return None
     out = io.StringIO()
@@ -988,17 +988,11 @@ def preview(stored: str | None) -> Preview:
 
 
 def errors_file(stored: str | None) -> bytes:
-    """The refused lines as a CSV Excel opens: UTF-8 with BOM, ";", the original columns
-    plus the reason and the line number. Corrected, it can be uploaded again as it is."""
+    """The refused lines as a CSV Excel opens (``csvfiles.refused_lines_file``)."""
     header, errors = stored_errors(stored)
     if header is None:
         header = [str(COLUMN_LABELS[column]) for column in COLUMNS]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([*header, _("Reason"), _("Line")])
-    for error in errors:
-        writer.writerow([*error.cells, error.reason, error.line])
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    return csvfiles.refused_lines_file(header, errors)
 
 
 def record_download(session: Session, batch: ImportBatch, staff_id: int, ip: str | None):

@@ -21,6 +21,7 @@ from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import csrf_token, form_alert, login_as, page, post_form, sign_in
 from tests.unit.test_debt_service import add_bills
+from tests.unit.test_exports import downloaded_csv
 
 HTMX = {"HX-Request": "true"}
 D = Decimal
@@ -170,6 +171,44 @@ def test_exports_csv_and_xlsx_of_the_filtered_list(client, db_session):
     assert {row[0] for row in values} == {one.number, other.number}
     assert all(row[6] == 1700 for row in values)
     assert sheet["G2"].number_format == "#,##0.00"
+
+
+def test_exports_neutralise_formulas_and_keep_numbers(client, db_session):
+    """Names and addresses are typed by people: none may run as a formula in Excel."""
+    login(client, db_session)
+    account = make_debtor(db_session, district="-2+3")
+    account.customer.full_name = '=HYPERLINK("http://x")'
+    account.premises.address = "@SUM(A1)"
+    db_session.flush()
+    query = "district=-2%2B3"
+    today = local_today().isoformat()
+
+    rows = downloaded_csv(client.get(f"/admin/debt/export.csv?{query}"), f"debtors-{today}.csv")
+    assert len(rows) == 2
+    assert rows[1][:7] == [
+        account.number,
+        '\'=HYPERLINK("http://x")',
+        "'@SUM(A1)",
+        "'-2+3",
+        rows[1][4],
+        "1700,00",
+        "1700,00",
+    ]
+
+    response = client.get(f"/admin/debt/export.xlsx?{query}")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    assert response.headers["Content-Disposition"] == f"attachment; filename=debtors-{today}.xlsx"
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    name, address, district = sheet["B2"], sheet["C2"], sheet["D2"]
+    assert [cell.value for cell in (name, address, district)] == [
+        '=HYPERLINK("http://x")',
+        "@SUM(A1)",
+        "-2+3",
+    ]
+    assert {cell.data_type for cell in (name, address, district)} == {"s"}
+    assert (sheet["F2"].value, sheet["F2"].data_type) == (1700, "n")
+    assert sheet["H2"].is_date
 
 
 # --- one account ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from portal.models import STAFF_ROLES, AuditEvent, ImportBatch, Reading
 from portal.services import readings_import as importer
 from tests import factories
 from tests.conftest import csrf_token, login_as, page, post_form, translated
+from tests.unit.test_exports import downloaded_csv
 
 ALLOWED = {"metering", "supervisor", "admin"}
 DAY = date(2026, 3, 10)
@@ -187,6 +188,38 @@ def test_errors_csv_download(client, db_session, meter, metering):
         .where(AuditEvent.object_id == batch_id, AuditEvent.action == "view")
     )
     assert downloads == 1
+
+
+def test_the_errors_csv_neutralises_formulas_and_keeps_numbers(client, db_session, meter, metering):
+    """Cells of the uploaded file come back in the download: none may run as a formula."""
+    lines = [
+        "Лицевой счёт;Заводской номер;Зона;Дата;Показание;@Примечание",
+        f'{meter.account.number};{meter.serial_number};день;10.03.2026;-5;"=HYPERLINK(""http://x"")"',
+        '+cmd;-2+3;@SUM(A1);10.03.2026;-12,5;"\tx"',
+    ]
+    batch_id = batch_id_of(upload(client, ("\n".join(lines) + "\n").encode("utf-8")))
+    rows = downloaded_csv(
+        client.get(f"/admin/imports/{batch_id}/errors.csv"), f"import-{batch_id}-errors.csv"
+    )
+    assert rows[0][:6] == [
+        "Лицевой счёт",
+        "Заводской номер",
+        "Зона",
+        "Дата",
+        "Показание",
+        "'@Примечание",
+    ]
+    first, second = rows[1], rows[2]
+    assert first[:6] == [
+        meter.account.number,
+        meter.serial_number,
+        "день",
+        "10.03.2026",
+        "-5",
+        '\'=HYPERLINK("http://x")',
+    ]
+    assert second[:6] == ["'+cmd", "'-2+3", "'@SUM(A1)", "10.03.2026", "-12,5", "'\tx"]
+    assert [first[-1], second[-1]] == ["2", "3"]
 
 
 def test_no_errors_no_download(client, db_session, meter, metering):

@@ -25,6 +25,7 @@ from tests.integration.test_admin_readings import (
     sign_in_staff,
     today,
 )
+from tests.unit.test_exports import downloaded_csv
 
 
 def yesterday():
@@ -500,6 +501,26 @@ def test_the_csv_export_lists_the_same_meters(client, db_session, due_meters):
     assert rows[1][0] == account.number and rows[1][1] == account.premises.address
     exports = audit_events(db_session, object_type="meter", action="export")
     assert [event.staff_id for event in exports] == [staff.id]
+
+
+def test_the_csv_export_neutralises_formulas_and_keeps_numbers(client, db_session):
+    sign_in_staff(client, db_session, "metering")
+    customer = factories.make_customer(
+        db_session, full_name='=HYPERLINK("http://x")', phone="+79161234567"
+    )
+    account = factories.make_account(db_session, customer)
+    account.premises.address = "@SUM(A1)"
+    due = today() - timedelta(days=400)  # before every other test's meters
+    factories.make_meter(
+        db_session, account, verification_due=due, serial_number="-2+3", model="\tx"
+    )
+    rows = downloaded_csv(
+        client.get("/admin/meters/verification.csv"),
+        f"verification-due-{today().isoformat()}.csv",
+    )
+    assert rows[1][:4] == [account.number, "'@SUM(A1)", '\'=HYPERLINK("http://x")', "'+79161234567"]
+    assert rows[1][5:7] == ["'-2+3", "'\tx"]
+    assert rows[1][8] == due.isoformat()
 
 
 def test_the_list_needs_a_constant_number_of_queries(client, db_session):

@@ -14,6 +14,7 @@ from portal.models import STAFF_ROLES, AuditEvent, Payment, PaymentRegistry
 from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import csrf_token, field_error, page, post_form, sign_in
+from tests.unit.test_exports import downloaded_csv
 
 HTMX = {"HX-Request": "true"}
 
@@ -110,6 +111,34 @@ def test_errors_file_download(client, db_session, accounts):
     assert rows[0] == ["account", "amount", "date", "reference", "agent", "Reason", "Line"]
     assert [row[0] for row in rows[1:]] == ["5299999999", accounts[1].number]
     assert [row[-1] for row in rows[1:]] == ["4", "5"]
+
+
+def test_the_errors_file_neutralises_formulas_and_keeps_numbers(client, db_session, accounts):
+    """Before and after the import (checked again, then as stored) the cells of the refused
+    lines come back unable to run as formulas; plain numbers stay as they were."""
+    login(client, db_session)
+    ref = uuid.uuid4().hex[:10]
+    day = local_today().strftime("%d.%m.%Y")
+    text = (
+        "account;amount;date;reference;agent;@note\r\n"
+        f"{accounts[0].number};100,00;{day};{ref}-1;Сбербанк;ok\r\n"
+        f'{accounts[0].number};-12,5;{day};{ref}-2;"=HYPERLINK(""http://x"")";x\r\n'
+        f'+cmd;10,00;{day};-2+3;@SUM(A1);"\tx"\r\n'
+    )
+    number = registry_id(upload(client, text.encode("utf-8")))
+    url = f"/admin/payments/registries/{number}/errors.csv"
+    expected = [
+        ["account", "amount", "date", "reference", "agent", "'@note"],
+        [accounts[0].number, "-12,5", day, f"{ref}-2", '\'=HYPERLINK("http://x")', "x"],
+        ["'+cmd", "10,00", day, "'-2+3", "'@SUM(A1)", "'\tx"],
+    ]
+    in_preview = downloaded_csv(client.get(url), f"registry-{number}-errors.csv")
+    assert post_form(client, f"/admin/payments/registries/{number}/import", {}).status_code == 303
+    assert db_session.get(PaymentRegistry, number).status == "imported"
+    as_stored = downloaded_csv(client.get(url), f"registry-{number}-errors.csv")
+    for rows in (in_preview, as_stored):
+        assert [row[:6] for row in rows] == expected
+        assert [row[-1] for row in rows[1:]] == ["3", "4"]
 
 
 @pytest.mark.parametrize(
