@@ -46,6 +46,8 @@ def test_config(tmp_dir: Path, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_dir),
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # As behind one reverse proxy: a request's X-Forwarded-For names its client.
+        "TRUSTED_PROXIES": 1,
         "SERVER_NAME": "portal.test",
         "MAIL_SERVER": "",
         "MAIL_SUPPRESS_SEND": False,

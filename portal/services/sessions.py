@@ -66,6 +66,7 @@ def start(
             staff_id=person.id if isinstance(person, Staff) else None,
             remember=remember,
             expires_at=now + absolute_lifetime(remember),
+            created_at=now,
             last_seen_at=now,
             ip_address=ip,
             user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import format_timedelta
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -84,11 +83,8 @@ def client_delay(failures: int) -> timedelta:
     return min(first * 2 ** min(beyond, 30), longest)
 
 
-def _wait_text(wait: timedelta) -> str:
-    minutes = max(1, math.ceil(wait.total_seconds() / 60))
-    return format_timedelta(
-        timedelta(minutes=minutes), granularity="minute", threshold=10, add_direction=False
-    )
+def _minutes_to_wait(wait: timedelta) -> int:
+    return max(1, math.ceil(wait.total_seconds() / 60))
 
 
 def check(session: Session, attempt: Attempt, now: datetime | None = None) -> None:
@@ -99,9 +95,10 @@ def check(session: Session, attempt: Attempt, now: datetime | None = None) -> No
     if last is not None and now < last + client_delay(count):
         wait = last + client_delay(count) - now
         raise Throttled(
-            _(
-                "Too many failed attempts. Try again in %(wait)s.",
-                wait=_wait_text(wait),
+            ngettext(
+                "Too many failed attempts. Try again in %(num)d minute.",
+                "Too many failed attempts. Try again in %(num)d minutes.",
+                _minutes_to_wait(wait),
             ),
             wait,
         )
@@ -116,12 +113,16 @@ def _check_unknown_devices(session: Session, attempt: Attempt, now: datetime) ->
     until = last + _minutes("LOGIN_ACCOUNT_LOCK_MINUTES")
     if now < until:
         raise Throttled(
-            _(
+            ngettext(
                 "Too many failed attempts to sign in with this e-mail from new devices. Try "
-                "again in %(wait)s, or from a device you signed in on before. If the e-mail "
-                "is registered, we have sent it a link that unlocks sign-in on the device "
-                "where it is opened.",
-                wait=_wait_text(until - now),
+                "again in %(num)d minute, or from a device you signed in on before. If the "
+                "e-mail is registered, we have sent it a link that unlocks sign-in on the "
+                "device where it is opened.",
+                "Too many failed attempts to sign in with this e-mail from new devices. Try "
+                "again in %(num)d minutes, or from a device you signed in on before. If the "
+                "e-mail is registered, we have sent it a link that unlocks sign-in on the "
+                "device where it is opened.",
+                _minutes_to_wait(until - now),
             ),
             until - now,
         )

@@ -321,7 +321,12 @@ def hammer(client, url: str, data: dict, times: int) -> list[int]:
     return codes
 
 
-def test_login_is_rate_limited(rate_limited_app):
+def allowed(app, name: str) -> int:
+    """How many requests the named limit of RATE_LIMITS lets through ("30 per minute": 30)."""
+    return int(app.config["RATE_LIMITS"][name].split()[0])
+
+
+def test_login_is_rate_limited_per_address(rate_limited_app):
     with rate_limited_app.app_context():
         user = factories.make_user(db.session)
         db.session.commit()
@@ -329,8 +334,9 @@ def test_login_is_rate_limited(rate_limited_app):
         db.session.remove()
     client = rate_limited_app.test_client()
     wrong = {"email": email, "password": "wrong-pass-1"}
-    codes = hammer(client, "/login", wrong, 20)
-    assert codes == [200] * 20
+    n = allowed(rate_limited_app, "sign_in")
+    codes = hammer(client, "/login", wrong, n)
+    assert codes == [200] * n  # wrong passwords, then "wait" from the throttle: pages all
     response = client.post("/login", data={"csrf_token": csrf_token(client), **wrong})
     assert_friendly_429(rate_limited_app, response)
     # the right password does not get through either while the limit lasts
@@ -338,17 +344,39 @@ def test_login_is_rate_limited(rate_limited_app):
     assert client.post("/login", data=right).status_code == 429
 
 
-def test_password_reset_is_rate_limited(rate_limited_app):
+def test_password_reset_is_rate_limited_per_address(rate_limited_app):
     client = rate_limited_app.test_client()
-    codes = hammer(client, "/password/forgot", {"email": "a@example.ru"}, 6)
-    assert codes[:5] == [200] * 5
-    assert codes[5] == 429
+    n = allowed(rate_limited_app, "password_forgot")
+    codes = [
+        client.post(
+            "/password/forgot",
+            data={"csrf_token": csrf_token(client), "email": f"a{i}@example.ru"},
+        ).status_code
+        for i in range(n + 1)
+    ]
+    assert codes[:n] == [200] * n
+    assert codes[n] == 429
     assert_friendly_429(
         rate_limited_app,
         client.post(
-            "/password/forgot", data={"csrf_token": csrf_token(client), "email": "a@example.ru"}
+            "/password/forgot", data={"csrf_token": csrf_token(client), "email": "b@example.ru"}
         ),
     )
+
+
+def test_password_reset_is_rate_limited_per_email_whatever_the_address(rate_limited_app):
+    """Someone flooding one person's mailbox with reset letters from many addresses."""
+    n = allowed(rate_limited_app, "password_forgot_email")
+    client = rate_limited_app.test_client()
+    codes = [
+        client.post(
+            "/password/forgot",
+            data={"csrf_token": csrf_token(client), "email": "Victim@Example.ru"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        ).status_code
+        for i in range(n + 1)
+    ]
+    assert codes == [200] * n + [429]
 
 
 def test_signup_is_rate_limited(rate_limited_app):

@@ -1,13 +1,13 @@
 """The users service: normalising input, password rules, registration, sign-in with
-lockout, confirmation and reset tokens, profile changes."""
+throttling, confirmation and reset tokens, profile changes."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import Consent, OutboxMessage, Staff, User, utcnow
-from portal.services import users
+from portal.models import Consent, OutboxMessage, SignInFailure, Staff, User
+from portal.services import throttle, users
 from portal.services.errors import DomainError
 from tests import factories
 from tests.conftest import english_request
@@ -62,32 +62,6 @@ def test_invalid_phones_are_refused(app, raw):
 
 def test_email_is_trimmed_and_lowered():
     assert users.normalise_email("  Anna.K@Example.RU ") == "anna.k@example.ru"
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("  Кузнецова   Анна  Сергеевна ", "Кузнецова Анна Сергеевна"),
-        ("O'Connor Mary", "O'Connor Mary"),
-        ("Мария-Луиза д’Артаньян", "Мария-Луиза д’Артаньян"),
-        ("Иванов И. И.", "Иванов И. И."),
-        ("Пётр Первый 1", "Пётр Первый 1"),
-        ("И\u0306ошкина Ольга", "Йошкина Ольга"),  # a decomposed й is composed (NFC)
-    ],
-)
-def test_names_are_tidied(app, raw, expected):
-    with english_request(app):
-        assert users.normalise_full_name(raw) == expected
-
-
-@pytest.mark.parametrize(
-    "raw",
-    ["", "   ", "😀", "Иван 😀", "Иван\x00", "Иван\u202eвонаВ", "\ufffd\ufffd", "12345", "Я" * 201],
-)
-def test_bad_names_are_refused(app, raw):
-    with english_request(app), pytest.raises(DomainError) as refused:
-        users.normalise_full_name(raw)
-    assert refused.value.field == "full_name"
 
 
 @pytest.mark.parametrize(
@@ -178,58 +152,108 @@ def test_confirm_email(ctx):
 # --- Sign-in -------------------------------------------------------------------------------
 
 
+ADDRESS = "203.0.113.10"
+
+
+def attempt(model, email, ip=ADDRESS, devices=None):
+    return users.sign_in_attempt(model, email, ip, devices or {})
+
+
+def authenticate(ctx, model, email, password, **where):
+    return users.authenticate(ctx, model, email, password, attempt(model, email, **where))
+
+
+def age_failures(ctx, by: timedelta) -> None:
+    """Move every recorded failure back in time, as if ``by`` had passed."""
+    for failure in ctx.scalars(select(SignInFailure)):
+        failure.at -= by
+    ctx.flush()
+
+
 def test_authenticate(ctx):
     user = factories.make_user(ctx)
-    assert users.authenticate(ctx, User, user.email.upper(), factories.PASSWORD) == user
+    assert authenticate(ctx, User, user.email.upper(), factories.PASSWORD) == user
     assert user.last_login_at is not None
 
 
-def test_lockout_counts_failures_and_expires(app, ctx):
+def test_confirm_email_works_once(ctx):
+    user = register(ctx)
+    token = users.make_token("confirm", {"user": user.id, "email": user.email})
+    users.confirm_email(ctx, token)
+    with pytest.raises(users.LinkUsed):
+        users.confirm_email(ctx, token)
+
+
+def test_five_failures_are_free_then_the_wait_doubles(app, ctx):
+    """Defaults: 5 free failures, then 1, 2, 4 … minutes, at most 60 (portal/settings.py)."""
     user = factories.make_user(ctx)
-    for n in range(1, app.config["LOGIN_MAX_FAILURES"]):
-        with pytest.raises(DomainError):
-            users.authenticate(ctx, User, user.email, "wrong-pass-1")
-        assert user.failed_logins == n and user.locked_until is None
+    for _ in range(5):
+        with pytest.raises(DomainError) as refused:
+            authenticate(ctx, User, user.email, "wrong-pass-1")
+        assert not isinstance(refused.value, throttle.Throttled)
+    # 5 failures: wait 1 minute, even with the right password
+    with pytest.raises(throttle.Throttled) as waiting:
+        authenticate(ctx, User, user.email, factories.PASSWORD)
+    assert timedelta(seconds=55) < waiting.value.wait <= timedelta(minutes=1)
+    age_failures(ctx, timedelta(minutes=1, seconds=1))
     with pytest.raises(DomainError):
-        users.authenticate(ctx, User, user.email, "wrong-pass-1")
-    assert user.locked_until > utcnow()
-    with pytest.raises(DomainError):
-        users.authenticate(ctx, User, user.email, factories.PASSWORD)
-    user.locked_until = utcnow() - timedelta(seconds=1)
-    ctx.commit()
-    assert users.authenticate(ctx, User, user.email, factories.PASSWORD) == user
-    assert user.failed_logins == 0 and user.locked_until is None
+        authenticate(ctx, User, user.email, "wrong-pass-1")  # the 6th: now 2 minutes
+    with pytest.raises(throttle.Throttled) as waiting:
+        authenticate(ctx, User, user.email, factories.PASSWORD)
+    assert timedelta(minutes=1, seconds=55) < waiting.value.wait <= timedelta(minutes=2)
+    age_failures(ctx, timedelta(minutes=2, seconds=1))
+    assert authenticate(ctx, User, user.email, factories.PASSWORD) == user
+    # the right password: this client starts afresh
+    with pytest.raises(DomainError) as refused:
+        authenticate(ctx, User, user.email, "wrong-pass-1")
+    assert not isinstance(refused.value, throttle.Throttled)
 
 
-def test_one_refusal_for_every_reason(app, ctx):
+@pytest.mark.parametrize(
+    ("failures", "minutes"), [(4, 0), (5, 1), (6, 2), (7, 4), (10, 32), (11, 60), (40, 60)]
+)
+def test_client_delay(app, failures, minutes):
+    with app.app_context():
+        assert throttle.client_delay(failures) == timedelta(minutes=minutes)
+
+
+def test_one_refusal_for_a_wrong_password_and_an_unknown_e_mail(ctx):
     user = factories.make_user(ctx)
     messages = set()
     for email, password in [(user.email, "wrong-pass-1"), ("nobody@example.ru", "x")]:
         with pytest.raises(DomainError) as refused:
-            users.authenticate(ctx, User, email, password)
+            authenticate(ctx, User, email, password)
         messages.add(refused.value.message)
-    user.locked_until = utcnow() + timedelta(minutes=5)
-    ctx.commit()
-    with pytest.raises(DomainError) as refused:
-        users.authenticate(ctx, User, user.email, factories.PASSWORD)
-    messages.add(refused.value.message)
     assert len(messages) == 1
+
+
+def test_throttled_alike_whether_the_e_mail_is_registered(ctx):
+    user = factories.make_user(ctx)
+    waits = set()
+    for email in (user.email, "nobody@example.ru"):
+        for _ in range(5):
+            with pytest.raises(DomainError):
+                authenticate(ctx, User, email, "wrong-pass-1")
+        with pytest.raises(throttle.Throttled) as waiting:
+            authenticate(ctx, User, email, "wrong-pass-1")
+        waits.add(waiting.value.message)
+    assert len(waits) == 1
 
 
 def test_staff_and_users_are_separate(ctx):
     staff = factories.make_staff(ctx)
     user = factories.make_user(ctx)
     with pytest.raises(DomainError):
-        users.authenticate(ctx, User, staff.email, factories.PASSWORD)
+        authenticate(ctx, User, staff.email, factories.PASSWORD)
     with pytest.raises(DomainError):
-        users.authenticate(ctx, Staff, user.email, factories.PASSWORD)
-    assert users.authenticate(ctx, Staff, staff.email, factories.PASSWORD) == staff
+        authenticate(ctx, Staff, user.email, factories.PASSWORD)
+    assert authenticate(ctx, Staff, staff.email, factories.PASSWORD) == staff
 
 
 def test_inactive_staff_cannot_sign_in(ctx):
     staff = factories.make_staff(ctx, active=False)
     with pytest.raises(DomainError):
-        users.authenticate(ctx, Staff, staff.email, factories.PASSWORD)
+        authenticate(ctx, Staff, staff.email, factories.PASSWORD)
 
 
 # --- Password reset ----------------------------------------------------------------------
