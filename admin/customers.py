@@ -1,5 +1,7 @@
 """The customer registry: live search, the customer's card, editing personal data."""
 
+from functools import partial
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,6 +13,7 @@ from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
 from portal.services import customers as registry
+from portal.services import names
 from portal.services.errors import DomainError, NotFound
 from portal.services.users import normalise_phone
 from portal.web import (  # noqa: F401  (list helpers re-exported for older imports)
@@ -22,6 +25,7 @@ from portal.web import (  # noqa: F401  (list helpers re-exported for older impo
     page_of,
     page_or_fragment,
     refusal_shown_on,
+    rule_check,
     staff_member,
 )
 
@@ -75,6 +79,15 @@ class CustomerForm(FlaskForm):
     lives_alone_disabled = BooleanField(_l("Lives alone and has a disability"))
     is_veteran = BooleanField(_l("Veteran"))
 
+    def __init__(self, *args, kind: str = "person", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind  # the customer's: a person's and an organisation's names differ
+
+    def validate_full_name(self, field):
+        """The service's rule for the customer's kind, so every error shows at once."""
+        if not field.errors:  # a name already too long for the form needs no second word
+            rule_check(partial(names.customer_name, self.kind))(self, field)
+
     def validate_phone(self, field):
         """The same rule as the service, so every error shows at once."""
         try:
@@ -102,7 +115,7 @@ def customer_edit(customer_id: int):
         )
     except NotFound:
         abort(404)
-    form = CustomerForm(obj=customer)
+    form = CustomerForm(obj=customer, kind=customer.kind)
     if form.validate_on_submit():
         fields = {name: form[name].data for name in registry.EDITABLE_FIELDS}
         with refusal_shown_on(form):

@@ -13,10 +13,11 @@ from admin.customers import page_of, staff_member
 from portal.extensions import db
 from portal.formatting import STAFF_ROLE_LABELS
 from portal.models import STAFF_ROLES
+from portal.services import names
 from portal.services import staff as staff_service
 from portal.services.errors import NotFound
 from portal.services.users import MIN_PASSWORD_LENGTH, external_url
-from portal.web import client_ip, options, refusal_shown_on
+from portal.web import client_ip, options, refusal_shown_on, rule_check
 
 PAGE_SIZE = 50
 
@@ -38,6 +39,11 @@ class StaffDetailsForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = role_choices()
+
+    def validate_full_name(self, field):
+        """The service's rule (every person's name), so every error shows at once."""
+        if not field.errors:  # a name already too long for the form needs no second word
+            rule_check(names.person_name)(self, field)
 
 
 class StaffCreateForm(StaffDetailsForm):

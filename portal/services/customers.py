@@ -25,6 +25,7 @@ from portal.models import (
 )
 from portal.services import audit, settings
 from portal.services.errors import DomainError, NotFound
+from portal.services.names import customer_name
 from portal.services.readings import local_today
 from portal.services.users import normalise_email, normalise_phone
 
@@ -273,27 +274,15 @@ def open_card(session: Session, customer_id: int, *, staff: Staff, ip: str | Non
 # --- editing --------------------------------------------------------------------------------
 
 
-def clean_name(raw: str | None) -> str:
-    """A customer's name (a person's or an organisation's) with spaces tidied.
-
-    Punctuation and symbols (« », №, +) are fine; control and invisible formatting
-    characters (a NUL, a right-to-left override) are not.
-    """
-    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if not name:
-        raise DomainError(_("Enter the customer's full name."), "full_name")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise DomainError(_("The name contains characters that cannot be printed."), "full_name")
-    return name
-
-
-def _clean_fields(fields: dict) -> dict:
+def _clean_fields(kind: str, fields: dict) -> dict:
+    """The fields as stored; ``kind`` is the customer's, whose rule the name follows (it
+    goes onto bills and letters as it is)."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     cleaned = dict(fields)
     if "full_name" in cleaned:
-        cleaned["full_name"] = clean_name(cleaned["full_name"])
+        cleaned["full_name"] = customer_name(kind, cleaned["full_name"])
     if "phone" in cleaned:
         raw = (cleaned["phone"] or "").strip()
         cleaned["phone"] = normalise_phone(raw) if raw else None
@@ -330,7 +319,7 @@ def update_customer(
     The change and its audit event are committed together; nothing is recorded when
     nothing changed.
     """
-    cleaned = _clean_fields(fields)
+    cleaned = _clean_fields(customer.kind, fields)
     before = {name: getattr(customer, name) for name in cleaned}
     changes = audit.diff(before, cleaned)
     if not changes:

@@ -43,7 +43,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import billing, ledger
+from portal.services import billing, ledger, names
 from portal.services import settings as domain_settings
 from portal.services.readings import local_today, supplier_zone
 
@@ -291,14 +291,17 @@ class _Seeder:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
     def full_name(self, female: bool | None = None) -> str:
+        """A person's name, by the rule sign-up and the back office apply."""
         fake = self.fake
         if female is None:
             female = self.rng.random() < 0.55
         if female:
-            return (
+            name = (
                 f"{fake.last_name_female()} {fake.first_name_female()} {fake.middle_name_female()}"
             )
-        return f"{fake.last_name_male()} {fake.first_name_male()} {fake.middle_name_male()}"
+        else:
+            name = f"{fake.last_name_male()} {fake.first_name_male()} {fake.middle_name_male()}"
+        return names.person_name(name)
 
     def days_ago(self, low: int, high: int) -> date:
         return self.today - timedelta(days=self.rng.randint(low, high))
@@ -587,6 +590,7 @@ class _Seeder:
                 f"1{self.rng.randint(2, 24):02d}{REGION}{TAX_OFFICE[2:]}" + self._digits(5)
             )
             legal_address += f", оф. {self.rng.randint(1, 30)}"
+        name = names.organisation_name(name)  # the rule the back office applies
         organisation = Organisation(
             name=name, inn=inn, kpp=kpp, ogrn=ogrn, legal_address=legal_address
         )

@@ -1,14 +1,12 @@
 """Back-office staff: administrators create employees, change roles, block and unblock them."""
 
-import unicodedata
-
 import phonenumbers
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import STAFF_ROLES, Staff
-from portal.services import audit, sessions
+from portal.services import audit, names, sessions
 from portal.services.errors import DomainError, NotFound
 from portal.services.users import check_password_strength, normalise_email
 
@@ -48,12 +46,8 @@ def _check_role(role: str) -> str:
 
 
 def _clean_name(raw: str | None) -> str:
-    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if not name:
-        raise DomainError(_("Enter the employee's full name."), "full_name")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise DomainError(_("The name contains characters that cannot be printed."), "full_name")
-    return name
+    """An employee's name by the rule of every person's name: it goes onto letters."""
+    return names.person_name(raw, missing=_("Enter the employee's full name."))
 
 
 def _snapshot(staff: Staff) -> dict:

@@ -16,7 +16,7 @@ from portal.models import AuditEvent, Customer, Setting
 from portal.services import readings, settings
 from portal.services.readings import local_today
 from tests import factories
-from tests.conftest import post_form, sign_in
+from tests.conftest import field_error, field_value, post_form, sign_in
 
 
 def login(client, db_session, role: str = "operator"):
@@ -439,6 +439,52 @@ def test_edit_with_errors_re_renders_with_the_message_and_typed_values(
     assert events_of(db_session, staff, "update") == []
     db_session.expire_all()
     assert db_session.get(Customer, anna.id).postal_address is None
+
+
+@pytest.mark.parametrize(
+    ("name", "phone"), [("<b>Иван</b>", None), ("Иван 😀", None), ("Иван 😀", "12-34")]
+)
+def test_a_person_named_with_markup_or_emoji_is_refused_next_to_the_field(
+    client, db_session, anna, name, phone
+):
+    """The rule of sign-up; shown at once with the form's other errors."""
+    staff = login(client, db_session)
+    changes = {"full_name": name} | ({"phone": phone} if phone else {})
+    response = post_form(client, f"/admin/customers/{anna.id}/edit", edit_data(anna, **changes))
+    assert response.status_code == 200
+    assert field_error(response, "full_name") == (
+        "Write the name in letters: emoji and special symbols are not allowed."
+    )
+    assert field_value(response, "full_name") == name  # what was typed stays
+    assert bool(field_error(response, "phone")) == bool(phone)
+    assert events_of(db_session, staff, "update") == []
+    db_session.expire_all()
+    assert db_session.get(Customer, anna.id).full_name == anna.full_name
+
+
+def test_an_organisation_keeps_the_sign_number_in_its_name(client, db_session):
+    login(client, db_session)
+    organisation = factories.make_organisation(db_session)
+    school = factories.make_customer(
+        db_session,
+        kind="organisation",
+        full_name=organisation.name,
+        organisation_id=organisation.id,
+    )
+    response = post_form(
+        client, f"/admin/customers/{school.id}/edit", edit_data(school, full_name="МБОУ СОШ № 5")
+    )
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(Customer, school.id).full_name == "МБОУ СОШ № 5"
+    refused = post_form(
+        client,
+        f"/admin/customers/{school.id}/edit",
+        edit_data(school, full_name="<b>МБОУ СОШ № 5</b>"),
+    )
+    assert refused.status_code == 200
+    assert "special symbols" in field_error(refused, "full_name")
+    assert field_value(refused, "full_name") == "<b>МБОУ СОШ № 5</b>"
 
 
 def test_edit_without_csrf_token_is_refused(client, db_session, anna):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.models import AuditEvent, Staff
 from tests import factories
-from tests.conftest import post_form, sign_in
+from tests.conftest import field_error, field_value, post_form, sign_in
 
 
 def login(client, db_session, role: str = "admin") -> Staff:
@@ -115,6 +115,37 @@ def test_create_refuses_bad_input(client, db_session, changes, message):
     response = post_form(client, "/admin/staff/new", new_employee(**changes))
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["<b>Иван</b>", "Иван 😀", "Иванов\u202eвонаВ", "12345"])
+def test_an_employee_is_named_by_the_rule_of_sign_up(client, db_session, name):
+    """The person rule, next to the field with the typed value kept, on creation and edit."""
+    login(client, db_session)
+    data = new_employee(full_name=name)
+    response = post_form(client, "/admin/staff/new", data)
+    assert response.status_code == 200
+    assert field_error(response, "full_name") == (
+        "Write the name in letters: emoji and special symbols are not allowed."
+    )
+    assert field_value(response, "full_name") == name
+    assert db_session.scalar(select(Staff.id).where(Staff.email == data["email"])) is None
+
+    employee = factories.make_staff(db_session, role="operator")
+    response = post_form(
+        client, f"/admin/staff/{employee.id}/edit", edit_form(employee, full_name=name)
+    )
+    assert response.status_code == 200
+    assert "special symbols" in field_error(response, "full_name")
+    db_session.expire_all()
+    assert db_session.get(Staff, employee.id).full_name != name
+
+
+def test_an_employee_name_is_tidied(client, db_session):
+    login(client, db_session)
+    data = new_employee(full_name="  Мария-Луиза   д’Артаньян ")
+    assert post_form(client, "/admin/staff/new", data).status_code == 303
+    employee = db_session.scalar(select(Staff).where(Staff.email == data["email"]))
+    assert employee.full_name == "Мария-Луиза д’Артаньян"
 
 
 def test_edit_changes_role_and_blocks_and_is_audited(client, db_session):

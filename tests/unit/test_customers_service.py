@@ -286,7 +286,31 @@ def test_update_customer_keeps_line_breaks_in_notes_but_no_other_control_charact
         staff,
         None,
         notes="Первая\r\nВторая\x00\tстрока ",
-        full_name="ООО «Строй+» №1",
     )
     assert petr.notes == "Первая\nВторая\tстрока"
-    assert petr.full_name == "ООО «Строй+» №1"
+
+
+def test_an_organisation_keeps_the_punctuation_and_signs_of_its_name(db_session, registry):
+    staff = factories.make_staff(db_session)
+    company = registry["company"]
+    for name in ("ООО «Строй+» №1", "МБОУ СОШ № 5"):
+        customers.update_customer(db_session, company, staff, None, full_name=name)
+        assert company.full_name == name
+
+
+@pytest.mark.parametrize("name", ["<b>Иван</b>", "Иван 😀", "ООО «Строй+» №1", "12345"])
+def test_a_person_is_named_by_the_rule_of_sign_up(app, db_session, registry, name):
+    staff = factories.make_staff(db_session)
+    anna = registry["anna"]
+    with english_request(app), pytest.raises(DomainError) as refusal:
+        customers.update_customer(db_session, anna, staff, None, full_name=name)
+    assert refusal.value.field == "full_name"
+    assert anna.full_name == "Иванова Анна Сергеевна"
+
+
+@pytest.mark.parametrize("name", ["<b>ООО Ромашка</b>", "ООО Ромашка 😀", "ООО\x00Ромашка"])
+def test_an_organisation_name_without_markup_or_emoji(app, db_session, registry, name):
+    staff = factories.make_staff(db_session)
+    with english_request(app), pytest.raises(DomainError) as refusal:
+        customers.update_customer(db_session, registry["company"], staff, None, full_name=name)
+    assert refusal.value.field == "full_name"

@@ -21,7 +21,7 @@ from portal.models import (
     Staff,
     User,
 )
-from portal.services import demo, readings
+from portal.services import demo, names, readings
 from portal.services.demo import (
     RESIDENT_PASSWORD,
     SECRET_ALPHABET,
@@ -31,6 +31,7 @@ from portal.services.demo import (
     is_valid_ogrn,
     seed,
 )
+from tests.conftest import english_request
 
 RESIDENTS = 50
 ORGANISATIONS = 4
@@ -116,6 +117,24 @@ def test_every_phone_is_a_valid_russian_number(seeded):
         number = phonenumbers.parse(phone, "RU")
         assert phonenumbers.is_valid_number(number), phone
         assert phonenumbers.region_code_for_number(number) == "RU", phone
+
+
+def test_every_name_passes_the_rule_of_its_kind(app, seeded):
+    """Sign-up, profile and back office would accept every seeded name as it is."""
+    session, _logins = seeded
+    people = [
+        *session.scalars(select(User.full_name)),
+        *session.scalars(select(Staff.full_name)),
+        *session.scalars(select(Customer.full_name).where(Customer.kind == "person")),
+    ]
+    companies = [
+        *session.scalars(select(Organisation.name)),
+        *session.scalars(select(Customer.full_name).where(Customer.kind == "organisation")),
+    ]
+    assert len(people) > RESIDENTS and len(companies) >= 2 * ORGANISATIONS
+    with english_request(app):
+        assert [name for name in people if names.person_name(name) != name] == []
+        assert [name for name in companies if names.organisation_name(name) != name] == []
 
 
 def test_checksums_accept_known_numbers_and_refuse_typos():
