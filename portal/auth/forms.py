@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from portal.services import users
+from portal.services import names, users
 from portal.services.users import MIN_PASSWORD_LENGTH
 from portal.web import rule_check
 
@@ -31,7 +31,7 @@ def password_again_field() -> PasswordField:
 class SignUpForm(FlaskForm):
     full_name = StringField(
         _l("Full name"),
-        validators=[DataRequired(), Length(max=200), rule_check(users.normalise_full_name)],
+        validators=[DataRequired(), Length(max=200), rule_check(names.person_name)],
     )
     # No non-Latin local part (it needs SMTPUTF8, which mail servers rarely offer);
     # Cyrillic domains (почта.рф) are fine.

@@ -5,14 +5,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from portal.auth.forms import new_password_field, password_again_field
-from portal.services import users
+from portal.services import names, users
 from portal.web import rule_check
 
 
 class ProfileForm(FlaskForm):
     full_name = StringField(
         _l("Full name"),
-        validators=[DataRequired(), Length(max=200), rule_check(users.normalise_full_name)],
+        validators=[DataRequired(), Length(max=200), rule_check(names.person_name)],
     )
     phone = TelField(
         _l("Mobile phone"),

@@ -1,7 +1,6 @@
 """Portal users: sign-up, e-mail confirmation, sign-in with lockout, password reset."""
 
 import re
-import unicodedata
 from functools import cache
 
 import phonenumbers
@@ -13,13 +12,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.models import Consent, Staff, User, utcnow
-from portal.services import sessions, throttle
+from portal.services import names, sessions, throttle
 from portal.services.errors import DomainError
 from portal.services.notify import enqueue_email, send_now
 from portal.services.tokens import lifetime_hours, make_token, read_token
 
 MIN_PASSWORD_LENGTH = 8
-MAX_NAME_LENGTH = 200
 # What people type in a phone number: digits, spaces, brackets, dashes, dots, a plus.
 PHONE_CHARACTERS = re.compile(r"^[\d\s()+.\-]+$", re.ASCII)
 
@@ -51,30 +49,6 @@ def normalise_phone(raw: str) -> str:
 
 def normalise_email(raw: str) -> str:
     return raw.strip().lower()
-
-
-def normalise_full_name(raw: str) -> str:
-    """A person's name with spaces tidied, or a DomainError.
-
-    Letters of any script, digits, spaces and punctuation are fine; emoji and other
-    symbols, control and invisible formatting characters (a NUL, a right-to-left
-    override) and the replacement character left by input that was not UTF-8 are not.
-    """
-    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if not name:
-        raise DomainError(_("Enter your full name."), "full_name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise DomainError(
-            _("The name is too long: at most %(n)s characters.", n=MAX_NAME_LENGTH), "full_name"
-        )
-    if not any(ch.isalpha() for ch in name) or any(
-        unicodedata.category(ch)[0] in "CS" for ch in name
-    ):
-        raise DomainError(
-            _("Write the name in letters: emoji and special symbols are not allowed."),
-            "full_name",
-        )
-    return name
 
 
 def check_password_strength(password: str) -> None:
@@ -127,7 +101,7 @@ def register(
     If the e-mail is taken, nothing is created and the owner of that address is told
     someone tried to sign up with it: the page a visitor sees is the same either way.
     """
-    full_name = normalise_full_name(full_name)
+    full_name = names.person_name(full_name)
     email = normalise_email(email)
     phone = normalise_phone(phone)
     check_password_strength(password)
@@ -335,7 +309,7 @@ def update_profile(
 ) -> User:
     from portal.models.people import CHANNELS, LANGUAGES
 
-    full_name = normalise_full_name(full_name)
+    full_name = names.person_name(full_name)
     phone = normalise_phone(phone)
     if preferred_channel not in CHANNELS:
         raise DomainError(_("Choose how to send you notices."), "preferred_channel")

@@ -48,7 +48,7 @@ def enrol(client, db_session):
     assert 'src="data:image/svg+xml' in enrol_page  # the QR code, drawn here
     response = post_form(client, "/admin/security/enrol", {"code": pyotp.TOTP(secret).now()})
     assert response.status_code == 200
-    codes = re.findall(r"<li>([2-9A-Z]{5}-[2-9A-Z]{5})</li>", page(response))
+    codes = re.findall(r"<li class=\"col\">([2-9A-Z]{5}-[2-9A-Z]{5})</li>", page(response))
     return secret, codes
 
 
