@@ -145,4 +145,3 @@ def staff_second_factor_reset(staff_id: int):
                 "success",
             )
     return redirect(url_for("admin.staff_edit", staff_id=staff_id), code=303)
-

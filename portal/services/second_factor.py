@@ -93,9 +93,7 @@ def enrol(session: Session, staff: Staff, secret: str, code: str, ip: str | None
     now = utcnow()
     step = _matching_step(secret, code, now)
     if step is None:
-        raise DomainError(
-            _("The code is wrong. Enter the 6 digits the app shows now."), "code"
-        )
+        raise DomainError(_("The code is wrong. Enter the 6 digits the app shows now."), "code")
     staff.totp_secret = secret
     staff.totp_enabled_at = now
     staff.totp_last_step = step
@@ -106,7 +104,7 @@ def enrol(session: Session, staff: Staff, secret: str, code: str, ip: str | None
 
 
 def verify(session: Session, staff: Staff, code: str) -> str:
-    """"totp" or "recovery" when ``code`` is a right code not used before; else DomainError.
+    """ "totp" or "recovery" when ``code`` is a right code not used before; else DomainError.
 
     A TOTP code works once (its time step is remembered); a recovery code once ever.
     """
