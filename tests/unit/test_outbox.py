@@ -1,5 +1,6 @@
 """The outbox: planning is idempotent, claiming is atomic, failures retry with backoff and
-then stop as failed; without a mail server messages go to the development mailbox."""
+then stop as failed; without a mail server messages go to the development mailbox; once a
+real provider has a letter, its stored copy keeps no secret link."""
 
 from datetime import timedelta
 from types import SimpleNamespace
@@ -8,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.models import OutboxMessage, utcnow
+from portal.services import tokens
 from portal.services.notify import dispatch_due, enqueue_email, outbox, send_now
-from tests.conftest import mail_text
+from portal.services.notify.providers import Delivery
+from tests.conftest import mail_html, mail_text
 
 
 def plan(session, key: str = "test:1", **fields) -> OutboxMessage | None:
@@ -199,3 +202,85 @@ def test_a_recovered_provider_sends_the_retried_message(db_session, monkeypatch)
     assert dispatch_due(db_session) == 1
     sent = reload(db_session, message)
     assert sent.status == "sent" and sent.attempts == 2 and sent.last_error is None
+
+
+# --- secret links leave with the letter --------------------------------------------------
+
+
+def plan_reset(session) -> tuple[OutboxMessage, str]:
+    token = tokens.make_token("reset", {"user": 1, "fp": "x"})
+    message = plan(
+        session,
+        "test:reset",
+        kind="reset_password",
+        context={
+            "user": SimpleNamespace(full_name="Анна Кузнецова"),
+            "reset_url": f"http://portal.test/password/reset/{token}",
+            "hours": tokens.lifetime_hours("reset"),
+        },
+    )
+    return message, token
+
+
+def test_a_letter_sent_through_smtp_keeps_no_usable_token(db_session, mailbox):
+    message, token = plan_reset(db_session)
+    assert send_now(db_session, message.id) is True
+    [letter] = mailbox
+    assert f"/password/reset/{token}" in mail_text(letter)  # the recipient has the link
+    assert f'href="http://portal.test/password/reset/{token}"' in mail_html(letter)
+    stored = reload(db_session, message)
+    assert (stored.status, stored.provider) == ("sent", "smtp")
+    assert token not in stored.body_text and token not in stored.body_html
+    assert "[password reset link hidden; works until " in stored.body_text
+    assert 'href="[password reset link hidden; works until ' in stored.body_html
+    assert "Анна Кузнецова" in stored.body_text  # the rest of the letter is kept
+
+
+def test_an_sms_sent_through_twilio_keeps_no_usable_token(db_session, monkeypatch):
+    token = tokens.make_token("reset", {"user": 1, "fp": "x"})
+    message = OutboxMessage(
+        kind="reset_password",
+        channel="sms",
+        recipient="+79161234567",
+        body_text=f"Reset: https://portal.test/password/reset/{token}",
+        dedup_key="test:sms-reset",
+    )
+    db_session.add(message)
+    db_session.commit()
+    monkeypatch.setattr(outbox, "deliver", lambda m: Delivery("twilio", "SM123"))
+    assert send_now(db_session, message.id) is True
+    stored = reload(db_session, message)
+    assert stored.body_text.startswith("Reset: [password reset link hidden; works until ")
+    assert token not in stored.body_text
+
+
+def test_the_dev_mailbox_keeps_the_link_it_shows(app, db_session):
+    assert app.config["MAIL_SERVER"] == ""
+    message, token = plan_reset(db_session)
+    assert send_now(db_session, message.id) is True
+    stored = reload(db_session, message)
+    assert stored.provider == "devmail"
+    assert token in stored.body_text and token in stored.body_html
+
+
+def test_a_message_still_to_be_sent_keeps_its_token(db_session, failing_provider):
+    message, token = plan_reset(db_session)
+    assert token in message.body_text
+    assert send_now(db_session, message.id) is False
+    stored = reload(db_session, message)
+    assert stored.status == "pending"
+    assert token in stored.body_text and token in stored.body_html
+
+
+def test_a_failing_scrub_still_records_the_letter_as_sent(db_session, mailbox, monkeypatch):
+    """Left "sending", the letter would be claimed again when the claim goes stale and sent
+    a second time; its stored link stays hidden in the mailbox all the same."""
+
+    def broken(text, html=False):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("portal.services.notify.secrets.redact_links", broken)
+    message, _token = plan_reset(db_session)
+    assert send_now(db_session, message.id) is True
+    assert reload(db_session, message).status == "sent"
+    assert len(mailbox) == 1

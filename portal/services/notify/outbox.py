@@ -20,12 +20,16 @@ from sqlalchemy.orm import Session
 from portal.models import OutboxMessage, utcnow
 from portal.services import settings, workdays
 from portal.services.notify.providers import PermanentDeliveryError, deliver
+from portal.services.notify.secrets import scrub_message
 from portal.services.readings import supplier_zone
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(minutes=10)
+# Providers that keep the message on this machine: its stored copy is the only one, and
+# the demo mailbox shows it with working links.
+DEV_PROVIDERS = frozenset({"devmail", "devsms"})
 
 
 # Debt and tariff messages go on working days only (004 T6); tariff kinds are "tariff_*".
@@ -218,7 +222,21 @@ def _send_claimed(session: Session, message: OutboxMessage) -> None:
         message.provider = delivery.provider
         message.provider_id = delivery.provider_id
         message.last_error = None
+        if delivery.provider not in DEV_PROVIDERS:
+            _forget_secret_links(message)
     session.commit()
+
+
+def _forget_secret_links(message: OutboxMessage) -> None:
+    """The recipient has the links now; the stored copy keeps none (``secrets``).
+
+    Never let a failure here stop the message being recorded as sent: left "sending", it
+    would be claimed again once the claim went stale and sent a second time. The mailbox
+    hides the links of a message that kept them all the same."""
+    try:
+        scrub_message(message)
+    except Exception:
+        log.exception("message %s was sent but its stored links could not be hidden", message.id)
 
 
 def send_now(session: Session, message_id: int) -> bool:
