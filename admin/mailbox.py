@@ -1,7 +1,10 @@
 """The mailbox: every e-mail and SMS in the outbox, its delivery status, and its text.
 
-Without an SMTP server or Twilio account nothing leaves the machine: this is where a
-newcomer on the demo reads the confirmation and password-reset letters.
+Without an SMTP server or Twilio account nothing leaves the machine: in the demo this is
+where a newcomer reads the confirmation and password-reset letters and follows their
+links. Anywhere else a secret link in a letter is never shown to staff, only its kind and
+expiry (``portal.services.notify.secrets``), and only supervisors and administrators read
+a message's text at all (``mailbox.body``).
 """
 
 import re
@@ -16,7 +19,7 @@ from wtforms import SearchField, SelectField
 from wtforms.validators import Length, Optional
 
 from admin import bp
-from admin.access import staff_required
+from admin.access import can, staff_required
 from admin.customers import list_page, page_of, staff_member
 from portal.extensions import db
 from portal.formatting import CHANNEL_LABELS
@@ -25,6 +28,7 @@ from portal.models.notifications import MESSAGE_STATUSES
 from portal.services import audit
 from portal.services.customers import MAX_ID, clean_term, text_matches
 from portal.services.errors import DomainError, NotFound
+from portal.services.notify import secrets
 from portal.web import client_ip, options
 
 PAGE_SIZE = 25
@@ -49,6 +53,7 @@ KIND_LABELS = {
     "reset_password": _l("Password reset"),
     "signup_existing": _l("Sign-up with a taken e-mail"),
     "invitation": _l("Invitation to an organisation"),
+    "sign_in_unlock": _l("Sign-in unlock"),
 }
 
 
@@ -123,6 +128,14 @@ def with_links_on_top(body_html: str) -> str:
     return base + body_html
 
 
+def shown_body(body: str, html: bool = False) -> str:
+    """A body as staff may read it: the demo mailbox keeps its links working, anywhere
+    else every secret link is hidden, whatever the message's status."""
+    if secrets.demo_mailbox():
+        return body
+    return secrets.redact_links(body, html=html)
+
+
 # --- views ----------------------------------------------------------------------------------
 
 
@@ -155,11 +168,23 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
 
 
+def message_title(message: OutboxMessage) -> str:
+    """What a message is called in the list and on its page: its subject; an SMS has none,
+    so its text for those who may read it and its kind for the others."""
+    if message.subject:
+        return message.subject
+    if can("mailbox.body"):
+        return shown_body(message.body_text)
+    return kind_label(message.kind)
+
+
 def template_context() -> dict:
     return {
         "STATUS_LABELS": STATUS_LABELS,
         "STATUS_BADGES": STATUS_BADGES,
         "kind_label": kind_label,
+        "message_title": message_title,
+        "demo_mailbox": secrets.demo_mailbox(),
     }
 
 
@@ -186,11 +211,14 @@ def mailbox_message(message_id: int):
     except NotFound:
         abort(404)
     record_view(db.session, message, staff_member(), client_ip())
-    return render_template("admin/mailbox/message.html", message=message, **template_context())
+    body_text = shown_body(message.body_text) if can("mailbox.body") else None
+    return render_template(
+        "admin/mailbox/message.html", message=message, body_text=body_text, **template_context()
+    )
 
 
 @bp.route("/mailbox/<int:message_id>/html")
-@staff_required("mailbox")
+@staff_required("mailbox.body")
 def mailbox_message_html(message_id: int):
     try:
         message = get_message(db.session, message_id)
@@ -198,7 +226,7 @@ def mailbox_message_html(message_id: int):
         abort(404)
     if not message.body_html:
         abort(404)
-    response = make_response(with_links_on_top(message.body_html))
+    response = make_response(with_links_on_top(shown_body(message.body_html, html=True)))
     response.mimetype = "text/html"
     response.headers["Content-Security-Policy"] = MAIL_CSP
     return response
