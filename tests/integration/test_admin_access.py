@@ -43,7 +43,7 @@ ROUTES = [
     ("GET", "/admin/audit", "audit"),
     ("GET", "/admin/mailbox", "mailbox"),
     ("GET", "/admin/mailbox/{message}", "mailbox"),
-    ("GET", "/admin/mailbox/{message}/html", "mailbox"),
+    ("GET", "/admin/mailbox/{message}/html", "mailbox.body"),
     ("POST", "/admin/mailbox/{message}/retry", "mailbox.retry"),
 ]
 ROUTE_IDS = [f"{method} {url}" for method, url, _area in ROUTES]
