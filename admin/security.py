@@ -14,7 +14,14 @@ from portal.extensions import db
 from portal.models import Staff
 from portal.services import second_factor, sessions
 from portal.services.errors import DomainError
-from portal.web import attach_error, client_ip, rate_limit, staff_member
+from portal.web import (
+    attach_error,
+    client_ip,
+    end_device_session,
+    end_other_sessions,
+    rate_limit,
+    staff_member,
+)
 
 ENROL_SECRET = "second_factor_secret"  # the secret being enrolled, until a code confirms it
 
@@ -74,17 +81,13 @@ def security_enrol():
 @staff_signed_in
 def security():
     staff = staff_member()
-    rows = sessions.live_sessions(db.session, staff)
     return render_template(
         "admin/security/index.html",
         staff=staff,
         required=second_factor.is_required(db.session, staff),
         enrolled=second_factor.is_enrolled(staff),
         codes_left=second_factor.recovery_codes_left(db.session, staff),
-        devices=[
-            (row, sessions.describe_device(row.user_agent), sessions.is_current(row, staff))
-            for row in rows
-        ],
+        devices=sessions.signed_in_devices(db.session, staff),
         end_form=FlaskForm(),
     )
 
@@ -105,22 +108,14 @@ def security_renew_codes():
 @bp.route("/security/devices/others/end", methods=["POST"])
 @staff_signed_in
 def security_end_others():
-    staff = staff_member()
-    if FlaskForm().validate_on_submit():
-        ended = sessions.end_all(db.session, staff, keep_key=staff.session_key)
-        db.session.commit()
-        flash(_("Signed out on other devices: %(n)s.", n=ended), "success")
+    end_other_sessions(staff_member())
     return redirect(url_for("admin.security", _anchor="devices"), code=303)
 
 
 @bp.route("/security/devices/<int:session_id>/end", methods=["POST"])
 @staff_signed_in
 def security_end_device(session_id: int):
-    if FlaskForm().validate_on_submit():
-        if not sessions.end_by_id(db.session, staff_member(), session_id):
-            abort(404)
-        db.session.commit()
-        flash(_("That device is signed out."), "success")
+    end_device_session(staff_member(), session_id)
     return redirect(url_for("admin.security", _anchor="devices"), code=303)
 
 

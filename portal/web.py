@@ -9,12 +9,14 @@ from flask import (
     abort,
     after_this_request,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -225,6 +227,23 @@ def start_session(person, *, remember: bool = False, second_factor: bool = False
     login_user(person, remember=remember)
     if language:
         session["language"] = language
+
+
+def end_other_sessions(person) -> None:
+    """ "Sign out everywhere else" from a person's devices list (a POST with its CSRF token)."""
+    if FlaskForm().validate_on_submit():
+        ended = sessions.end_all(db.session, person, keep_key=person.session_key)
+        db.session.commit()
+        flash(_("Signed out on other devices: %(n)s.", n=ended), "success")
+
+
+def end_device_session(person, session_id: int) -> None:
+    """ "Sign out" of one device in the person's list; 404 for a session not theirs."""
+    if FlaskForm().validate_on_submit():
+        if not sessions.end_by_id(db.session, person, session_id):
+            abort(404)
+        db.session.commit()
+        flash(_("That device is signed out."), "success")
 
 
 def end_session() -> None:

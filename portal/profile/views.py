@@ -1,10 +1,11 @@
 """The user's own profile: name, contacts, notice channel, language, password."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from portal import web
 from portal.extensions import db
 from portal.profile.forms import PasswordForm, ProfileForm
 from portal.services import sessions, users
@@ -72,32 +73,18 @@ def change_password():
 def devices_context() -> dict:
     """The devices signed in as the person, for the devices section of a profile page."""
     person = current_user._get_current_object()
-    rows = sessions.live_sessions(db.session, person)
-    return {
-        "devices": [
-            (row, sessions.describe_device(row.user_agent), sessions.is_current(row, person))
-            for row in rows
-        ],
-        "end_form": FlaskForm(),
-    }
+    return {"devices": sessions.signed_in_devices(db.session, person), "end_form": FlaskForm()}
 
 
 @bp.route("/devices/others/end", methods=["POST"])
 @customer_required
 def end_other_sessions():
-    if FlaskForm().validate_on_submit():
-        ended = sessions.end_all(db.session, current_user, keep_key=current_user.session_key)
-        db.session.commit()
-        flash(_("Signed out on other devices: %(n)s.", n=ended), "success")
+    web.end_other_sessions(current_user._get_current_object())
     return redirect(url_for("profile.edit", _anchor="devices"), code=303)
 
 
 @bp.route("/devices/<int:session_id>/end", methods=["POST"])
 @customer_required
 def end_device_session(session_id: int):
-    if FlaskForm().validate_on_submit():
-        if not sessions.end_by_id(db.session, current_user, session_id):
-            abort(404)
-        db.session.commit()
-        flash(_("That device is signed out."), "success")
+    web.end_device_session(current_user._get_current_object(), session_id)
     return redirect(url_for("profile.edit", _anchor="devices"), code=303)

@@ -184,6 +184,21 @@ def describe_device(user_agent: str | None) -> Device:
     return Device(browser=browser, system=system.family if system else "Other")
 
 
+@dataclass(frozen=True)
+class SignedInDevice:
+    session: SignInSession
+    device: Device
+    is_current: bool
+
+
+def signed_in_devices(session: Session, person: User | Staff) -> list[SignedInDevice]:
+    """The person's live sessions as their profile lists them, the current one marked."""
+    return [
+        SignedInDevice(row, describe_device(row.user_agent), is_current(row, person))
+        for row in live_sessions(session, person)
+    ]
+
+
 def has_second_factor(person: Staff) -> bool:
     """Whether the second factor was given in the session the person was loaded through."""
     row = getattr(person, "sign_in_session", None)

@@ -751,13 +751,34 @@ def test_quick_result_without_a_submission_goes_back_to_the_form(client):
     assert response.headers["Location"].endswith("/readings/quick")
 
 
-def test_quick_submission_is_rate_limited_per_address(rate_limited_app):
+def quick_post(client, account_number: str, address: str) -> int:
+    data = {"account_number": account_number, "serial_number": "1", "t1": "1"}
+    return client.post(
+        "/readings/quick",
+        data={"csrf_token": csrf_token(client), **data},
+        environ_base={"REMOTE_ADDR": address},
+    ).status_code
+
+
+def limit_of(app, name: str) -> int:
+    return int(app.config["RATE_LIMITS"][name].split()[0])
+
+
+def test_quick_submission_is_rate_limited_per_account_whatever_the_address(rate_limited_app):
+    """Guessing one account's serial numbers from many addresses."""
     client = rate_limited_app.test_client()
-    data = {"account_number": "5299999999", "serial_number": "1", "t1": "1"}
-    codes = [
-        client.post("/readings/quick", data={"csrf_token": csrf_token(client), **data}).status_code
-        for _ in range(11)
-    ]
-    assert codes[:10] == [200] * 10
-    assert codes[10] == 429
+    n = limit_of(rate_limited_app, "quick_reading_account")
+    codes = [quick_post(client, "5299999999", f"198.51.100.{i + 1}") for i in range(n + 1)]
+    assert codes == [200] * n + [429]
+    assert quick_post(client, "5288888888", "198.51.100.250") == 200  # another account
     assert client.get("/readings/quick").status_code == 200  # reading the page is not limited
+
+
+def test_quick_submission_is_rate_limited_per_address(rate_limited_app):
+    """Many accounts from one address; a city behind one NAT still has room."""
+    client = rate_limited_app.test_client()
+    n = limit_of(rate_limited_app, "quick_reading")
+    assert n >= 50
+    codes = [quick_post(client, f"52{i:08d}", "203.0.113.9") for i in range(n + 1)]
+    assert codes == [200] * n + [429]
+    assert quick_post(client, "5277777777", "203.0.113.10") == 200  # another address

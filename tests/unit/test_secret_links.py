@@ -10,6 +10,7 @@ from itsdangerous.timed import TimestampSigner
 from portal.formatting import as_datetime
 from portal.services import tokens
 from portal.services.notify.secrets import demo_mailbox, redact_links
+from tests.conftest import english_request
 
 # Signed at 18:40 UTC on 1 December 2026: a reset link (2 hours) works until 23:40 in Moscow.
 SIGNED_AT = datetime(2026, 12, 1, 18, 40, tzinfo=UTC)
@@ -163,7 +164,7 @@ def test_two_links_in_one_run_of_text_are_both_hidden(ctx):
 @pytest.mark.parametrize("purpose", sorted(tokens.LINKS))
 def test_every_kind_of_link_the_portal_routes_is_hidden(app, purpose):
     """Unlock links included: its page came after this module and needed no change here."""
-    with app.test_request_context():
+    with english_request(app):
         value = token(purpose)
         url = url_for(tokens.LINKS[purpose].endpoint, token=value, _external=True)
         assert redact_links(f"Open {url}") == f"Open {hidden(purpose, value)}"
