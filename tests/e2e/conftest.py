@@ -8,8 +8,10 @@ import threading
 import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask_migrate import upgrade
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from portal import create_app
@@ -112,3 +114,25 @@ def assert_accessible(page, context_name: str) -> None:
         if v["impact"] in ("serious", "critical")
     ]
     assert bad == [], f"{context_name}: " + "; ".join(bad)
+
+
+_secrets: dict[str, str] = {}  # the authenticator app: e-mail -> TOTP secret enrolled
+
+
+def staff_sign_in(page, portal, role: str = "operator"):
+    """Sign in with the demo login; administrators and supervisors give the second factor
+    too (outside the demo mode it is required), enrolling it the first time."""
+    staff = next(s for s in portal.logins.staff if s.role == role)
+    page.goto(portal.url + "/admin/login")
+    page.fill("#email", staff.email)
+    page.fill("#password", staff.password)
+    page.click("main form button[type=submit]")
+    if page.url.endswith("/admin/security/enrol"):
+        _secrets[staff.email] = page.locator("#totp-secret").inner_text().replace(" ", "")
+        page.fill("#code", pyotp.TOTP(_secrets[staff.email]).now())
+        page.click("main form button[type=submit]")
+        page.click("main a.btn-primary")  # the recovery codes are saved
+    elif page.url.endswith("/admin/login/code"):
+        page.fill("#code", pyotp.TOTP(_secrets[staff.email]).at(time.time() + 30))
+        page.click("main form button[type=submit]")
+    expect(page).to_have_url(portal.url + "/admin/")

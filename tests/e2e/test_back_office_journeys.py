@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Account, Meter, Reading
 from portal.services import billing_periods, readings
-from tests.e2e.test_staff_journey import staff_sign_in
+from tests.e2e.conftest import staff_sign_in
 
 
 def resident_sign_in(page, portal, resident):

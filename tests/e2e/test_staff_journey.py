@@ -6,16 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_accessible
-
-
-def staff_sign_in(page, portal, role: str = "operator"):
-    staff = next(s for s in portal.logins.staff if s.role == role)
-    page.goto(portal.url + "/admin/login")
-    page.fill("#email", staff.email)
-    page.fill("#password", staff.password)
-    page.click("main form button[type=submit]")
-    expect(page).to_have_url(portal.url + "/admin/")
+from tests.e2e.conftest import assert_accessible, staff_sign_in
 
 
 def a_resident(portal):
