@@ -6,23 +6,30 @@ from portal.models.accounts import (
     Account,
     AccountLink,
     AccountService,
+    Category,
     Contract,
     Premises,
+    Service,
 )
 from portal.models.audit import AuditEvent
-from portal.models.base import Base, utcnow
+from portal.models.base import Base, Choice, utcnow
 from portal.models.billing import (
     CHARGE_METHODS,
     DEBT_STEPS,
     Bill,
     BillingPeriod,
     Charge,
+    ChargeMethod,
     ConsumptionNorm,
     DebtAction,
+    DebtStep,
     KeyRate,
+    NormBasis,
     Payment,
     PaymentRegistry,
     Penalty,
+    PeriodStatus,
+    RegistryStatus,
     Tariff,
 )
 from portal.models.calendar import CalendarDay
@@ -31,19 +38,28 @@ from portal.models.metering import (
     READING_SOURCES,
     READING_STATUSES,
     ImportBatch,
+    ImportStatus,
     Meter,
+    MeterStatus,
     Reading,
+    ReadingSource,
+    ReadingStatus,
+    Zone,
 )
-from portal.models.notifications import OutboxMessage
+from portal.models.notifications import MessageStatus, OutboxMessage
 from portal.models.people import (
     ORG_ROLES,
     STAFF_ROLES,
+    Channel,
     Consent,
     Customer,
+    CustomerKind,
     Invitation,
     Organisation,
     OrganisationMember,
+    OrgRole,
     Staff,
+    StaffRole,
     User,
 )
 from portal.models.security import RecoveryCode, SignInFailure, SignInSession
@@ -51,6 +67,24 @@ from portal.models.settings import Setting
 from portal.models.visits import Office
 
 __all__ = [
+    "Category",
+    "Service",
+    "Choice",
+    "ChargeMethod",
+    "DebtStep",
+    "NormBasis",
+    "PeriodStatus",
+    "RegistryStatus",
+    "ImportStatus",
+    "MeterStatus",
+    "ReadingSource",
+    "ReadingStatus",
+    "Zone",
+    "MessageStatus",
+    "Channel",
+    "CustomerKind",
+    "OrgRole",
+    "StaffRole",
     "CHARGE_METHODS",
     "DEBT_STEPS",
     "Bill",

@@ -3,13 +3,46 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, CreatedAtMixin, UTCDateTime, utcnow
+from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime, utcnow
 
-SERVICES = ("electricity", "heat", "cold_water", "hot_water")
-CATEGORIES = ("population", "others")
+
+class Service(Choice):
+    ELECTRICITY = "electricity", _l("Electricity")
+    HEAT = "heat", _l("Heating")
+    COLD_WATER = "cold_water", _l("Cold water")
+    HOT_WATER = "hot_water", _l("Hot water")
+
+    @property
+    def unit(self):
+        return _SERVICE_UNITS[self]
+
+    @property
+    def has_zones(self) -> bool:
+        """Only electricity is metered and priced by time of day (tariff zones)."""
+        return self is Service.ELECTRICITY
+
+
+_SERVICE_UNITS = {
+    Service.ELECTRICITY: _l("kWh"),
+    Service.HEAT: _l("Gcal"),
+    Service.COLD_WATER: _l("m³"),
+    Service.HOT_WATER: _l("m³"),
+}
+
+
+class Category(Choice):
+    """The customer category tariffs differ by."""
+
+    POPULATION = "population", _l("Household")
+    OTHERS = "others", _l("Business")
+
+
+SERVICES = Service.values()
+CATEGORIES = Category.values()
 
 
 class Premises(Base):
@@ -49,7 +82,9 @@ class Account(CreatedAtMixin, Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     # Printed on every bill; with the number it proves the holder has the paper bill.
     secret_code: Mapped[str] = mapped_column(String(12))
-    category: Mapped[str] = mapped_column(String(12), default="population")
+    category: Mapped[Category] = mapped_column(
+        ChoiceType(Category, 12), default=Category.POPULATION
+    )
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id"), index=True)
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
@@ -78,7 +113,7 @@ class AccountService(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    service: Mapped[str] = mapped_column(String(20))
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
     started_on: Mapped[date] = mapped_column(Date)
 
     account: Mapped[Account] = relationship(back_populates="services")

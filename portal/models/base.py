@@ -1,8 +1,9 @@
 """Declarative base and column types shared by every model."""
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -40,6 +41,49 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Choice(StrEnum):
+    """A value stored as text, with what a person reads (``label``) and, where pages show it
+    as a badge, the badge's Bootstrap classes. Members equal their stored strings.
+
+        class MeterStatus(Choice):
+            ACTIVE = "active", _l("in service"), "text-bg-success"
+    """
+
+    def __new__(cls, value: str, label=None, badge: str | None = None):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label if label is not None else value
+        member.badge = badge or "text-bg-secondary"
+        return member
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def options(cls, members=None) -> list[tuple[str, object]]:
+        """(value, label) pairs for a select, in the order of the members (or ``members``)."""
+        return [(member.value, member.label) for member in (members or cls)]
+
+
+class ChoiceType(TypeDecorator):
+    """A Choice stored as a plain string column: the schema is a VARCHAR as before, and
+    rows come back as members (``reading.status.label`` in a template)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, choice: type[Choice], length: int):
+        super().__init__(length)
+        self.choice = choice
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.choice(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.choice(value)
 
 
 class Base(DeclarativeBase):

@@ -6,6 +6,7 @@ Money is Decimal in Numeric(14, 2) columns; tariffs and volumes keep 4 decimals.
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Date,
@@ -19,15 +20,55 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, CreatedAtMixin, UTCDateTime
+from portal.models.accounts import Category, Service
+from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
+from portal.models.metering import Zone
 
 Money = Numeric(14, 2)
 Rate = Numeric(14, 4)
 Volume = Numeric(16, 4)
 
-CHARGE_METHODS = ("meter", "average", "norm", "recalculation")
-NORM_BASES = ("per_resident", "per_m2")
-DEBT_STEPS = ("debt_notice", "restriction_warning", "restriction", "lifted")
+
+class ChargeMethod(Choice):
+    METER = "meter", _l("by meter")
+    AVERAGE = "average", _l("by average")
+    NORM = "norm", _l("by norm")
+    RECALCULATION = "recalculation", _l("recalculations")
+
+
+class NormBasis(Choice):
+    PER_RESIDENT = "per_resident", _l("per resident")
+    PER_M2 = "per_m2", _l("per m² of the premises")
+
+
+class DebtStep(Choice):
+    DEBT_NOTICE = "debt_notice", _l("Debt notice"), "text-bg-info"
+    RESTRICTION_WARNING = "restriction_warning", _l("Restriction warning"), "text-bg-warning"
+    RESTRICTION = "restriction", _l("Supply restricted"), "text-bg-danger"
+    LIFTED = "lifted", _l("Restriction lifted"), "text-bg-success"
+
+    @property
+    def has_document(self) -> bool:
+        """A notice the customer is sent as a letter (a PDF from the back office)."""
+        return self in (DebtStep.DEBT_NOTICE, DebtStep.RESTRICTION_WARNING)
+
+
+class PeriodStatus(Choice):
+    DRAFT = "draft", _l("draft"), "text-bg-light border"
+    QUEUED = "queued", _l("queued"), "text-bg-info"
+    RUNNING = "running", _l("running"), "text-bg-primary"
+    FAILED = "failed", _l("run failed"), "text-bg-danger"
+    CLOSED = "closed", _l("closed"), "text-bg-secondary"
+
+
+class RegistryStatus(Choice):
+    PREVIEW = "preview", _l("waiting for import"), "text-bg-warning"
+    IMPORTED = "imported", _l("imported"), "text-bg-success"
+
+
+CHARGE_METHODS = ChargeMethod.values()
+NORM_BASES = NormBasis.values()
+DEBT_STEPS = DebtStep.values()
 
 
 class Tariff(CreatedAtMixin, Base):
@@ -37,9 +78,9 @@ class Tariff(CreatedAtMixin, Base):
     __table_args__ = (Index("ix_tariffs_lookup", "service", "zone", "category", "valid_from"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    service: Mapped[str] = mapped_column(String(20))
-    zone: Mapped[str] = mapped_column(String(12))  # total, day, night, peak, semi_peak
-    category: Mapped[str] = mapped_column(String(12))  # population | others
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
+    zone: Mapped[Zone] = mapped_column(ChoiceType(Zone, 12))
+    category: Mapped[Category] = mapped_column(ChoiceType(Category, 12))
     rate: Mapped[Decimal] = mapped_column(Rate)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None = open-ended
@@ -52,8 +93,8 @@ class ConsumptionNorm(CreatedAtMixin, Base):
     __tablename__ = "consumption_norms"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    service: Mapped[str] = mapped_column(String(20), index=True)
-    basis: Mapped[str] = mapped_column(String(12))  # per_resident | per_m2
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20), index=True)
+    basis: Mapped[NormBasis] = mapped_column(ChoiceType(NormBasis, 12))
     volume: Mapped[Decimal] = mapped_column(Rate)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
@@ -78,7 +119,9 @@ class BillingPeriod(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[date] = mapped_column(Date, unique=True)  # first day of the month
-    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | running | closed
+    status: Mapped[PeriodStatus] = mapped_column(
+        ChoiceType(PeriodStatus, 10), default=PeriodStatus.DRAFT
+    )
     processed_accounts: Mapped[int] = mapped_column(Integer, default=0)
     total_accounts: Mapped[int] = mapped_column(Integer, default=0)
     totals: Mapped[dict | None] = mapped_column(JSON)
@@ -97,9 +140,9 @@ class Charge(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     period: Mapped[date] = mapped_column(Date)
-    service: Mapped[str] = mapped_column(String(20))
-    zone: Mapped[str] = mapped_column(String(12))
-    method: Mapped[str] = mapped_column(String(14))  # meter | average | norm | recalculation
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
+    zone: Mapped[Zone] = mapped_column(ChoiceType(Zone, 12))
+    method: Mapped[ChargeMethod] = mapped_column(ChoiceType(ChargeMethod, 14))
     volume: Mapped[Decimal] = mapped_column(Volume)
     tariff: Mapped[Decimal] = mapped_column(Rate)
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -118,7 +161,9 @@ class PaymentRegistry(CreatedAtMixin, Base):
     filename: Mapped[str] = mapped_column(String(255))
     file_sha256: Mapped[str] = mapped_column(String(64), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    status: Mapped[str] = mapped_column(String(12), default="preview")  # preview | imported
+    status: Mapped[RegistryStatus] = mapped_column(
+        ChoiceType(RegistryStatus, 12), default=RegistryStatus.PREVIEW
+    )
     total_lines: Mapped[int] = mapped_column(Integer, default=0)
     imported_lines: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_lines: Mapped[int] = mapped_column(Integer, default=0)
@@ -187,7 +232,7 @@ class DebtAction(CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    step: Mapped[str] = mapped_column(String(24))
+    step: Mapped[DebtStep] = mapped_column(ChoiceType(DebtStep, 24))
     amount: Mapped[Decimal] = mapped_column(Money)
     acted_on: Mapped[date] = mapped_column(Date)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -18,10 +19,85 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, CreatedAtMixin, UTCDateTime
+from portal.models.accounts import Service
+from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
 
-METER_STATUSES = ("active", "faulty", "removed")
-ZONE_NAMES = {1: ("total",), 2: ("day", "night"), 3: ("peak", "semi_peak", "night")}
+
+class MeterStatus(Choice):
+    ACTIVE = "active", _l("in service"), "text-bg-success"
+    FAULTY = "faulty", _l("faulty"), "text-bg-danger"
+    REMOVED = "removed", _l("removed"), "text-bg-secondary"
+
+
+class ReadingSource(Choice):
+    """Who took the reading; ``staff_label`` says it as the back office does."""
+
+    CUSTOMER = "customer", _l("customer")
+    OPERATOR = "operator", _l("operator")
+    CONTROLLER = "controller", _l("controller's visit")
+    REMOTE = "remote", _l("remote reading")
+    ESTIMATED = "estimated", _l("estimated")
+    NORM = "norm", _l("by consumption norm")
+
+    @property
+    def staff_label(self):
+        return _STAFF_SOURCE_LABELS[self]
+
+    @property
+    def is_estimate(self) -> bool:
+        """Not a reading of the meter: a volume the portal worked out."""
+        return self in (ReadingSource.ESTIMATED, ReadingSource.NORM)
+
+
+_STAFF_SOURCE_LABELS = {
+    ReadingSource.CUSTOMER: _l("customer, on the portal"),
+    ReadingSource.OPERATOR: _l("operator: phone or office"),
+    ReadingSource.CONTROLLER: _l("controller: site visit"),
+    ReadingSource.REMOTE: _l("remote reading"),
+    ReadingSource.ESTIMATED: _l("estimated by the average"),
+    ReadingSource.NORM: _l("by the norm"),
+}
+
+
+class ReadingStatus(Choice):
+    ACCEPTED = "accepted", _l("accepted"), "text-bg-success"
+    PENDING_REVIEW = "pending_review", _l("under review"), "text-bg-warning"
+    REJECTED = "rejected", _l("rejected"), "text-bg-danger"
+    SUPERSEDED = "superseded", _l("superseded"), "text-bg-light border"
+
+
+class ImportStatus(Choice):
+    """uploaded → checking → pending (the preview) → queued → running → done; or failed,
+    discarded. A large file is checked in the background ("uploaded", "checking")."""
+
+    UPLOADED = "uploaded", _l("waiting for the check"), "text-bg-info"
+    CHECKING = "checking", _l("checking"), "text-bg-info"
+    PENDING = "pending", _l("not started"), "text-bg-warning"
+    QUEUED = "queued", _l("queued"), "text-bg-info"
+    RUNNING = "running", _l("importing"), "text-bg-info"
+    DONE = "done", _l("done"), "text-bg-success"
+    FAILED = "failed", _l("failed"), "text-bg-danger"
+    DISCARDED = "discarded", _l("discarded"), "text-bg-secondary"
+
+
+METER_STATUSES = MeterStatus.values()
+
+
+class Zone(Choice):
+    """A tariff zone of a meter's register (time-of-day rates)."""
+
+    TOTAL = "total", _l("single rate")
+    DAY = "day", _l("day")
+    NIGHT = "night", _l("night")
+    PEAK = "peak", _l("peak")
+    SEMI_PEAK = "semi_peak", _l("semi-peak")
+
+
+ZONE_NAMES = {
+    1: (Zone.TOTAL,),
+    2: (Zone.DAY, Zone.NIGHT),
+    3: (Zone.PEAK, Zone.SEMI_PEAK, Zone.NIGHT),
+}
 
 
 class Meter(CreatedAtMixin, Base):
@@ -34,7 +110,7 @@ class Meter(CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    service: Mapped[str] = mapped_column(String(20))
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
     serial_number: Mapped[str] = mapped_column(String(40), index=True)
     model: Mapped[str | None] = mapped_column(String(100))
     zones: Mapped[int] = mapped_column(Integer, default=1)
@@ -43,7 +119,9 @@ class Meter(CreatedAtMixin, Base):
     installed_on: Mapped[date] = mapped_column(Date)
     verification_due: Mapped[date] = mapped_column(Date, index=True)
     seal_number: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[MeterStatus] = mapped_column(
+        ChoiceType(MeterStatus, 10), default=MeterStatus.ACTIVE
+    )
     remote_read: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped["Account"] = relationship(back_populates="meters")  # noqa: F821
@@ -53,8 +131,8 @@ class Meter(CreatedAtMixin, Base):
         return ZONE_NAMES[self.zones]
 
 
-READING_SOURCES = ("customer", "operator", "controller", "remote", "estimated", "norm")
-READING_STATUSES = ("accepted", "pending_review", "rejected", "superseded")
+READING_SOURCES = ReadingSource.values()
+READING_STATUSES = ReadingStatus.values()
 
 
 class Reading(CreatedAtMixin, Base):
@@ -81,13 +159,13 @@ class Reading(CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
-    zone: Mapped[str] = mapped_column(String(12))
+    zone: Mapped[Zone] = mapped_column(ChoiceType(Zone, 12))
     period: Mapped[date] = mapped_column(Date)  # the first day of the billing month
     taken_on: Mapped[date] = mapped_column(Date)
     value: Mapped[Decimal] = mapped_column(Numeric(16, 4))
     consumption: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
-    source: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[ReadingSource] = mapped_column(ChoiceType(ReadingSource, 12))
+    status: Mapped[ReadingStatus] = mapped_column(ChoiceType(ReadingStatus, 16))
     reason: Mapped[str | None] = mapped_column(String(400))  # refusal, review or correction
     submitted_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
@@ -112,7 +190,9 @@ class ImportBatch(CreatedAtMixin, Base):
     filename: Mapped[str] = mapped_column(String(255))
     file_sha256: Mapped[str] = mapped_column(String(64), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/running/done
+    status: Mapped[ImportStatus] = mapped_column(
+        ChoiceType(ImportStatus, 12), default=ImportStatus.PENDING
+    )
     total_lines: Mapped[int] = mapped_column(Integer, default=0)
     processed_lines: Mapped[int] = mapped_column(Integer, default=0)
     imported_lines: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,12 +2,22 @@
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.models.base import Base, CreatedAtMixin, UTCDateTime, utcnow
+from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime, utcnow
+from portal.models.people import Channel
 
-MESSAGE_STATUSES = ("pending", "sending", "sent", "failed")
+
+class MessageStatus(Choice):
+    PENDING = "pending", _l("waiting"), "text-bg-secondary"
+    SENDING = "sending", _l("sending"), "text-bg-info"
+    SENT = "sent", _l("sent"), "text-bg-success"
+    FAILED = "failed", _l("failed"), "text-bg-danger"
+
+
+MESSAGE_STATUSES = MessageStatus.values()
 
 
 class OutboxMessage(CreatedAtMixin, Base):
@@ -15,7 +25,7 @@ class OutboxMessage(CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)
-    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    channel: Mapped[Channel] = mapped_column(ChoiceType(Channel, 10))
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")
     body_text: Mapped[str] = mapped_column(Text)
@@ -23,7 +33,9 @@ class OutboxMessage(CreatedAtMixin, Base):
     # The same key is never planned twice: it names the event the message is about.
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    status: Mapped[MessageStatus] = mapped_column(
+        ChoiceType(MessageStatus, 10), default=MessageStatus.PENDING, index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(20))

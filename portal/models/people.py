@@ -3,17 +3,45 @@
 import hashlib
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.models.base import Base, CreatedAtMixin, UTCDateTime
+from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
 
-CHANNELS = ("email", "sms")
+
+class Channel(Choice):
+    """How a person is sent notices."""
+
+    EMAIL = "email", _l("E-mail")
+    SMS = "sms", _l("SMS")
+
+
+class StaffRole(Choice):
+    OPERATOR = "operator", _l("Operator")
+    METERING = "metering", _l("Metering specialist")
+    BILLING = "billing", _l("Billing specialist")
+    SUPERVISOR = "supervisor", _l("Supervisor")
+    ADMIN = "admin", _l("Administrator")
+
+
+class OrgRole(Choice):
+    OWNER = "owner", _l("Owner")
+    ACCOUNTANT = "accountant", _l("Accountant")
+    VIEWER = "viewer", _l("Viewer")
+
+
+class CustomerKind(Choice):
+    PERSON = "person", _l("Individual")
+    ORGANISATION = "organisation", _l("Legal entity")
+
+
+CHANNELS = Channel.values()
 LANGUAGES = ("ru", "en")
-STAFF_ROLES = ("operator", "metering", "billing", "supervisor", "admin")
-ORG_ROLES = ("owner", "accountant", "viewer")
+STAFF_ROLES = StaffRole.values()
+ORG_ROLES = OrgRole.values()
 
 
 class PasswordMixin:
@@ -53,7 +81,9 @@ class User(PasswordMixin, UserMixin, CreatedAtMixin, Base):
     phone: Mapped[str] = mapped_column(String(20))  # E.164
     full_name: Mapped[str] = mapped_column(String(200))
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    preferred_channel: Mapped[str] = mapped_column(String(10), default="email")
+    preferred_channel: Mapped[Channel] = mapped_column(
+        ChoiceType(Channel, 10), default=Channel.EMAIL
+    )
     language: Mapped[str] = mapped_column(String(5), default="ru")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -99,7 +129,7 @@ class Staff(PasswordMixin, UserMixin, CreatedAtMixin, Base):
     full_name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20))
     position: Mapped[str | None] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[StaffRole] = mapped_column(ChoiceType(StaffRole, 20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Two-factor sign-in (TOTP, RFC 6238): the shared secret once enrolment is confirmed,
@@ -122,7 +152,9 @@ class Customer(CreatedAtMixin, Base):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(12), default="person")  # person | organisation
+    kind: Mapped[CustomerKind] = mapped_column(
+        ChoiceType(CustomerKind, 12), default=CustomerKind.PERSON
+    )
     full_name: Mapped[str] = mapped_column(String(300), index=True)
     birth_date: Mapped[date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
@@ -167,7 +199,7 @@ class OrganisationMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(12))
+    role: Mapped[OrgRole] = mapped_column(ChoiceType(OrgRole, 12))
 
     organisation: Mapped[Organisation] = relationship(back_populates="members")
     user: Mapped[User] = relationship(back_populates="memberships")
@@ -183,7 +215,7 @@ class Invitation(CreatedAtMixin, Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     email: Mapped[str] = mapped_column(String(254))
-    role: Mapped[str] = mapped_column(String(12))
+    role: Mapped[OrgRole] = mapped_column(ChoiceType(OrgRole, 12))
     invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
