@@ -1,7 +1,7 @@
 """The application factory."""
 
 from flask import Flask, current_app, has_request_context, render_template, request, session
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -139,75 +139,59 @@ def register_cli(app: Flask) -> None:
     register_commands(app)
 
 
+# Each error page: its title and message, in the visitor's language.
+ERROR_PAGES = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Access denied"), _l("You do not have access to this page.")),
+    404: (_l("Page not found"), _l("There is no such page, or it is not yours to see.")),
+    405: (_l("Not allowed"), _l("This action is not available here.")),
+    413: (
+        _l("The request is too large"),
+        _l("What you sent is too large. Please send less at a time."),
+    ),
+    429: (
+        _l("Too many attempts"),
+        _l("Too many attempts in a short time. Please wait a few minutes and try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("We could not complete the request. Please try again later."),
+    ),
+}
+EXPIRED_FORM = (
+    _l("The page has expired"),
+    _l(
+        "Your session has expired or the form was open too long. Please go back, reload the page and try again."
+    ),
+)
+
+
+def render_error(code: int, page: tuple | None = None):
+    """Our error page for ``code``; any other client error reads as a bad request, any
+    other server error as something gone wrong."""
+    title, message = page or ERROR_PAGES.get(code) or ERROR_PAGES[500 if code >= 500 else 400]
+    return render_template("errors.html", code=code, title=title, message=message), code
+
+
 def register_error_handlers(app: Flask) -> None:
-    def error_page(code: int, title: str, message: str):
-        return render_template("errors.html", code=code, title=title, message=message), code
+    from portal.services.errors import NotFound
 
-    @app.errorhandler(400)
-    def bad_request(_error):
-        return error_page(400, _("Bad request"), _("The request could not be understood."))
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(_error):
-        return error_page(
-            400,
-            _("The page has expired"),
-            _(
-                "Your session has expired or the form was open too long. Please go back, reload the page and try again."
-            ),
-        )
-
-    @app.errorhandler(403)
-    def forbidden(_error):
-        return error_page(403, _("Access denied"), _("You do not have access to this page."))
-
-    @app.errorhandler(404)
-    def not_found(_error):
-        return error_page(
-            404, _("Page not found"), _("There is no such page, or it is not yours to see.")
-        )
-
-    @app.errorhandler(405)
-    def method_not_allowed(_error):
-        return error_page(405, _("Not allowed"), _("This action is not available here."))
-
-    @app.errorhandler(413)
-    def too_large(_error):
-        return error_page(
-            413,
-            _("The request is too large"),
-            _("What you sent is too large. Please send less at a time."),
-        )
-
-    @app.errorhandler(HTTPException)
-    def other_http_error(error):
-        """Any other client error gets our page too, never the bare default."""
+    def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
         if error.code >= 500:
-            return error_page(
-                error.code,
-                _("Something went wrong"),
-                _("We could not complete the request. Please try again later."),
-            )
-        return error_page(error.code, _("Bad request"), _("The request could not be understood."))
+            db.session.rollback()
+        return render_error(error.code)
 
-    @app.errorhandler(429)
-    def too_many_requests(_error):
-        return error_page(
-            429,
-            _("Too many attempts"),
-            _("Too many attempts in a short time. Please wait a few minutes and try again."),
-        )
-
-    @app.errorhandler(500)
     def server_error(_error):
         db.session.rollback()
-        return error_page(
-            500,
-            _("Something went wrong"),
-            _("We could not complete the request. Please try again later."),
-        )
+        return render_error(500)
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(500, server_error)
+    # A service's NotFound (no such object, or not this person's) is the 404 page.
+    app.register_error_handler(NotFound, lambda _error: render_error(404))
+    app.register_error_handler(CSRFError, lambda _error: render_error(400, EXPIRED_FORM))
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Small helpers shared by the views of the public site and the back office."""
 
+import io
 import secrets
 from contextlib import contextmanager
 from functools import wraps
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -62,6 +64,13 @@ def page_of(query, per_page: int):
 def staff_member():
     """The signed-in employee as a plain object (not the request-bound proxy)."""
     return current_user._get_current_object()
+
+
+def send_download(body: bytes, filename: str, mimetype: str):
+    """A file to save (a CSV, an XLSX, a PDF), under the name the browser should give it."""
+    return send_file(
+        io.BytesIO(body), mimetype=mimetype, as_attachment=True, download_name=filename
+    )
 
 
 def redirect_after_post(endpoint: str, **values):

@@ -174,6 +174,35 @@ def other_client(app, db_session):
     yield app.test_client()
 
 
+@pytest.fixture
+def resident_client(app, db_session):
+    """A browser signed in as a new resident (``resident_client.user``)."""
+    from tests import factories
+
+    rate_limits_off()
+    browser = app.test_client()
+    browser.user = factories.make_user(db_session)
+    login_as(browser, browser.user)
+    return browser
+
+
+@pytest.fixture
+def staff_client(app, db_session):
+    """``staff_client(role, **fields)``: a new browser signed in as a new employee with
+    that role (``.staff``), the second factor given where the role requires it."""
+    from tests import factories
+
+    rate_limits_off()
+
+    def signed_in(role: str = "operator", **fields):
+        browser = app.test_client()
+        browser.staff = factories.make_staff(db_session, role=role, **fields)
+        login_as(browser, browser.staff, staff=True)
+        return browser
+
+    return signed_in
+
+
 def csrf_token(client) -> str:
     """The CSRF token every page carries in the body's hx-headers."""
     page = client.get("/privacy").get_data(as_text=True)

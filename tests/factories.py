@@ -17,6 +17,7 @@ from portal.models import (
     Organisation,
     OrganisationMember,
     Premises,
+    Reading,
     Staff,
     User,
     utcnow,
@@ -136,6 +137,27 @@ def make_meter(session, account: Account, **fields) -> Meter:
     return meter
 
 
+def make_reading(
+    session, meter: Meter, value="100", taken_on: date | None = None, **fields
+) -> Reading:
+    """An accepted reading by the customer of the meter's first zone, taken on the 20th of
+    this month unless told otherwise."""
+    taken_on = taken_on or date.today().replace(day=20)
+    values = {
+        "meter_id": meter.id,
+        "zone": meter.zone_names[0],
+        "period": taken_on.replace(day=1),
+        "taken_on": taken_on,
+        "value": Decimal(str(value)),
+        "source": "customer",
+        "status": "accepted",
+    } | fields
+    reading = Reading(**values)
+    session.add(reading)
+    session.flush()
+    return reading
+
+
 def link(session, user: User, account: Account) -> AccountLink:
     account_link = AccountLink(user_id=user.id, account_id=account.id)
     session.add(account_link)
@@ -174,3 +196,12 @@ def make_contract(session, organisation: Organisation, **fields) -> Contract:
     session.add(contract)
     session.flush()
     return contract
+
+
+# Builders added by area (keep each area's together, below its heading).
+
+# --- metering: readings, meters, imports ------------------------------------------------
+
+# --- billing: tariffs, periods, charges, bills, payments, debt -------------------------------
+
+# --- people and messages: customers, organisations, staff, outbox, settings -----------------
