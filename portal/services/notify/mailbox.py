@@ -1,0 +1,103 @@
+"""The mailbox's queries and its one action: the outbox as staff read it.
+
+Without an SMTP server or Twilio account nothing leaves the machine: in the demo the
+mailbox is where a newcomer reads the confirmation and password-reset letters and follows
+their links. Anywhere else a secret link in a letter is never shown to staff, only its kind
+and expiry (``portal.services.notify.secrets``).
+"""
+
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from portal.models import Channel, MessageStatus, OutboxMessage, Staff
+from portal.services import audit
+from portal.services.clock import utcnow
+from portal.services.customers import clean_term, text_matches
+from portal.services.errors import DomainError
+from portal.services.notify import secrets
+
+
+def outbox_messages(
+    *,
+    channel: Channel | str | None = None,
+    status: MessageStatus | str | None = None,
+    recipient: str | None = None,
+) -> Select:
+    """The messages, newest first, narrowed by channel, status and part of the recipient."""
+    query = select(OutboxMessage)
+    if channel:
+        query = query.where(OutboxMessage.channel == Channel(channel))
+    if status:
+        query = query.where(OutboxMessage.status == MessageStatus(status))
+    if recipient := clean_term(recipient):
+        query = query.where(text_matches(OutboxMessage.recipient, recipient))
+    return query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+
+
+def _about(message: OutboxMessage) -> str:
+    return f"{message.recipient}: {message.subject or message.kind}"
+
+
+def record_view(session: Session, message: OutboxMessage, staff: Staff, ip: str | None) -> None:
+    """Reading a letter is reading personal data: audited (the caller commits)."""
+    audit.record(
+        session,
+        staff_id=staff.id,
+        action="view",
+        object_type="outbox_message",
+        object_id=message.id,
+        summary=_about(message),
+        ip_address=ip,
+    )
+    session.flush()
+
+
+def can_retry(message: OutboxMessage) -> bool:
+    """Only a message that failed goes back in the queue."""
+    return message.status == MessageStatus.FAILED
+
+
+def retry_message(
+    session: Session, message: OutboxMessage, staff: Staff, ip: str | None
+) -> OutboxMessage:
+    """Put a failed message back in the queue, audited; the dispatcher sends it at its next
+    run. The caller commits."""
+    if not can_retry(message):
+        raise DomainError(_("Only a message that failed can be sent again."))
+    changes = audit.diff({"status": message.status}, {"status": MessageStatus.PENDING})
+    message.status = MessageStatus.PENDING
+    message.scheduled_at = utcnow()
+    audit.record(
+        session,
+        staff_id=staff.id,
+        action="update",
+        object_type="outbox_message",
+        object_id=message.id,
+        summary=_about(message),
+        changes=changes,
+        ip_address=ip,
+    )
+    session.flush()
+    return message
+
+
+_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
+
+
+def with_links_on_top(body_html: str) -> str:
+    """The letter with ``<base target="_top">``: its links leave the sandboxed frame."""
+    base = '<base target="_top">'
+    if _HEAD.search(body_html):
+        return _HEAD.sub(lambda match: match.group(0) + base, body_html, count=1)
+    return base + body_html
+
+
+def shown_body(body: str, html: bool = False) -> str:
+    """A body as staff may read it: the demo mailbox keeps its links working, anywhere
+    else every secret link is hidden, whatever the message's status."""
+    if secrets.demo_mailbox():
+        return body
+    return secrets.redact_links(body, html=html)
