@@ -17,8 +17,10 @@ from wtforms.validators import DataRequired, Email, Length
 
 from admin import bp
 from portal.extensions import db
-from portal.models import Staff, utcnow
-from portal.services import audit, second_factor, users
+from portal.models import Staff
+from portal.services import second_factor, users
+from portal.services import staff as staff_service
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 from portal.web import (
     attach_error,
@@ -26,6 +28,8 @@ from portal.web import (
     end_session,
     known_devices,
     rate_limit,
+    redirect_after_post,
+    refusal_shown_on,
     remember_device,
     safe_next,
     start_session,
@@ -73,15 +77,7 @@ def pending_staff() -> Staff | None:
 def finish_sign_in(staff: Staff, *, with_second_factor: bool, how: str = "") -> str:
     """Sign the employee in (audited) and return where to go next."""
     next_url = (session.get(PENDING) or {}).get("next") or url_for("admin.dashboard")
-    audit.record(
-        db.session,
-        staff_id=staff.id,
-        action="sign_in",
-        object_type="staff",
-        object_id=staff.id,
-        summary=how,
-        ip_address=client_ip(),
-    )
+    staff_service.record_sign_in(db.session, staff, how=how, ip=client_ip())
     start_session(staff, second_factor=with_second_factor)  # commits the audit record too
     return next_url
 
@@ -93,22 +89,18 @@ def login():
         return redirect(url_for("admin.dashboard"))
     form = StaffLoginForm()
     if form.validate_on_submit():
-        attempt = users.sign_in_attempt(Staff, form.email.data, client_ip(), known_devices())
-        try:
-            staff = users.authenticate(
-                db.session, Staff, form.email.data, form.password.data, attempt
+        with refusal_shown_on(form):
+            staff, email_key = users.password_sign_in(
+                db.session, Staff, form.email.data, form.password.data, client_ip(), known_devices()
             )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
-            remember_device(attempt.email_key)
+            remember_device(email_key)
             next_url = safe_next(url_for("admin.dashboard"))
             if second_factor.is_required(db.session, staff):
                 db.session.commit()
                 begin_pending(staff, next_url)
                 if second_factor.is_enrolled(staff):
-                    return redirect(url_for("admin.login_code"), code=303)
-                return redirect(url_for("admin.security_enrol"), code=303)
+                    return redirect_after_post("admin.login_code")
+                return redirect_after_post("admin.security_enrol")
             finish_sign_in(staff, with_second_factor=False)
             return redirect(next_url, code=303)
     return render_template("admin/login.html", form=form)
@@ -131,7 +123,7 @@ def login_code():
             session[PENDING] = pending
             if pending["fails"] >= MAX_CODE_FAILURES:
                 session.pop(PENDING, None)
-                return redirect(url_for("admin.login"), code=303)
+                return redirect_after_post("admin.login")
             attach_error(form, error)
         else:
             used = _("with a recovery code") if how == "recovery" else _("with a code")
@@ -143,4 +135,4 @@ def login_code():
 @bp.route("/logout", methods=["POST"])
 def logout():
     end_session()
-    return redirect(url_for("admin.login"), code=303)
+    return redirect_after_post("admin.login")

@@ -1,6 +1,6 @@
 """Staff management, for administrators: employees, their roles and passwords."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -9,21 +9,22 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import page_of, staff_member
 from portal.extensions import db
-from portal.formatting import STAFF_ROLE_LABELS
-from portal.models import STAFF_ROLES
+from portal.models import Staff, StaffRole
 from portal.services import names
 from portal.services import staff as staff_service
-from portal.services.errors import NotFound
 from portal.services.users import MIN_PASSWORD_LENGTH, external_url
-from portal.web import client_ip, options, refusal_shown_on, rule_check
+from portal.web import (
+    client_ip,
+    options,
+    page_of,
+    redirect_after_post,
+    refusal_shown_on,
+    rule_check,
+    staff_member,
+)
 
 PAGE_SIZE = 50
-
-
-def role_choices():
-    return options((role, STAFF_ROLE_LABELS[role]) for role in STAFF_ROLES)
 
 
 class StaffDetailsForm(FlaskForm):
@@ -38,7 +39,7 @@ class StaffDetailsForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = role_choices()
+        self.role.choices = options(StaffRole.options())
 
     def validate_full_name(self, field):
         """The service's rule (every person's name), so every error shows at once."""
@@ -102,6 +103,7 @@ def staff_create():
                 actor=staff_member(),
                 ip=client_ip(),
             )
+            db.session.commit()
             flash(
                 _(
                     "%(name)s can now sign in as %(email)s.",
@@ -110,7 +112,7 @@ def staff_create():
                 ),
                 "success",
             )
-            return redirect(url_for("admin.staff_list"), code=303)
+            return redirect_after_post("admin.staff_list")
     return render_template(
         "admin/staff/form.html", form=form, employee=None, login_url=external_url("admin.login")
     )
@@ -119,10 +121,7 @@ def staff_create():
 @bp.route("/staff/<int:staff_id>/edit", methods=["GET", "POST"])
 @staff_required("staff")
 def staff_edit(staff_id: int):
-    try:
-        employee = staff_service.get_staff(db.session, staff_id)
-    except NotFound:
-        abort(404)
+    employee = db.get_or_404(Staff, staff_id)
     form = StaffEditForm(obj=employee)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -138,9 +137,10 @@ def staff_edit(staff_id: int):
                 actor=staff_member(),
                 ip=client_ip(),
             )
+            db.session.commit()
             if changes:
                 flash(_("The employee's data is saved."), "success")
             else:
                 flash(_("Nothing was changed."), "info")
-            return redirect(url_for("admin.staff_list"), code=303)
+            return redirect_after_post("admin.staff_list")
     return render_template("admin/staff/form.html", form=form, employee=employee)

@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SignUpForm
 from portal.extensions import db
 from portal.models import User
-from portal.services import users
+from portal.services import notify, users
 from portal.services.errors import DomainError
 from portal.services.tokens import lifetime_hours
 from portal.web import (
@@ -18,6 +18,8 @@ from portal.web import (
     end_session,
     known_devices,
     rate_limit,
+    redirect_after_post,
+    refusal_shown_on,
     remember_device,
     safe_next,
     start_session,
@@ -48,10 +50,11 @@ def signup():
         except DomainError as error:
             attach_error(form, error)
         else:
+            notify.commit_and_send(db.session)
             session["signup_email"] = users.normalise_email(form.email.data)
             if user is not None:  # this browser may be signed in by the link, once
                 session[SIGNUP_USER] = user.id
-            return redirect(url_for("auth.check_email"), code=303)
+            return redirect_after_post("auth.check_email")
     return render_template("portal/auth/signup.html", form=form)
 
 
@@ -96,8 +99,9 @@ def confirm(token: str):
 @customer_required
 def resend_confirmation():
     users.resend_confirmation(db.session, current_user)
+    notify.commit_and_send(db.session)
     flash(_("We sent the confirmation link again to %(email)s.", email=current_user.email), "info")
-    return redirect(url_for("main.home"), code=303)
+    return redirect_after_post("main.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -107,16 +111,12 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        attempt = users.sign_in_attempt(User, form.email.data, client_ip(), known_devices())
-        try:
-            user = users.authenticate(
-                db.session, User, form.email.data, form.password.data, attempt
+        with refusal_shown_on(form):
+            user, email_key = users.password_sign_in(
+                db.session, User, form.email.data, form.password.data, client_ip(), known_devices()
             )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
             start_session(user, remember=form.remember.data)
-            remember_device(attempt.email_key)
+            remember_device(email_key)
             session["language"] = user.language
             return redirect(safe_next(url_for("main.home")), code=303)
     return render_template("portal/auth/login.html", form=form)
@@ -126,7 +126,7 @@ def login():
 def logout():
     end_session()
     flash(_("You have signed out."), "info")
-    return redirect(url_for("auth.login"), code=303)
+    return redirect_after_post("auth.login")
 
 
 @bp.route("/unlock/<token>")
@@ -157,6 +157,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         users.request_password_reset(db.session, form.email.data)
+        notify.commit_and_send(db.session)
         return render_template(
             "portal/auth/reset_sent.html", email=form.email.data, hours=lifetime_hours("reset")
         )
@@ -187,7 +188,7 @@ def reset_password(token: str):
                 ),
                 "success",
             )
-            return redirect(url_for("auth.login"), code=303)
+            return redirect_after_post("auth.login")
     return render_template("portal/auth/reset_password.html", form=form)
 
 

@@ -4,10 +4,12 @@ from wtforms import EmailField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
+from portal.models import OrgRole
+
 ROLE_CHOICES = [
-    SelectChoice("accountant", _l("Accountant: sees and pays bills, downloads documents")),
-    SelectChoice("viewer", _l("Viewer: sees accounts and documents")),
-    SelectChoice("owner", _l("Owner: also manages users")),
+    SelectChoice(OrgRole.ACCOUNTANT, _l("Accountant: sees and pays bills, downloads documents")),
+    SelectChoice(OrgRole.VIEWER, _l("Viewer: sees accounts and documents")),
+    SelectChoice(OrgRole.OWNER, _l("Owner: also manages users")),
 ]
 
 

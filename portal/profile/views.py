@@ -1,6 +1,6 @@
 """The user's own profile: name, contacts, notice channel, language, password."""
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, render_template, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -9,8 +9,7 @@ from portal import web
 from portal.extensions import db
 from portal.profile.forms import PasswordForm, ProfileForm
 from portal.services import sessions, users
-from portal.services.errors import DomainError
-from portal.web import attach_error, customer_required
+from portal.web import customer_required, redirect_after_post, refusal_shown_on
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -20,7 +19,7 @@ bp = Blueprint("profile", __name__, url_prefix="/profile")
 def edit():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             users.update_profile(
                 db.session,
                 current_user,
@@ -29,13 +28,10 @@ def edit():
                 preferred_channel=form.preferred_channel.data,
                 language=form.language.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
+            db.session.commit()
             session["language"] = current_user.language
             flash(_("Your profile is saved."), "success")
-            return redirect(url_for("profile.edit"), code=303)
+            return redirect_after_post("profile.edit")
     return render_template(
         "portal/profile/edit.html",
         form=form,
@@ -49,19 +45,16 @@ def edit():
 def change_password():
     password_form = PasswordForm()
     if password_form.validate_on_submit():
-        try:
+        with refusal_shown_on(password_form):
             users.change_password(
                 db.session,
                 current_user,
                 password_form.current_password.data,
                 password_form.password.data,
             )
-        except DomainError as error:
-            attach_error(password_form, error)
-        else:
             db.session.commit()
             flash(_("Your password is changed. Other devices are signed out."), "success")
-            return redirect(url_for("profile.edit"), code=303)
+            return redirect_after_post("profile.edit")
     return render_template(
         "portal/profile/edit.html",
         form=ProfileForm(obj=current_user, formdata=None),
@@ -80,11 +73,11 @@ def devices_context() -> dict:
 @customer_required
 def end_other_sessions():
     web.end_other_sessions(current_user._get_current_object())
-    return redirect(url_for("profile.edit", _anchor="devices"), code=303)
+    return redirect_after_post("profile.edit", _anchor="devices")
 
 
 @bp.route("/devices/<int:session_id>/end", methods=["POST"])
 @customer_required
 def end_device_session(session_id: int):
     web.end_device_session(current_user._get_current_object(), session_id)
-    return redirect(url_for("profile.edit", _anchor="devices"), code=303)
+    return redirect_after_post("profile.edit", _anchor="devices")

@@ -10,11 +10,12 @@ from portal.models import (
     Invitation,
     Organisation,
     OrganisationMember,
+    OrgRole,
     User,
-    utcnow,
 )
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError, NotFound
-from portal.services.notify import enqueue_email, send_now
+from portal.services.notify import enqueue_email, send_after_commit
 from portal.services.tokens import lifetime_hours, make_token, read_token
 from portal.services.users import external_url, normalise_email
 
@@ -64,7 +65,7 @@ def pending_invitations(session: Session, organisation_id: int) -> list[Invitati
 
 def require_owner(member: OrganisationMember) -> None:
     """Only owners manage users and invitations; others get a DomainError."""
-    if member.role != "owner":
+    if member.role != OrgRole.OWNER:
         raise DomainError(_("Only the owner can manage the organisation's users."))
 
 
@@ -75,7 +76,10 @@ def invite(session: Session, owner: OrganisationMember, email: str, role: str) -
     if any(m.user.email == email for m in organisation.members):
         raise DomainError(_("This person is already a user of the organisation."), "email")
     invitation = Invitation(
-        organisation_id=organisation.id, email=email, role=role, invited_by_id=owner.user_id
+        organisation_id=organisation.id,
+        email=email,
+        role=OrgRole(role),
+        invited_by_id=owner.user_id,
     )
     session.add(invitation)
     session.flush()
@@ -88,14 +92,13 @@ def invite(session: Session, owner: OrganisationMember, email: str, role: str) -
         context={
             "organisation": organisation,
             "inviter": owner.user,
-            "role": role,
+            "role": OrgRole(role),
             "accept_url": external_url("organisations.accept", token=token),
             "days": lifetime_hours("invite") // 24,
         },
         dedup_key=f"invitation:{invitation.id}",
     )
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)  # the caller's notify.commit_and_send
     return invitation
 
 
@@ -133,7 +136,7 @@ def accept(session: Session, token: str, user: User) -> Organisation:
             )
         )
     invitation.accepted_at = utcnow()
-    session.commit()
+    session.flush()
     return invitation.organisation
 
 
@@ -143,7 +146,7 @@ def revoke_invitation(session: Session, owner: OrganisationMember, invitation_id
     if invitation is None or invitation.organisation_id != owner.organisation_id:
         raise NotFound()
     session.delete(invitation)
-    session.commit()
+    session.flush()
 
 
 def remove_member(session: Session, owner: OrganisationMember, member_id: int) -> None:
@@ -154,7 +157,7 @@ def remove_member(session: Session, owner: OrganisationMember, member_id: int) -
     if member.id == owner.id:
         raise DomainError(_("You cannot remove yourself; ask another owner."))
     session.delete(member)
-    session.commit()
+    session.flush()
 
 
 def change_role(session: Session, owner: OrganisationMember, member_id: int, role: str) -> None:
@@ -162,7 +165,7 @@ def change_role(session: Session, owner: OrganisationMember, member_id: int, rol
     member = session.get(OrganisationMember, member_id)
     if member is None or member.organisation_id != owner.organisation_id:
         raise NotFound()
-    if member.id == owner.id and role != "owner":
+    if member.id == owner.id and role != OrgRole.OWNER:
         raise DomainError(_("You cannot take the owner role from yourself."))
-    member.role = role
-    session.commit()
+    member.role = OrgRole(role)
+    session.flush()

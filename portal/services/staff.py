@@ -5,24 +5,15 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from portal.models import STAFF_ROLES, Staff
+from portal.models import Staff, StaffRole
 from portal.services import audit, names, sessions
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError
 from portal.services.users import check_password_strength, normalise_email
-
-MAX_ID = 2**63 - 1
 
 
 def list_staff() -> Select:
     """Everyone, active first, then by name."""
     return select(Staff).order_by(Staff.active.desc(), Staff.full_name, Staff.id)
-
-
-def get_staff(session: Session, staff_id: int) -> Staff:
-    staff = session.get(Staff, staff_id) if 0 < staff_id <= MAX_ID else None
-    if staff is None:
-        raise NotFound()
-    return staff
 
 
 def normalise_work_phone(raw: str | None) -> str | None:
@@ -39,10 +30,10 @@ def normalise_work_phone(raw: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _check_role(role: str) -> str:
-    if role not in STAFF_ROLES:
+def _check_role(role: str) -> StaffRole:
+    if role not in StaffRole.values():
         raise DomainError(_("Choose a role from the list."), "role")
-    return role
+    return StaffRole(role)
 
 
 def _clean_name(raw: str | None) -> str:
@@ -61,6 +52,24 @@ def _snapshot(staff: Staff) -> dict:
     }
 
 
+def _record(session: Session, staff: Staff, action: str, actor: Staff | None, **fields) -> None:
+    audit.record(
+        session,
+        staff_id=actor.id if actor else None,
+        action=action,
+        object_type="staff",
+        object_id=staff.id,
+        summary=fields.pop("summary", f"{staff.full_name} <{staff.email}>"),
+        **fields,
+    )
+
+
+def record_sign_in(session: Session, staff: Staff, *, how: str, ip: str | None) -> None:
+    """An employee signed in (``how``: with a code, with a recovery code, or empty): audited
+    in the transaction that starts the session."""
+    _record(session, staff, "sign_in", staff, summary=how, ip_address=ip)
+
+
 def create_staff(
     session: Session,
     *,
@@ -73,9 +82,8 @@ def create_staff(
     actor: Staff | None,
     ip: str | None,
 ) -> Staff:
-    """A new employee who signs in with the e-mail and the initial password.
-
-    ``actor`` is None when the first administrator is made from the command line."""
+    """A new employee who signs in with the e-mail and the initial password (the caller
+    commits). ``actor`` is None when the first administrator is made from the command line."""
     email = normalise_email(email)
     if session.scalar(select(Staff.id).where(func.lower(Staff.email) == email)):
         raise DomainError(_("An employee with this e-mail already exists."), "email")
@@ -91,17 +99,10 @@ def create_staff(
     staff.set_password(password)
     session.add(staff)
     session.flush()
-    audit.record(
-        session,
-        staff_id=actor.id if actor else None,
-        action="create",
-        object_type="staff",
-        object_id=staff.id,
-        summary=f"{staff.full_name} <{staff.email}>",
-        changes=audit.diff({}, _snapshot(staff)),
-        ip_address=ip,
+    _record(
+        session, staff, "create", actor, changes=audit.diff({}, _snapshot(staff)), ip_address=ip
     )
-    session.commit()
+    session.flush()
     return staff
 
 
@@ -121,13 +122,13 @@ def update_staff(
     """Change an employee; return the changes as {field: [old, new]}.
 
     Administrators cannot block themselves or give up their own administrator role,
-    so the back office always keeps someone who can manage staff.
+    so the back office always keeps someone who can manage staff. The caller commits.
     """
     role = _check_role(role)
     if staff.id == actor.id:
         if not active:
             raise DomainError(_("You cannot block your own account."), "active")
-        if role != "admin" and staff.role == "admin":
+        if role != StaffRole.ADMIN and staff.role == StaffRole.ADMIN:
             raise DomainError(_("You cannot remove your own administrator role."), "role")
     after = {
         "full_name": _clean_name(full_name),
@@ -150,15 +151,6 @@ def update_staff(
         changes["password"] = [None, "reset"]
     if not changes:
         return {}
-    audit.record(
-        session,
-        staff_id=actor.id,
-        action="update",
-        object_type="staff",
-        object_id=staff.id,
-        summary=f"{staff.full_name} <{staff.email}>",
-        changes=changes,
-        ip_address=ip,
-    )
-    session.commit()
+    _record(session, staff, "update", actor, changes=changes, ip_address=ip)
+    session.flush()
     return changes

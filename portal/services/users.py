@@ -2,6 +2,7 @@
 
 import re
 from functools import cache
+from typing import NamedTuple
 
 import phonenumbers
 from flask import current_app, url_for
@@ -11,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.models import Consent, Staff, User, utcnow
+from portal.models import Channel, Consent, Staff, User
 from portal.services import names, sessions, throttle
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError
-from portal.services.notify import enqueue_email, send_now
+from portal.services.notify import commit_and_send, enqueue_email, send_after_commit
 from portal.services.tokens import lifetime_hours, make_token, read_token
 
 MIN_PASSWORD_LENGTH = 8
@@ -82,8 +84,7 @@ def _warn_existing(session: Session, existing: User) -> None:
         dedup_key=f"signup_existing:{existing.id}:{utcnow():%Y%m%d%H%M%S%f}",
         user_id=existing.id,
     )
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)
 
 
 def register(
@@ -96,7 +97,8 @@ def register(
     ip: str | None,
     language: str = "ru",
 ) -> User | None:
-    """Create an unconfirmed user and mail the confirmation link.
+    """Create an unconfirmed user and plan the confirmation letter, to go once the caller
+    commits (``notify.commit_and_send``).
 
     If the e-mail is taken, nothing is created and the owner of that address is told
     someone tried to sign up with it: the page a visitor sees is the same either way.
@@ -131,8 +133,7 @@ def register(
         )
     )
     message = _plan_confirmation(session, user)
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)
     return user
 
 
@@ -157,8 +158,7 @@ def resend_confirmation(session: Session, user: User) -> None:
     if user.is_confirmed:
         return
     message = _plan_confirmation(session, user)
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)
 
 
 class LinkUsed(DomainError):
@@ -214,12 +214,31 @@ def authenticate(
     if person is None or not person.check_password(password) or not person.is_active:
         if throttle.record_failure(session, attempt) and person is not None:
             _plan_unlock(session, person)
-        session.commit()
+        commit_and_send(session)  # the failure counts even though the caller shows a refusal
         raise DomainError(_("Wrong e-mail or password."))
     throttle.record_success(session, attempt)
     person.last_login_at = utcnow()
     session.flush()
     return person
+
+
+class SignIn(NamedTuple):
+    person: User | Staff
+    email_key: str  # the key a device cookie remembers the address by
+
+
+def password_sign_in(
+    session: Session,
+    model: type[User] | type[Staff],
+    email: str,
+    password: str,
+    ip: str | None,
+    known_devices: dict,
+) -> SignIn:
+    """Sign-in with an e-mail and a password from this client (``authenticate``): the person
+    and the key their device is remembered by, or the DomainError to show on the form."""
+    attempt = sign_in_attempt(model, email, ip, known_devices)
+    return SignIn(authenticate(session, model, email, password, attempt), attempt.email_key)
 
 
 def _plan_unlock(session: Session, person: User | Staff) -> None:
@@ -241,8 +260,7 @@ def _plan_unlock(session: Session, person: User | Staff) -> None:
         dedup_key=f"sign_in_unlock:{audience}:{person.id}:{utcnow():%Y%m%d%H%M%S%f}",
         user_id=person.id if audience == "user" else None,
     )
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)
 
 
 def read_unlock(token: str) -> tuple[str, str]:
@@ -272,8 +290,7 @@ def request_password_reset(session: Session, email: str) -> None:
         dedup_key=f"reset_password:{user.id}:{utcnow():%Y%m%d%H%M%S%f}",
         user_id=user.id,
     )
-    session.commit()
-    send_now(session, message.id)
+    send_after_commit(session, message)
 
 
 def user_for_reset_token(session: Session, token: str) -> User:
@@ -307,11 +324,11 @@ def update_profile(
     preferred_channel: str,
     language: str,
 ) -> User:
-    from portal.models.people import CHANNELS, LANGUAGES
+    from portal.models.people import LANGUAGES
 
     full_name = names.person_name(full_name)
     phone = normalise_phone(phone)
-    if preferred_channel not in CHANNELS:
+    if preferred_channel not in Channel.values():
         raise DomainError(_("Choose how to send you notices."), "preferred_channel")
     if language not in LANGUAGES:
         raise DomainError(_("Choose a language."), "language")
@@ -319,7 +336,7 @@ def update_profile(
     user.phone = phone
     user.preferred_channel = preferred_channel
     user.language = language
-    session.commit()
+    session.flush()
     return user
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.formatting import as_datetime
 from portal.models import AuditEvent, OutboxMessage, Staff
-from portal.services import tokens, users
+from portal.services import notify, tokens, users
 from tests import factories
 from tests.conftest import english_request, link_in, page, post_form, sign_in
 
@@ -74,6 +74,7 @@ def reset_letter(db_session, status: str = "sent") -> tuple[OutboxMessage, str, 
     and the link's token."""
     user = factories.make_user(db_session)
     users.request_password_reset(db_session, user.email)
+    notify.commit_and_send(db_session)
     message = db_session.scalar(
         select(OutboxMessage).where(
             OutboxMessage.user_id == user.id, OutboxMessage.kind == "reset_password"

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.models import Consent, OutboxMessage, SignInFailure, Staff, User
-from portal.services import throttle, users
+from portal.services import notify, throttle, users
 from portal.services.errors import DomainError
 from tests import factories
 from tests.conftest import english_request
@@ -90,7 +90,9 @@ def register(session, **changes):
         "password": "svetlyi-den-42",
         "ip": "203.0.113.7",
     } | changes
-    return users.register(session, **values)
+    user = users.register(session, **values)
+    notify.commit_and_send(session)
+    return user
 
 
 def test_register_creates_an_unconfirmed_user_with_consent(app, ctx):
@@ -261,6 +263,7 @@ def test_inactive_staff_cannot_sign_in(ctx):
 
 def reset_token(ctx, user):
     users.request_password_reset(ctx, user.email)
+    notify.commit_and_send(ctx)
     message = ctx.scalar(select(OutboxMessage).where(OutboxMessage.kind == "reset_password"))
     return message.body_text.split("/password/reset/")[1].split()[0]
 

@@ -17,11 +17,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.models import OutboxMessage, utcnow
+from portal.models import Channel, MessageStatus, OutboxMessage
 from portal.services import settings, workdays
+from portal.services.clock import supplier_zone, utcnow
 from portal.services.notify.providers import PermanentDeliveryError, deliver
 from portal.services.notify.secrets import scrub_message
-from portal.services.readings import supplier_zone
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def working_days_only(kind: str) -> bool:
 
 def has_sending_rules(kind: str, channel: str) -> bool:
     """Whether ``earliest_send_time`` can move this message at all (saves reading settings)."""
-    return channel == "sms" or working_days_only(kind)
+    return channel == Channel.SMS or working_days_only(kind)
 
 
 def earliest_send_time(kind: str, channel: str, at: datetime, hours: SendingHours) -> datetime:
@@ -87,7 +87,7 @@ def earliest_send_time(kind: str, channel: str, at: datetime, hours: SendingHour
             day = hours.calendar.next_working_day(local.date())
             local = datetime.combine(day, time(hours.working_day_from), hours.zone)
             continue
-        if channel == "sms" and quiet_from != quiet_until:
+        if channel == Channel.SMS and quiet_from != quiet_until:
             hour = local.hour
             quiet = (
                 quiet_from <= hour < quiet_until
@@ -147,7 +147,7 @@ def enqueue_email(
     return _plan(
         session,
         kind=kind,
-        channel="email",
+        channel=Channel.EMAIL,
         recipient=recipient,
         subject=subject,
         body_text=render_message(f"email/{kind}.txt", **context),
@@ -172,7 +172,7 @@ def enqueue_sms(
     return _plan(
         session,
         kind=kind,
-        channel="sms",
+        channel=Channel.SMS,
         recipient=recipient,
         body_text=render_message(f"sms/{kind}.txt", **context).strip(),
         dedup_key=dedup_key,
@@ -189,12 +189,12 @@ def claim(session: Session, message_id: int) -> bool:
         .where(
             OutboxMessage.id == message_id,
             or_(
-                OutboxMessage.status == "pending",
-                (OutboxMessage.status == "sending")
+                OutboxMessage.status == MessageStatus.PENDING,
+                (OutboxMessage.status == MessageStatus.SENDING)
                 & (OutboxMessage.claimed_at < now - STALE_CLAIM),
             ),
         )
-        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .values(status=MessageStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -207,17 +207,17 @@ def _send_claimed(session: Session, message: OutboxMessage) -> None:
     except PermanentDeliveryError as error:  # retrying would be refused the same way
         log.warning("message %s refused by the provider: %s", message.id, error)
         message.last_error = str(error)[:2000]
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
     except Exception as error:  # any other provider failure is retried, never lost
         log.warning("sending message %s failed: %s", message.id, error)
         message.last_error = str(error)[:2000]
         if message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
+            message.status = MessageStatus.FAILED
         else:
-            message.status = "pending"
+            message.status = MessageStatus.PENDING
             message.scheduled_at = utcnow() + timedelta(minutes=2**message.attempts)
     else:
-        message.status = "sent"
+        message.status = MessageStatus.SENT
         message.sent_at = utcnow()
         message.provider = delivery.provider
         message.provider_id = delivery.provider_id
@@ -248,7 +248,27 @@ def send_now(session: Session, message_id: int) -> bool:
         return False
     message = session.get(OutboxMessage, message_id, populate_existing=True)
     _send_claimed(session, message)
-    return message.status == "sent"
+    return message.status == MessageStatus.SENT
+
+
+_SEND_AFTER_COMMIT = "outbox_send_after_commit"
+
+
+def send_after_commit(session: Session, message: OutboxMessage | None) -> None:
+    """Mark a planned message to go at once (transactional mail) once its transaction is
+    committed, by the caller's ``commit_and_send``; a message planned already (None) is not
+    sent again."""
+    if message is not None:
+        session.flush()
+        session.info.setdefault(_SEND_AFTER_COMMIT, []).append(message.id)
+
+
+def commit_and_send(session: Session) -> None:
+    """Commit the caller's transaction, then send the messages it marked to go at once
+    (``send_after_commit``); the worker retries any that fail."""
+    session.commit()
+    for message_id in session.info.pop(_SEND_AFTER_COMMIT, []):
+        send_now(session, message_id)
 
 
 def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None) -> int:
@@ -259,7 +279,7 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
     now = now or utcnow()
     due = session.execute(
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel)
-        .where(OutboxMessage.status == "pending", OutboxMessage.scheduled_at <= now)
+        .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.scheduled_at <= now)
         .order_by(OutboxMessage.scheduled_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -273,7 +293,7 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
             if allowed > now:
                 session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+                    .where(OutboxMessage.id == message_id, OutboxMessage.status == MessageStatus.PENDING)
                     .values(scheduled_at=allowed)
                     .execution_options(synchronize_session=False)
                 )

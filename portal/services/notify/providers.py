@@ -10,7 +10,7 @@ from flask import current_app
 from flask_mail import Message
 
 from portal.extensions import mail
-from portal.models import OutboxMessage
+from portal.models import Channel, OutboxMessage
 
 
 @dataclass
@@ -29,9 +29,9 @@ class PermanentDeliveryError(DeliveryError):
 
 
 def deliver(message: OutboxMessage) -> Delivery:
-    if message.channel == "email":
+    if message.channel == Channel.EMAIL:
         return deliver_email(message)
-    if message.channel == "sms":
+    if message.channel == Channel.SMS:
         return deliver_sms(message)
     raise ValueError(f"unknown channel {message.channel!r}")
 
