@@ -4,9 +4,7 @@ see its totals by method, close it, and add recalculations with a reason.
 Every rule is in ``portal.services.billing_periods`` (and the billing and ledger services
 it calls)."""
 
-from decimal import ROUND_HALF_UP, Decimal
-
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, render_template, request
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,37 +14,26 @@ from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import page_of, staff_member
 from portal.extensions import db, htmx
-from portal.formatting import SERVICE_LABELS, ZONE_LABELS
-from portal.services import billing, billing_periods
-from portal.services.errors import DomainError, NotFound
-from portal.services.readings import local_today
+from portal.models import ChargeMethod, PeriodStatus, Zone
+from portal.services import billing_periods
+from portal.services.clock import local_today
+from portal.services.errors import DomainError
+from portal.services.months import iso, parse_period
+from portal.services.numbers import money
 from portal.services.tariffs import SERVICE_ZONES, parse_rate
-from portal.web import client_ip, options, refusal_shown_on, rule_check
+from portal.web import (
+    client_ip,
+    options,
+    page_of,
+    redirect_after_post,
+    refusal_shown_on,
+    rule_check,
+    staff_member,
+)
 
-STATUS_LABELS = {
-    "draft": _l("draft"),
-    "queued": _l("queued"),
-    "running": _l("running"),
-    "failed": _l("run failed"),
-    "closed": _l("closed"),
-}
-STATUS_BADGES = {
-    "draft": "text-bg-light border",
-    "queued": "text-bg-info",
-    "running": "text-bg-primary",
-    "failed": "text-bg-danger",
-    "closed": "text-bg-secondary",
-}
 # The element the period page polls while a run goes on: htmx asks for it alone.
 STATUS_TARGET = "period-status"
-METHOD_LABELS = {
-    "meter": _l("by meter"),
-    "average": _l("by average"),
-    "norm": _l("by norm"),
-    "recalculation": _l("recalculations"),
-}
 
 
 @bp.app_template_filter("billing_money")
@@ -54,9 +41,7 @@ def billing_money(value) -> str:
     """An amount in roubles with kopecks: 1 234,50."""
     if value is None:
         return "—"
-    return format_decimal(
-        Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP), format="#,##0.00"
-    )
+    return format_decimal(money(value), format="#,##0.00")
 
 
 @bp.app_template_filter("billing_rate")
@@ -66,26 +51,17 @@ def billing_rate(value) -> str:
 
 
 def template_context(**extra) -> dict:
-    return {
-        "STATUS_LABELS": STATUS_LABELS,
-        "STATUS_BADGES": STATUS_BADGES,
-        "METHOD_LABELS": METHOD_LABELS,
-        "METHODS": billing_periods.METHODS,
-        **extra,
-    }
+    return {"ChargeMethod": ChargeMethod, "PeriodStatus": PeriodStatus, "Zone": Zone, **extra}
 
 
 def _to_period(month):
-    """After a POST: 303 to the period page; an htmx request reloads it whole."""
-    target = url_for("admin.billing_period", period=billing_periods.iso(month))
-    if htmx:
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target, code=303)
+    """After a POST: the period page (an htmx request loads it whole)."""
+    return redirect_after_post("admin.billing_period", period=iso(month))
 
 
 def _period_or_404(text: str):
     try:
-        return billing.parse_period(text)
+        return parse_period(text)
     except DomainError:
         abort(404)
 
@@ -99,7 +75,7 @@ class RunForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Enter the month as YYYY-MM.")),
             Length(max=10),
-            rule_check(billing.parse_period),
+            rule_check(parse_period),
         ],
     )
 
@@ -111,13 +87,9 @@ class RecalculationForm(FlaskForm):
     )
     service = SelectField(
         _l("Service"),
-        choices=options((service, SERVICE_LABELS[service]) for service in SERVICE_ZONES),
+        choices=options((service, service.label) for service in SERVICE_ZONES),
     )
-    zone = SelectField(
-        _l("Tariff zone"),
-        choices=options((zone, ZONE_LABELS[zone]) for zone in SERVICE_ZONES["electricity"]),
-        default="total",
-    )
+    zone = SelectField(_l("Tariff zone"), choices=options(Zone.options()), default=Zone.TOTAL.value)
     volume = StringField(
         _l("Volume"),
         validators=[
@@ -163,7 +135,7 @@ def _periods_page(form: RunForm):
 @staff_required("billing")
 def billing_periods_list():
     suggested = billing_periods.suggested_period(db.session, local_today())
-    form = RunForm(formdata=None, period=billing_periods.iso(suggested))
+    form = RunForm(formdata=None, period=iso(suggested))
     return _periods_page(form)
 
 
@@ -172,7 +144,7 @@ def billing_periods_list():
 def billing_run():
     form = RunForm()
     if form.validate_on_submit():
-        period = billing.parse_period(form.period.data)
+        period = parse_period(form.period.data)
         with refusal_shown_on(form):
             billing_periods.queue_run(
                 db.session,
@@ -181,6 +153,7 @@ def billing_run():
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             if billing_periods.send_to_worker(current_app.config.get("CELERY_BROKER_URL"), period):
                 flash(_("The run is queued: a background worker is charging the period."), "info")
             else:
@@ -193,14 +166,11 @@ def billing_run():
 
 
 def _period_page(period, recalculation_form: RecalculationForm | None = None):
-    try:
-        summary = billing_periods.summary(db.session, period)
-    except NotFound:
-        abort(404)
+    summary = billing_periods.summary(db.session, period)
     context = template_context(
         summary=summary,
         row=summary.row,
-        iso=billing_periods.iso(period),
+        iso=iso(period),
         by_service=billing_periods.by_service(db.session, period),
     )
     if request.method == "GET" and htmx and htmx.target == STATUS_TARGET:
@@ -210,7 +180,7 @@ def _period_page(period, recalculation_form: RecalculationForm | None = None):
         "admin/billing/period.html",
         recalculations=billing_periods.recalculations(db.session, period),
         form=form,
-        run_form=RunForm(formdata=None, period=billing_periods.iso(period)),
+        run_form=RunForm(formdata=None, period=iso(period)),
         **context,
     )
 
@@ -229,8 +199,7 @@ def billing_close(period: str):
         closing = billing_periods.close(
             db.session, month, staff_id=staff_member().id, ip=client_ip()
         )
-    except NotFound:
-        abort(404)
+        db.session.commit()
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
@@ -251,10 +220,7 @@ def billing_close(period: str):
 @staff_required("billing.edit")
 def billing_recalculation(period: str):
     month = _period_or_404(period)
-    try:
-        billing_periods.get_period(db.session, month)
-    except NotFound:
-        abort(404)
+    billing_periods.get_period(db.session, month)
     form = RecalculationForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -271,6 +237,7 @@ def billing_recalculation(period: str):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             flash(
                 _(
                     "The recalculation of %(amount)s ₽ is added.",

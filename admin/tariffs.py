@@ -1,7 +1,7 @@
 """Tariffs, consumption norms and key rates in the back office: what is in force, the full
 history of each, and a new value from a date. Every rule is in ``portal.services.tariffs``."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, render_template
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,16 +11,19 @@ from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import staff_member
 from portal.extensions import db
-from portal.models.billing import NORM_BASES
+from portal.models import Category, NormBasis, Service, Zone
 from portal.services import tariffs
-from portal.services.billing import add_months
-from portal.services.errors import NotFound
-from portal.services.readings import local_today
-from portal.web import client_ip, options, refusal_shown_on, rule_check
-
-NORM_BASIS_LABELS = {"per_resident": _l("per resident"), "per_m2": _l("per m² of the premises")}
+from portal.services.clock import local_today
+from portal.services.months import add_months
+from portal.web import (
+    client_ip,
+    options,
+    redirect_after_post,
+    refusal_shown_on,
+    rule_check,
+    staff_member,
+)
 
 
 def _date_field(label):
@@ -45,9 +48,7 @@ class TariffForm(FlaskForm):
 
 
 class NormForm(FlaskForm):
-    basis = SelectField(
-        _l("Counted"), choices=options((basis, NORM_BASIS_LABELS[basis]) for basis in NORM_BASES)
-    )
+    basis = SelectField(_l("Counted"), choices=options(NormBasis.options()))
     volume = StringField(
         _l("Monthly volume"),
         validators=[
@@ -80,7 +81,6 @@ class KeyRateForm(FlaskForm):
 def _context(**extra) -> dict:
     earliest = tariffs.earliest_start(db.session)
     return {
-        "NORM_BASIS_LABELS": NORM_BASIS_LABELS,
         "today": local_today(),
         "earliest": earliest,
         "closed_month": None if earliest is None else add_months(earliest, -1),
@@ -100,15 +100,17 @@ def _saved(added: tariffs.Added, message: str) -> None:
         )
 
 
-def _save_new_value(form: FlaskForm, add, saved_message, back_to: str):
-    """Add a dated value from a valid form and redirect back to its history; None when the
-    form or the rule behind it refused, with the messages attached to the form's fields."""
+def _save_new_value(form: FlaskForm, add, saved_message, back_to: str, **values):
+    """Add a dated value from a valid form and redirect back to its history (the endpoint
+    ``back_to``); None when the form or the rule behind it refused, with the messages
+    attached to the form's fields."""
     if not form.validate_on_submit():
         return None
     with refusal_shown_on(form):
         added = add(staff_id=staff_member().id, ip=client_ip())
+        db.session.commit()
         _saved(added, saved_message % {"date": format_date(added.row.valid_from)})
-        return redirect(back_to, code=303)
+        return redirect_after_post(back_to, **values)
     return None
 
 
@@ -123,20 +125,13 @@ def tariffs_index():
     )
 
 
-def _tariff_key(service: str, zone: str, category: str) -> None:
-    try:
-        tariffs.check_key(service, zone, category)
-    except NotFound:
-        abort(404)
-
-
 def _tariff_page(service: str, zone: str, category: str, form: TariffForm):
-    history = tariffs.tariff_history(db.session, service, zone, category)
+    history = tariffs.tariff_history(db.session, service, zone, category)  # 404 if unknown
     return render_template(
         "admin/billing/tariff_history.html",
-        service=service,
-        zone=zone,
-        category=category,
+        service=Service(service),
+        zone=Zone(zone),
+        category=Category(category),
         history=history,
         form=form,
         **_context(),
@@ -146,14 +141,13 @@ def _tariff_page(service: str, zone: str, category: str, form: TariffForm):
 @bp.get("/billing/tariffs/<service>/<zone>/<category>")
 @staff_required("billing")
 def tariffs_history(service: str, zone: str, category: str):
-    _tariff_key(service, zone, category)
     return _tariff_page(service, zone, category, TariffForm(formdata=None))
 
 
 @bp.post("/billing/tariffs/<service>/<zone>/<category>")
 @staff_required("billing.edit")
 def tariffs_history_add(service: str, zone: str, category: str):
-    _tariff_key(service, zone, category)
+    tariffs.check_key(service, zone, category)
     form = TariffForm()
     saved = _save_new_value(
         form,
@@ -167,7 +161,10 @@ def tariffs_history_add(service: str, zone: str, category: str):
             **staff,
         ),
         _l("The new tariff is saved: it is in force from %(date)s."),
-        url_for("admin.tariffs_history", service=service, zone=zone, category=category),
+        "admin.tariffs_history",
+        service=service,
+        zone=zone,
+        category=category,
     )
     return saved or _tariff_page(service, zone, category, form)
 
@@ -181,39 +178,32 @@ def tariffs_norms():
     return render_template(
         "admin/billing/norms.html",
         lines=tariffs.norm_table(db.session, local_today()),
-        NORM_BASIS_LABELS=NORM_BASIS_LABELS,
     )
 
 
 def _norm_page(service: str, form: NormForm):
+    history = tariffs.norm_history(db.session, service)  # 404 for an unknown service
     return render_template(
         "admin/billing/norm_history.html",
-        service=service,
-        history=tariffs.norm_history(db.session, service),
+        service=Service(service),
+        history=history,
         form=form,
         **_context(),
     )
 
 
-def _norm_service(service: str) -> None:
-    try:
-        tariffs.check_key(service)
-    except NotFound:
-        abort(404)
-
-
 @bp.get("/billing/norms/<service>")
 @staff_required("billing")
 def tariffs_norm_history(service: str):
-    _norm_service(service)
-    form = NormForm(formdata=None, basis=tariffs.NORM_BASIS_DEFAULTS[service])
+    tariffs.check_key(service)
+    form = NormForm(formdata=None, basis=tariffs.NORM_BASIS_DEFAULTS[service].value)
     return _norm_page(service, form)
 
 
 @bp.post("/billing/norms/<service>")
 @staff_required("billing.edit")
 def tariffs_norm_add(service: str):
-    _norm_service(service)
+    tariffs.check_key(service)
     form = NormForm()
     saved = _save_new_value(
         form,
@@ -226,7 +216,8 @@ def tariffs_norm_add(service: str):
             **staff,
         ),
         _l("The new norm is saved: it is in force from %(date)s."),
-        url_for("admin.tariffs_norm_history", service=service),
+        "admin.tariffs_norm_history",
+        service=service,
     )
     return saved or _norm_page(service, form)
 
@@ -259,6 +250,6 @@ def tariffs_key_rate_add():
             db.session, percent=form.percent.data, valid_from=form.valid_from.data, **staff
         ),
         _l("The key rate is saved: it is in force from %(date)s."),
-        url_for("admin.tariffs_key_rates"),
+        "admin.tariffs_key_rates",
     )
     return saved or _key_rates_page(form)

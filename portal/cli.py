@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 
 from portal.extensions import db
 from portal.models import STAFF_ROLES
+from portal.services.months import iso
 
 demo_cli = AppGroup("demo", help="Demo data for a local portal.")
 outbox_cli = AppGroup("outbox", help="The e-mail and SMS outbox.")
@@ -72,8 +73,8 @@ def outbox_dispatch() -> None:
 
 
 def _period_argument(text: str):
-    from portal.services.billing import parse_period
     from portal.services.errors import DomainError
+    from portal.services.months import parse_period
 
     try:
         return parse_period(text)
@@ -85,6 +86,7 @@ def _period_argument(text: str):
 @click.argument("period")
 def billing_run(period: str) -> None:
     """Charge every account for PERIOD (YYYY-MM) now and print the totals by method."""
+    from portal.models import ChargeMethod
     from portal.services import billing_periods
     from portal.services.errors import DomainError
 
@@ -96,12 +98,12 @@ def billing_run(period: str) -> None:
         raise click.ClickException(error.message) from None
     seconds = time.perf_counter() - started
     click.echo(f"{'method':<14}{'lines':>10}{'amount':>18}{'seconds':>10}")
-    for method in billing_periods.METHODS:
+    for method in ChargeMethod:
         figures = totals.by_method.get(method)
         if figures:
             click.echo(f"{method:<14}{figures['lines']:>10}{figures['amount']:>18}")
     click.echo(f"{'total':<14}{totals.lines:>10}{totals.amount!s:>18}{seconds:>10.2f}")
-    click.echo(f"{totals.accounts} accounts charged for {month:%Y-%m}")
+    click.echo(f"{totals.accounts} accounts charged for {iso(month)}")
 
 
 @billing_cli.command("close")
@@ -114,12 +116,14 @@ def billing_close(period: str) -> None:
     month = _period_argument(period)
     try:
         closing = billing_periods.close(db.session, month)
+        db.session.commit()
     except NotFound:
-        raise click.ClickException(f"no billing period {month:%Y-%m}: run it first") from None
+        raise click.ClickException(f"no billing period {iso(month)}: run it first") from None
     except DomainError as error:
+        db.session.rollback()
         raise click.ClickException(error.message) from None
     click.echo(
-        f"{month:%Y-%m} closed: {closing.bills} bills, "
+        f"{iso(month)} closed: {closing.bills} bills, "
         f"penalties on {closing.penalised_accounts} accounts"
     )
 
@@ -135,7 +139,7 @@ def _run_queued_billing() -> None:
         click.echo(f"scheduler: billing queue unavailable: {error}", err=True)
         return
     for period, totals in done:
-        click.echo(f"scheduler: charged {period:%Y-%m}: {totals.lines} lines, {totals.amount} ₽")
+        click.echo(f"scheduler: charged {iso(period)}: {totals.lines} lines, {totals.amount} ₽")
 
 
 def _run_queued_imports() -> None:

@@ -70,9 +70,10 @@ def dispatch_outbox(limit: int = 200) -> int:
 @celery.task(name="portal.tasks.run_billing")
 def run_billing(period_iso: str) -> dict | None:
     """Charge one period queued on the web (YYYY-MM); nothing if another worker has it."""
-    from portal.services import billing, billing_periods
+    from portal.services import billing_periods
+    from portal.services.months import parse_period
 
-    totals = billing_periods.run_queued(db.session, billing.parse_period(period_iso))
+    totals = billing_periods.run_queued(db.session, parse_period(period_iso))
     if totals is None:
         return None
     return {"accounts": totals.accounts, "lines": totals.lines, "amount": str(totals.amount)}

@@ -204,4 +204,18 @@ def make_contract(session, organisation: Organisation, **fields) -> Contract:
 
 # --- billing: tariffs, periods, charges, bills, payments, debt -------------------------------
 
+
+def default_penalty_scheme():
+    """The penalty scheme of the settings' defaults (Housing Code art. 155 p. 14)."""
+    from portal.services.penalties import Scheme
+    from portal.services.settings import SPECS
+
+    return Scheme(
+        **{
+            name: SPECS[f"penalties.{name}"].default
+            for name in ("free_days", "high_from_day", "low_divisor", "high_divisor")
+        }
+    )
+
+
 # --- people and messages: customers, organisations, staff, outbox, settings -----------------

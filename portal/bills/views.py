@@ -1,21 +1,18 @@
 """A resident's bills and payments. The figures come from ``portal.services.statements``,
 the QR code and PDF from ``portal.services.documents``."""
 
-import io
 from datetime import date
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+from flask import Blueprint, abort, current_app, render_template, request, session
 from flask_babel import format_date, format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.extensions import db
-from portal.formatting import SERVICE_LABELS, SERVICE_UNITS, label
-from portal.models import Account
+from portal.models import Account, ChargeMethod, CustomerKind, NormBasis, Service, Zone
 from portal.services import accounts, documents, statements
-from portal.services.errors import NotFound
-from portal.services.readings import local_today
-from portal.web import customer_required
+from portal.services.clock import local_today
+from portal.web import customer_required, page_of, send_download
 
 bp = Blueprint("bills", __name__, url_prefix="/accounts")
 
@@ -25,25 +22,25 @@ PERIOD = "<int(fixed_digits=4):year>-<int(fixed_digits=2):month>"
 def charge_method(line: statements.ChargeLine) -> str:
     """How a charge's volume was found, in words."""
     charge = line.charge
-    if charge.method == "meter":
+    if charge.method == ChargeMethod.METER:
         return _("by meter")
-    if charge.method == "average":
+    if charge.method == ChargeMethod.AVERAGE:
         if not charge.basis:
             return _("by average consumption")
         return ngettext(
             "by average of %(num)d month", "by average of %(num)d months", int(charge.basis)
         )
-    if charge.method == "norm":
-        if line.norm_basis == "per_m2" and charge.basis is not None:
-            return _("by norm for %(area)s m²", area=format_decimal(charge.basis))
-        if line.norm_basis == "per_resident" and charge.basis is not None:
-            return ngettext(
-                "by norm for %(num)d resident", "by norm for %(num)d residents", int(charge.basis)
-            )
-        return _("by consumption norm")
-    if charge.method == "recalculation":
-        return _("recalculation: %(reason)s", reason=charge.reason or "—")
-    return charge.method
+    if charge.method == ChargeMethod.NORM:
+        return _by_norm(line.norm_basis, charge.basis)
+    return _("recalculation: %(reason)s", reason=charge.reason or "—")
+
+
+def _by_norm(norm_basis, basis) -> str:
+    if norm_basis == NormBasis.PER_M2 and basis is not None:
+        return _("by norm for %(area)s m²", area=format_decimal(basis))
+    if norm_basis == NormBasis.PER_RESIDENT and basis is not None:
+        return ngettext("by norm for %(num)d resident", "by norm for %(num)d residents", int(basis))
+    return _("by consumption norm")
 
 
 def as_volume(value) -> str:
@@ -52,8 +49,8 @@ def as_volume(value) -> str:
 
 
 def zone_shown(service: str, zone: str) -> bool:
-    """Tariff zones mean something for electricity; other services have one rate."""
-    return zone != "total" or service == "electricity"
+    """Tariff zones mean something for a service that has zones; others have one rate."""
+    return zone != Zone.TOTAL or Service(service).has_zones
 
 
 @bp.context_processor
@@ -67,11 +64,8 @@ def bill_helpers():
 
 
 def _account(account_id: int) -> Account:
-    """The account, if it is the user's to see; otherwise 404."""
-    try:
-        account = accounts.get_account_for(db.session, current_user, account_id)
-    except NotFound:
-        abort(404)
+    """The account, if it is the user's to see; otherwise 404 (the service's NotFound)."""
+    account = accounts.get_account_for(db.session, current_user, account_id)
     session["account_id"] = account.id
     return account
 
@@ -79,17 +73,14 @@ def _account(account_id: int) -> Account:
 def _statement(account: Account, year: int, month: int) -> statements.Statement:
     try:
         period = date(year, month, 1)
-    except ValueError:
+    except ValueError:  # month 13 matches the URL's digits
         abort(404)
-    try:
-        return statements.statement(db.session, account.id, period)
-    except NotFound:
-        abort(404)
+    return statements.statement(db.session, account.id, period)
 
 
 def _payer(account: Account) -> documents.Payer:
     customer = account.customer
-    is_person = customer.kind == "person"
+    is_person = customer.kind == CustomerKind.PERSON
     return documents.Payer(
         full_name=customer.full_name,
         address=account.premises.address,
@@ -114,10 +105,7 @@ def _payment_qr(account: Account, statement: statements.Statement) -> tuple[str,
 @customer_required
 def index(account_id: int):
     account = _account(account_id)
-    try:
-        bills = statements.bills_of_year(db.session, account.id, request.args.get("year", type=int))
-    except NotFound:
-        abort(404)
+    bills = statements.bills_of_year(db.session, account.id, request.args.get("year", type=int))
     return render_template(
         "portal/bills/index.html",
         account=account,
@@ -158,11 +146,10 @@ def pdf(account_id: int, year: int, month: int):
         payee=documents.Payee.from_config(current_app.config),
         printed_on=local_today(),
     )
-    return send_file(
-        io.BytesIO(documents.render_pdf(html)),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"kvitantsiya-{account.number}-{year:04d}-{month:02d}.pdf",
+    return send_download(
+        documents.render_pdf(html),
+        f"kvitantsiya-{account.number}-{year:04d}-{month:02d}.pdf",
+        "application/pdf",
     )
 
 
@@ -174,9 +161,7 @@ def payments(account_id: int):
     return render_template(
         "portal/bills/payments.html",
         account=account,
-        page=statements.payments_page(
-            db.session, account.id, request.args.get("page", 1, type=int)
-        ),
+        page=page_of(statements.payments_of(account.id), statements.PAYMENTS_PER_PAGE),
         series=series,
         chart=_chart_data(series),
     )
@@ -192,7 +177,7 @@ def _chart_data(series: statements.MonthlySeries) -> dict:
             "stacked": True,
             "datasets": [
                 {
-                    "label": str(label(SERVICE_LABELS, service)),
+                    "label": str(Service(service).label),
                     "data": [float(series.charges.get((p, service), 0)) for p in series.periods],
                 }
                 for service in series.services
@@ -200,12 +185,12 @@ def _chart_data(series: statements.MonthlySeries) -> dict:
         },
         "consumption": [
             {
-                "axis": str(label(SERVICE_UNITS, service)),
-                "unit": str(label(SERVICE_UNITS, service)),
+                "axis": str(Service(service).unit),
+                "unit": str(Service(service).unit),
                 "stacked": False,
                 "datasets": [
                     {
-                        "label": str(label(SERVICE_LABELS, service)),
+                        "label": str(Service(service).label),
                         "data": [
                             float(v)
                             if (v := series.volumes.get((p, service))) is not None

@@ -22,42 +22,39 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import (
-    SERVICES,
     Account,
     AccountService,
     Bill,
     BillingPeriod,
     Charge,
+    ChargeMethod,
     Penalty,
+    PeriodStatus,
+    Service,
     Staff,
-    utcnow,
 )
 from portal.services import audit, billing, ledger
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError, NotFound
-from portal.services.penalties import to_kopecks
-from portal.services.tariffs import SERVICE_ZONES, decimal_places, parse_decimal, parse_rate
+from portal.services.months import EARLIEST_PERIOD, add_months, iso, period_of
+from portal.services.numbers import money, parse_decimal
+from portal.services.tariffs import SERVICE_ZONES, last_closed_period, parse_rate
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("meter", "average", "norm", "recalculation")
-ACTIVE_STATUSES = ("queued", "running")
+ACTIVE_STATUSES = (PeriodStatus.QUEUED, PeriodStatus.RUNNING)
 # A run that has said nothing for this long was lost with its worker: it may be queued again.
 STALE_RUN = timedelta(minutes=30)
 MAX_VOLUME = Decimal("1e12")  # Numeric(16, 4)
 MAX_AMOUNT = Decimal("1e12")  # Numeric(14, 2)
 MAX_REASON = 400
 PAGE_SIZE = 24
-EARLIEST_PERIOD = date(2000, 1, 1)
 ZERO = Decimal("0.00")
 HALF_KOPECK = Decimal("0.005")
 
 
 def period_label(period: date) -> str:
     return format_date(period, "LLLL yyyy")
-
-
-def iso(period: date) -> str:
-    return period.strftime("%Y-%m")
 
 
 def get_period(session: Session, period: date) -> BillingPeriod:
@@ -69,7 +66,9 @@ def get_period(session: Session, period: date) -> BillingPeriod:
 
 def is_stale(row: BillingPeriod) -> bool:
     started = row.run_started_at
-    return row.status == "running" and (started is None or utcnow() - started > STALE_RUN)
+    return row.status == PeriodStatus.RUNNING and (
+        started is None or utcnow() - started > STALE_RUN
+    )
 
 
 def _account_count(session: Session) -> int:
@@ -81,12 +80,12 @@ def _account_count(session: Session) -> int:
 
 def check_runnable(session: Session, period: date, today: date) -> BillingPeriod | None:
     """The period's row (None if it has none yet), or a DomainError why it cannot run."""
-    if period > today.replace(day=1):
+    if period > period_of(today):
         raise DomainError(_("The month has not started yet: it cannot be charged."), "period")
     if period < EARLIEST_PERIOD:
         raise DomainError(_("Choose a month from January 2000 on."), "period")
     row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
-    if row is not None and row.status == "closed":
+    if row is not None and row.status == PeriodStatus.CLOSED:
         raise DomainError(
             _(
                 "The period %(period)s is closed: its charges are frozen.",
@@ -94,9 +93,7 @@ def check_runnable(session: Session, period: date, today: date) -> BillingPeriod
             ),
             "period",
         )
-    last_closed = session.scalar(
-        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
-    )
+    last_closed = last_closed_period(session)
     if last_closed is not None and period < last_closed:
         raise DomainError(
             _(
@@ -121,10 +118,11 @@ def queue_run(
     staff_id: int | None = None,
     ip: str | None = None,
 ) -> BillingPeriod:
-    """Mark the period to be charged by a background worker; nothing is charged yet."""
+    """Mark the period to be charged by a background worker; nothing is charged yet (the
+    caller commits, then hands the period to a worker)."""
     row = check_runnable(session, period, today) or billing.get_or_create_period(session, period)
     previous = row.status
-    row.status = "queued"
+    row.status = PeriodStatus.QUEUED
     row.processed_accounts = 0
     row.total_accounts = _account_count(session)
     audit.record(
@@ -134,10 +132,9 @@ def queue_run(
         object_type="billing_period",
         object_id=row.id,
         summary=f"billing run queued for {iso(period)}",
-        changes={"status": [previous, "queued"]},
+        changes={"status": [previous, PeriodStatus.QUEUED]},
         ip_address=ip,
     )
-    session.commit()
     return row
 
 
@@ -158,12 +155,13 @@ def send_to_worker(broker_url: str | None, period: date) -> bool:
     return True
 
 
-def _claim(session: Session, period: date, statuses: tuple[str, ...]) -> bool:
-    """Atomically move the period from one of ``statuses`` to running."""
+def _claim(session: Session, period: date, statuses: tuple[PeriodStatus, ...]) -> bool:
+    """Atomically move the period from one of ``statuses`` to running (committed at once:
+    another worker must see the claim)."""
     result = session.execute(
         update(BillingPeriod)
         .where(BillingPeriod.period == period, BillingPeriod.status.in_(statuses))
-        .values(status="running", run_started_at=utcnow(), processed_accounts=0)
+        .values(status=PeriodStatus.RUNNING, run_started_at=utcnow(), processed_accounts=0)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -177,8 +175,8 @@ def _run_claimed(session: Session, period: date, progress=None) -> billing.RunTo
         session.rollback()
         session.execute(
             update(BillingPeriod)
-            .where(BillingPeriod.period == period, BillingPeriod.status == "running")
-            .values(status="failed")
+            .where(BillingPeriod.period == period, BillingPeriod.status == PeriodStatus.RUNNING)
+            .values(status=PeriodStatus.FAILED)
             .execution_options(synchronize_session=False)
         )
         session.commit()
@@ -188,7 +186,7 @@ def _run_claimed(session: Session, period: date, progress=None) -> billing.RunTo
 def run_queued(session: Session, period: date) -> billing.RunTotals | None:
     """Charge one queued period, or None when it is not queued (another worker has it)."""
     session.expire_all()
-    if not _claim(session, period, ("queued",)):
+    if not _claim(session, period, (PeriodStatus.QUEUED,)):
         return None
     return _run_claimed(session, period)
 
@@ -202,7 +200,7 @@ def process_queued_billing(session: Session) -> list[tuple[date, billing.RunTota
     while True:
         period = session.scalar(
             select(BillingPeriod.period)
-            .where(BillingPeriod.status == "queued")
+            .where(BillingPeriod.status == PeriodStatus.QUEUED)
             .order_by(BillingPeriod.period)
             .limit(1)
         )
@@ -222,7 +220,7 @@ def run_now(session: Session, period: date, progress=None) -> billing.RunTotals:
     if period < EARLIEST_PERIOD:
         raise DomainError(_("Choose a month from January 2000 on."), "period")
     row = billing.get_or_create_period(session, period)
-    if row.status == "closed":
+    if row.status == PeriodStatus.CLOSED:
         raise DomainError(
             _(
                 "The period %(period)s is closed: its charges are frozen.",
@@ -230,7 +228,7 @@ def run_now(session: Session, period: date, progress=None) -> billing.RunTotals:
             )
         )
     session.commit()
-    if not _claim(session, period, ("draft", "queued", "failed")):
+    if not _claim(session, period, (PeriodStatus.DRAFT, PeriodStatus.QUEUED, PeriodStatus.FAILED)):
         raise DomainError(
             _("The period %(period)s is already being charged.", period=period_label(period))
         )
@@ -240,7 +238,8 @@ def run_now(session: Session, period: date, progress=None) -> billing.RunTotals:
 def close(
     session: Session, period: date, *, staff_id: int | None = None, ip: str | None = None
 ) -> ledger.Closing:
-    """Penalties and bills for the period, which is frozen from then on."""
+    """Penalties and bills for the period, which is frozen from then on (the caller
+    commits)."""
     row = get_period(session, period)
     closing = ledger.close_period(session, period, staff_id)
     audit.record(
@@ -250,10 +249,9 @@ def close(
         object_type="billing_period",
         object_id=row.id,
         summary=f"period {iso(period)} closed: {closing.bills} bills",
-        changes={"status": ["draft", "closed"]},
+        changes={"status": [PeriodStatus.DRAFT, PeriodStatus.CLOSED]},
         ip_address=ip,
     )
-    session.commit()
     return closing
 
 
@@ -262,11 +260,9 @@ def close(
 
 def parse_volume(raw) -> Decimal:
     """A recalculated volume: may be negative (a refund), never zero, four decimals at most."""
-    number = parse_decimal(raw, "volume")
+    number = parse_decimal(raw, places=4, field="volume")
     if number == 0:
         raise DomainError(_("Enter the volume to add, or a negative one to take off."), "volume")
-    if decimal_places(number) > 4:
-        raise DomainError(_("Use at most 4 digits after the decimal point."), "volume")
     if abs(number) >= MAX_VOLUME:
         raise DomainError(_("The value is too large."), "volume")
     return number.quantize(Decimal("0.0001"))
@@ -299,14 +295,14 @@ def add_recalculation(
 ) -> Charge:
     """A recalculation line of an open period: amount = volume × tariff, half-up to kopecks."""
     row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
-    if row is not None and row.status == "closed":
+    if row is not None and row.status == PeriodStatus.CLOSED:
         raise DomainError(
             _(
                 "The period %(period)s is closed: add the recalculation to an open period.",
                 period=period_label(period),
             )
         )
-    if period > today.replace(day=1):
+    if period > period_of(today):
         raise DomainError(_("The month has not started yet: it cannot be charged."))
     number = " ".join((account_number or "").split())
     account = session.scalar(select(Account).where(Account.number == number)) if number else None
@@ -325,7 +321,7 @@ def add_recalculation(
         raise DomainError(_("This service has no such tariff zone."), "zone")
     volume = parse_volume(volume)
     tariff = parse_rate(tariff, "tariff")
-    amount = to_kopecks(volume * tariff)
+    amount = money(volume * tariff)
     if abs(amount) >= MAX_AMOUNT:
         raise DomainError(_("The value is too large."), "volume")
     reason = check_reason(reason)
@@ -336,7 +332,7 @@ def add_recalculation(
         period=period,
         service=service,
         zone=zone,
-        method="recalculation",
+        method=ChargeMethod.RECALCULATION,
         volume=volume,
         tariff=tariff,
         amount=amount,
@@ -360,7 +356,6 @@ def add_recalculation(
         },
         ip_address=ip,
     )
-    session.commit()
     return charge
 
 
@@ -425,10 +420,6 @@ class Summary:
         return self.row.status in ACTIVE_STATUSES
 
 
-def _money(value) -> Decimal:
-    return ZERO if value is None else to_kopecks(Decimal(str(value)))
-
-
 def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
     """Totals of each period: lines and amount by method, accounts, bills once closed.
 
@@ -443,14 +434,14 @@ def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
         .where(Charge.period.in_(periods))
         .group_by(Charge.period, Charge.method)
     ):
-        result[period].by_method[method] = Figures(lines, _money(amount))
+        result[period].by_method[method] = Figures(lines, money(amount))
     for period, accounts in session.execute(
         select(Charge.period, func.count(func.distinct(Charge.account_id)))
         .where(Charge.period.in_(periods))
         .group_by(Charge.period)
     ):
         result[period].accounts = accounts
-    closed = [row.period for row in rows if row.status == "closed"]
+    closed = [row.period for row in rows if row.status == PeriodStatus.CLOSED]
     if closed:
         # Half a kopeck of tolerance: SQLite compares money as binary floats.
         payable = Bill.closing_balance > HALF_KOPECK
@@ -473,13 +464,13 @@ def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
             bills, penalties, penalised, payments, payable_bills, due, debtors, debt = figures
             result[period].closing = Closing(
                 bills=bills,
-                penalties=_money(penalties),
+                penalties=money(penalties),
                 penalised=penalised or 0,
-                payments=_money(payments),
+                payments=money(payments),
                 payable=payable_bills or 0,
-                due=_money(due),
+                due=money(due),
                 debtors=debtors or 0,
-                debt=_money(debt),
+                debt=money(debt),
             )
         for period in closed:
             if result[period].closing is None:
@@ -509,14 +500,14 @@ def summary(session: Session, period: date) -> Summary:
 def by_service(session: Session, period: date) -> dict[str, Figures]:
     """Lines and amount per service, in the order services are listed everywhere."""
     found = {
-        service: Figures(lines, _money(amount))
+        service: Figures(lines, money(amount))
         for service, lines, amount in session.execute(
             select(Charge.service, func.count(Charge.id), func.sum(Charge.amount))
             .where(Charge.period == period)
             .group_by(Charge.service)
         )
     }
-    order = list(SERVICES)
+    order = list(Service)
     return dict(
         sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)
     )
@@ -529,22 +520,20 @@ def recalculations(session: Session, period: date) -> list[tuple]:
             select(Charge, Account.number, Staff.full_name)
             .join(Account, Account.id == Charge.account_id)
             .outerjoin(Staff, Staff.id == Charge.staff_id)
-            .where(Charge.period == period, Charge.method == "recalculation")
+            .where(Charge.period == period, Charge.method == ChargeMethod.RECALCULATION)
             .order_by(Charge.id.desc())
         )
     )
 
 
 def penalties_total(session: Session, period: date) -> Decimal:
-    return _money(session.scalar(select(func.sum(Penalty.amount)).where(Penalty.period == period)))
+    return money(session.scalar(select(func.sum(Penalty.amount)).where(Penalty.period == period)))
 
 
 def suggested_period(session: Session, today: date) -> date:
     """What the run form offers: the month after the last closed one, else this month."""
-    last_closed = session.scalar(
-        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
-    )
-    current = today.replace(day=1)
+    last_closed = last_closed_period(session)
+    current = period_of(today)
     if last_closed is None:
         return current
-    return min(billing.add_months(last_closed, 1), current)
+    return min(add_months(last_closed, 1), current)

@@ -7,12 +7,15 @@ The payload is ``ST00012|Key=Value|…``: ``ST`` the format, ``0001`` its versio
 character set — UTF-8. ``|`` separates fields, so it never appears inside a value.
 """
 
+import io
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import segno
 from babel.dates import format_date
+
+from portal.services.numbers import to_kopecks
 
 HEADER = "ST00012"  # format ST, version 0001, charset 2 = UTF-8
 SEPARATOR = "|"
@@ -88,11 +91,6 @@ def split_person_name(full_name: str) -> tuple[str, str, str]:
     return last, first, middle
 
 
-def to_kopecks(amount: Decimal) -> int:
-    """1234.56 → 123456, rounded half-up."""
-    return int((Decimal(amount) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def payment_purpose(period: date, account_number: str) -> str:
     """ "Оплата за октябрь 2026, л/с 5200001234"."""
     month = format_date(period, "LLLL yyyy", locale="ru")
@@ -165,8 +163,6 @@ def qr_svg_data_uri(payload: str, scale: int = 4) -> str:
 
 
 def qr_png(payload: str, scale: int = 6) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     make_qr(payload).save(buffer, kind="png", scale=scale, border=4)
     return buffer.getvalue()

@@ -14,11 +14,24 @@ from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from portal.models import Account, Bill, BillingPeriod, Charge, KeyRate, Payment, Penalty, utcnow
+from portal.models import (
+    Account,
+    Bill,
+    BillingPeriod,
+    Category,
+    Charge,
+    KeyRate,
+    Payment,
+    Penalty,
+    PeriodStatus,
+)
 from portal.services import settings, workdays
-from portal.services.billing import add_months, get_or_create_period, month_end
+from portal.services.billing import get_or_create_period
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError
-from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days, to_kopecks
+from portal.services.months import add_months, month_end
+from portal.services.numbers import money
+from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days
 
 ZERO = Decimal("0.00")
 
@@ -51,11 +64,14 @@ def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
         following.replace(day=settings.get(session, "billing.due_day"))
     )
     return {
-        "population": (
+        Category.POPULATION: (
             following.replace(day=settings.get(session, "billing.issue_day_population")),
             due,
         ),
-        "others": (following.replace(day=settings.get(session, "billing.issue_day_others")), due),
+        Category.OTHERS: (
+            following.replace(day=settings.get(session, "billing.issue_day_others")),
+            due,
+        ),
     }
 
 
@@ -103,7 +119,7 @@ def compute_penalties(session: Session, period: date) -> int:
             rates,
             scheme,
         )
-        amount = to_kopecks(sum((d.amount for d in days), Decimal(0)))
+        amount = money(sum((d.amount for d in days), Decimal(0)))
         if amount > 0:
             rows.append(
                 {
@@ -151,98 +167,109 @@ def _summary(days) -> list[dict]:
         )
         group["days"] += 1
         group["amount"] += day.amount
-    return [{**g, "amount": str(to_kopecks(g["amount"]))} for g in groups.values()]
+    return [{**g, "amount": str(money(g["amount"]))} for g in groups.values()]
 
 
 # --- bills ----------------------------------------------------------------------------
 
 
+BILL_COLUMNS = [
+    "account_id",
+    "period",
+    "opening_balance",
+    "charges_total",
+    "penalties_total",
+    "payments_total",
+    "closing_balance",
+    "issued_on",
+    "due_on",
+    "created_at",
+]
+
+
 def issue_bills(session: Session, period: date) -> int:
     """Replace the period's bills with the ledger of every open account. Set-based."""
     session.execute(delete(Bill).where(Bill.period == period))
-    end = month_end(period)
-    previous = (
-        select(Bill.account_id, Bill.closing_balance.label("amount"))
-        .where(Bill.period == add_months(period, -1))
-        .subquery()
-    )
-    charges = (
-        select(Charge.account_id, func.sum(Charge.amount).label("amount"))
-        .where(Charge.period == period)
-        .group_by(Charge.account_id)
-        .subquery()
-    )
-    penalties = (
-        select(Penalty.account_id, Penalty.amount).where(Penalty.period == period).subquery()
-    )
-    paid_to_date = (
-        select(Payment.account_id, func.sum(Payment.amount).label("amount"))
-        .where(Payment.paid_on <= end)
-        .group_by(Payment.account_id)
-        .subquery()
-    )
-    counted_before = (
-        select(Bill.account_id, func.sum(Bill.payments_total).label("amount"))
-        .where(Bill.period < period)
-        .group_by(Bill.account_id)
-        .subquery()
-    )
-    # Sums of kopecks are exact in PostgreSQL; SQLite adds them as binary floats
-    # (760.86 + … = 760.860000000001): rounding keeps the stored money to kopecks.
-    opening = func.round(func.coalesce(previous.c.amount, 0), 2)
-    charged = func.round(func.coalesce(charges.c.amount, 0), 2)
-    penalised = func.round(func.coalesce(penalties.c.amount, 0), 2)
-    paid = func.round(
-        func.coalesce(paid_to_date.c.amount, 0) - func.coalesce(counted_before.c.amount, 0), 2
-    )
-    dates = bill_dates(session, period)
-    issued = case(
-        (Account.category == "others", literal(dates["others"][0])),
-        else_=literal(dates["population"][0]),
-    )
-    due = case(
-        (Account.category == "others", literal(dates["others"][1])),
-        else_=literal(dates["population"][1]),
-    )
-    rows = (
-        select(
-            Account.id,
-            literal(period),
-            opening,
-            charged,
-            penalised,
-            paid,
-            func.round(opening + charged + penalised - paid, 2),
-            issued,
-            due,
-            literal(utcnow()),
-        )
-        .outerjoin(previous, previous.c.account_id == Account.id)
-        .outerjoin(charges, charges.c.account_id == Account.id)
-        .outerjoin(penalties, penalties.c.account_id == Account.id)
-        .outerjoin(paid_to_date, paid_to_date.c.account_id == Account.id)
-        .outerjoin(counted_before, counted_before.c.account_id == Account.id)
-        .where(Account.opened_on <= end)
-    )
-    session.execute(
-        insert(Bill).from_select(
-            [
-                "account_id",
-                "period",
-                "opening_balance",
-                "charges_total",
-                "penalties_total",
-                "payments_total",
-                "closing_balance",
-                "issued_on",
-                "due_on",
-                "created_at",
-            ],
-            rows,
-        )
-    )
+    session.execute(insert(Bill).from_select(BILL_COLUMNS, _bills_select(session, period)))
     # Counted, not taken from rowcount: drivers need not report it for INSERT … SELECT.
     return session.scalar(select(func.count(Bill.id)).where(Bill.period == period))
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """Per account, the sums a bill adds up, as subqueries to join on ``account_id``."""
+
+    previous: object  # the closing balance of the previous bill
+    charges: object
+    penalties: object
+    paid_to_date: object  # every payment up to the period's end
+    counted_before: object  # the payments earlier bills counted
+
+    @property
+    def tables(self):
+        return (self.previous, self.charges, self.penalties, self.paid_to_date, self.counted_before)
+
+
+def _ledger(period: date) -> _Ledger:
+    return _Ledger(
+        previous=select(Bill.account_id, Bill.closing_balance.label("amount"))
+        .where(Bill.period == add_months(period, -1))
+        .subquery(),
+        charges=select(Charge.account_id, func.sum(Charge.amount).label("amount"))
+        .where(Charge.period == period)
+        .group_by(Charge.account_id)
+        .subquery(),
+        penalties=select(Penalty.account_id, Penalty.amount)
+        .where(Penalty.period == period)
+        .subquery(),
+        paid_to_date=select(Payment.account_id, func.sum(Payment.amount).label("amount"))
+        .where(Payment.paid_on <= month_end(period))
+        .group_by(Payment.account_id)
+        .subquery(),
+        counted_before=select(Bill.account_id, func.sum(Bill.payments_total).label("amount"))
+        .where(Bill.period < period)
+        .group_by(Bill.account_id)
+        .subquery(),
+    )
+
+
+def _by_category(dates: dict, which: int):
+    """The issue (0) or due (1) date of a bill by the account's category, in SQL."""
+    return case(
+        (Account.category == Category.OTHERS, literal(dates[Category.OTHERS][which])),
+        else_=literal(dates[Category.POPULATION][which]),
+    )
+
+
+def _bills_select(session: Session, period: date):
+    """One bill row per account opened by the period's end, ready to insert."""
+    ledger = _ledger(period)
+    # Sums of kopecks are exact in PostgreSQL; SQLite adds them as binary floats
+    # (760.86 + … = 760.860000000001): rounding keeps the stored money to kopecks.
+    opening = func.round(func.coalesce(ledger.previous.c.amount, 0), 2)
+    charged = func.round(func.coalesce(ledger.charges.c.amount, 0), 2)
+    penalised = func.round(func.coalesce(ledger.penalties.c.amount, 0), 2)
+    paid = func.round(
+        func.coalesce(ledger.paid_to_date.c.amount, 0)
+        - func.coalesce(ledger.counted_before.c.amount, 0),
+        2,
+    )
+    dates = bill_dates(session, period)
+    rows = select(
+        Account.id,
+        literal(period),
+        opening,
+        charged,
+        penalised,
+        paid,
+        func.round(opening + charged + penalised - paid, 2),
+        _by_category(dates, 0),
+        _by_category(dates, 1),
+        literal(utcnow()),
+    )
+    for table in ledger.tables:
+        rows = rows.outerjoin(table, table.c.account_id == Account.id)
+    return rows.where(Account.opened_on <= month_end(period))
 
 
 @dataclass(frozen=True)
@@ -252,17 +279,30 @@ class Closing:
 
 
 def close_period(session: Session, period: date, staff_id: int | None = None) -> Closing:
-    """Freeze the period: penalties, bills, status closed. Earlier periods must be closed."""
+    """Freeze the period: penalties, bills, status closed. Earlier periods must be closed.
+    The caller commits."""
     billing_period = get_or_create_period(session, period)
-    if billing_period.status == "closed":
+    _check_closable(session, billing_period)
+    penalised = compute_penalties(session, period)
+    bills = issue_bills(session, period)
+    billing_period.status = PeriodStatus.CLOSED
+    billing_period.closed_at = utcnow()
+    billing_period.closed_by_id = staff_id
+    session.flush()
+    return Closing(bills, penalised)
+
+
+def _check_closable(session: Session, billing_period: BillingPeriod) -> None:
+    period = billing_period.period
+    if billing_period.status == PeriodStatus.CLOSED:
         raise DomainError(_("The period is already closed."))
-    if billing_period.status in ("queued", "running"):
+    if billing_period.status in (PeriodStatus.QUEUED, PeriodStatus.RUNNING):
         raise DomainError(_("The period is being charged: wait for the run to finish."))
-    if billing_period.run_finished_at is None or billing_period.status == "failed":
+    if billing_period.run_finished_at is None or billing_period.status == PeriodStatus.FAILED:
         raise DomainError(_("Run billing for the period before closing it."))
     later_closed = session.scalar(
         select(func.count(BillingPeriod.id)).where(
-            BillingPeriod.period > period, BillingPeriod.status == "closed"
+            BillingPeriod.period > period, BillingPeriod.status == PeriodStatus.CLOSED
         )
     )
     if later_closed:
@@ -273,12 +313,5 @@ def close_period(session: Session, period: date, staff_id: int | None = None) ->
         select(BillingPeriod.status).where(BillingPeriod.period == add_months(period, -1))
     )
     has_earlier_bills = session.scalar(select(func.count(Bill.id)).where(Bill.period < period))
-    if has_earlier_bills and previous_status != "closed":
+    if has_earlier_bills and previous_status != PeriodStatus.CLOSED:
         raise DomainError(_("Close the previous period first."))
-    penalised = compute_penalties(session, period)
-    bills = issue_bills(session, period)
-    billing_period.status = "closed"
-    billing_period.closed_at = utcnow()
-    billing_period.closed_by_id = staff_id
-    session.commit()
-    return Closing(bills, penalised)

@@ -1,28 +1,27 @@
 """Penalties (пени) on overdue debt, day by day — Housing Code art. 155 p. 14 by default:
 nothing for the first 30 days of delay, 1/300 of the key rate per day from the 31st day,
-1/130 from the 91st day. The days and fractions are settings; the key rate is a dated table.
+1/130 from the 91st day. The days and fractions are settings (``penalties.*``, read by
+``ledger.penalty_scheme``); the key rate is a dated table.
 
-Pure functions: the caller supplies debts, payments and the key-rate lookup.
+Pure functions: the caller supplies debts, payments, the scheme and the key-rate lookup.
 """
 
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-KOPECK = Decimal("0.01")
-
-
-def to_kopecks(amount: Decimal) -> Decimal:
-    return amount.quantize(KOPECK, rounding=ROUND_HALF_UP)
+from portal.services.numbers import money
 
 
 @dataclass(frozen=True)
 class Scheme:
-    free_days: int = 30  # delay days without penalty
-    high_from_day: int = 91  # the delay day the higher fraction starts on
-    low_divisor: int = 300
-    high_divisor: int = 130
+    """The penalty settings: no defaults here, they are the settings' (``SPECS``)."""
+
+    free_days: int  # delay days without penalty
+    high_from_day: int  # the delay day the higher fraction starts on
+    low_divisor: int
+    high_divisor: int
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def penalty_days(
     start: date,
     end: date,
     rates: KeyRates,
-    scheme: Scheme = Scheme(),
+    scheme: Scheme,
 ) -> list[PenaltyDay]:
     """Every day's penalty on every debt between ``start`` and ``end`` inclusive.
 
@@ -108,10 +107,10 @@ def penalty(
     start: date,
     end: date,
     rates: KeyRates,
-    scheme: Scheme = Scheme(),
+    scheme: Scheme,
 ) -> Decimal:
     """The penalty for the days from ``start`` to ``end``, rounded half-up to kopecks."""
-    return to_kopecks(
+    return money(
         sum(
             (d.amount for d in penalty_days(debts, payments, start, end, rates, scheme)), Decimal(0)
         )

@@ -12,21 +12,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.models import SERVICES, Bill, Charge, ConsumptionNorm, Payment, Penalty
-from portal.services.billing import month_end
+from portal.models import (
+    Bill,
+    Charge,
+    ChargeMethod,
+    ConsumptionNorm,
+    NormBasis,
+    Payment,
+    Penalty,
+    Service,
+    Zone,
+)
 from portal.services.errors import NotFound
+from portal.services.months import month_end
+from portal.services.numbers import money
 
 ZERO = Decimal("0.00")
-ZONE_ORDER = ("total", "day", "night", "peak", "semi_peak")
+ZONE_ORDER = tuple(Zone)
+SERVICE_ORDER = {service: index for index, service in enumerate(Service)}
 CHART_MONTHS = 12
 PAYMENTS_PER_PAGE = 20
-
-
-def _money(value) -> Decimal:
-    return Decimal(str(value if value is not None else 0)).quantize(Decimal("0.01"))
 
 
 # --- the dashboard card ---------------------------------------------------------------------
@@ -84,11 +92,11 @@ def account_summary(session: Session, account_id: int, today: date) -> AccountSu
     paid, counted, pending = session.execute(
         select(paid_total, counted_in_bills, not_yet_due)
     ).one()
-    paid_since = _money(paid) - _money(counted)
+    paid_since = money(paid) - money(counted)
     if bill is None:
         return AccountSummary(None, paid_since, -paid_since, ZERO, ZERO)
     amount_due = bill.closing_balance - paid_since
-    overdue = max(amount_due - max(_money(pending), ZERO), ZERO)
+    overdue = max(amount_due - max(money(pending), ZERO), ZERO)
     return AccountSummary(bill, paid_since, amount_due, overdue, bill.penalties_total)
 
 
@@ -136,7 +144,7 @@ def bills_of_year(session: Session, account_id: int, year: int | None = None) ->
 @dataclass(frozen=True)
 class ChargeLine:
     charge: Charge
-    norm_basis: str | None  # per_resident | per_m2, for charges by norm
+    norm_basis: NormBasis | None  # for charges by norm
 
 
 @dataclass(frozen=True)
@@ -191,15 +199,20 @@ class Statement:
                     "amount": Decimal(item["amount"]),
                 }
             )
-        return sorted(rows, key=lambda row: (row["due_on"], row["divisor"] == 130))
+        # Stable: within a debt the stages stay in the order their days came.
+        return sorted(rows, key=lambda row: row["due_on"])
 
 
 def _charge_order(charge: Charge) -> tuple:
     return (
-        charge.method == "recalculation",
+        charge.method == ChargeMethod.RECALCULATION,
         ZONE_ORDER.index(charge.zone) if charge.zone in ZONE_ORDER else len(ZONE_ORDER),
         charge.id,
     )
+
+
+def _service_order(service) -> tuple:
+    return (SERVICE_ORDER.get(service, len(SERVICE_ORDER)), service)
 
 
 def group_charges(charges: list[Charge], norm_bases: dict[str, str]) -> list[ServiceCharges]:
@@ -207,15 +220,16 @@ def group_charges(charges: list[Charge], norm_bases: dict[str, str]) -> list[Ser
     by_service: dict[str, list[Charge]] = {}
     for charge in charges:
         by_service.setdefault(charge.service, []).append(charge)
-    order = {service: index for index, service in enumerate(SERVICES)}
     groups = []
-    for service in sorted(by_service, key=lambda s: (order.get(s, len(order)), s)):
+    for service in sorted(by_service, key=_service_order):
         lines = sorted(by_service[service], key=_charge_order)
         groups.append(
             ServiceCharges(
                 service,
                 [
-                    ChargeLine(c, norm_bases.get(c.service) if c.method == "norm" else None)
+                    ChargeLine(
+                        c, norm_bases.get(c.service) if c.method == ChargeMethod.NORM else None
+                    )
                     for c in lines
                 ],
                 sum((c.amount for c in lines), ZERO),
@@ -235,7 +249,7 @@ def statement(session: Session, account_id: int, period: date) -> Statement:
         )
     )
     norm_bases: dict[str, str] = {}
-    if any(c.method == "norm" for c in charges):
+    if any(c.method == ChargeMethod.NORM for c in charges):
         norm_bases = {
             service: basis
             for service, basis in session.execute(
@@ -281,65 +295,13 @@ def statement(session: Session, account_id: int, period: date) -> Statement:
 # --- payments and the chart -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PaymentsPage:
-    items: list[Payment]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max((self.total + self.per_page - 1) // self.per_page, 1)
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-    def iter_pages(self, left_edge=1, left_current=2, right_current=2, right_edge=1):
-        """Page numbers with None for the gaps (the shape of Flask-SQLAlchemy's)."""
-        last = 0
-        for number in range(1, self.pages + 1):
-            if (
-                number <= left_edge
-                or self.page - left_current <= number <= self.page + right_current
-                or number > self.pages - right_edge
-            ):
-                if number - last > 1:
-                    yield None
-                yield number
-                last = number
-
-
-def payments_page(
-    session: Session, account_id: int, page: int = 1, per_page: int = PAYMENTS_PER_PAGE
-) -> PaymentsPage:
-    """The account's payments, newest first: a count and one page of rows."""
-    total = session.scalar(select(func.count(Payment.id)).where(Payment.account_id == account_id))
-    pages = max((total + per_page - 1) // per_page, 1)
-    page = min(max(page, 1), pages)
-    items = list(
-        session.scalars(
-            select(Payment)
-            .where(Payment.account_id == account_id)
-            .order_by(Payment.paid_on.desc(), Payment.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        )
+def payments_of(account_id: int) -> Select:
+    """The account's payments, newest first (the view pages them)."""
+    return (
+        select(Payment)
+        .where(Payment.account_id == account_id)
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())
     )
-    return PaymentsPage(items, page, per_page, total or 0)
 
 
 @dataclass(frozen=True)
@@ -376,7 +338,7 @@ def monthly_series(session: Session, account_id: int, months: int = CHART_MONTHS
     )
     if not periods:
         return MonthlySeries([], [], {}, {})
-    regular = Charge.method != "recalculation"
+    regular = Charge.method != ChargeMethod.RECALCULATION
     rows = session.execute(
         select(
             Charge.period,
@@ -392,9 +354,8 @@ def monthly_series(session: Session, account_id: int, months: int = CHART_MONTHS
     seen: set[str] = set()
     for period, service, amount, volume in rows:
         seen.add(service)
-        charges[(period, service)] = _money(amount)
+        charges[(period, service)] = money(amount)
         if volume is not None:
             volumes[(period, service)] = Decimal(str(volume)).quantize(Decimal("0.001"))
-    order = {service: index for index, service in enumerate(SERVICES)}
-    services = sorted(seen, key=lambda s: (order.get(s, len(order)), s))
+    services = sorted(seen, key=_service_order)
     return MonthlySeries(periods, services, charges, volumes)

@@ -7,11 +7,13 @@ rate is a table of (date, percent): each rate holds until the next one starts.
 
 A new value may not start inside or before a closed billing period: what was billed and
 penalised there is frozen. Overlapping an existing version is refused too.
+
+The services flush; the caller commits (the audit records go with the change).
 """
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -22,29 +24,33 @@ from portal.models import (
     CATEGORIES,
     SERVICES,
     BillingPeriod,
+    Category,
     ConsumptionNorm,
     KeyRate,
+    NormBasis,
+    PeriodStatus,
+    Service,
     Staff,
     Tariff,
+    Zone,
 )
-from portal.models.billing import NORM_BASES
 from portal.services import audit
-from portal.services.billing import add_months
 from portal.services.errors import DomainError, NotFound
+from portal.services.months import add_months
+from portal.services.numbers import parse_decimal
 
-# The zones a service is priced in: electricity by time of day, the others by one rate.
+# The services in the order the tariff pages list them.
+TABLE_ORDER = (Service.ELECTRICITY, Service.COLD_WATER, Service.HOT_WATER, Service.HEAT)
+# The zones a service is priced in: by time of day where it has zones, else one rate.
 SERVICE_ZONES = {
-    "electricity": ("total", "day", "night", "peak", "semi_peak"),
-    "cold_water": ("total",),
-    "hot_water": ("total",),
-    "heat": ("total",),
+    service: tuple(Zone) if service.has_zones else (Zone.TOTAL,) for service in TABLE_ORDER
 }
 # The basis a service's norm usually rests on (the form's default).
 NORM_BASIS_DEFAULTS = {
-    "electricity": "per_resident",
-    "cold_water": "per_resident",
-    "hot_water": "per_resident",
-    "heat": "per_m2",
+    Service.ELECTRICITY: NormBasis.PER_RESIDENT,
+    Service.COLD_WATER: NormBasis.PER_RESIDENT,
+    Service.HOT_WATER: NormBasis.PER_RESIDENT,
+    Service.HEAT: NormBasis.PER_M2,
 }
 RATE_DECIMALS = 4
 MAX_RATE = Decimal("1e10")  # Numeric(14, 4): ten digits before the point
@@ -56,35 +62,11 @@ LATEST_DATE = date(2100, 12, 31)
 # --- parsing typed values ----------------------------------------------------------------
 
 
-def parse_decimal(raw, field_name: str | None = None) -> Decimal:
-    """A number as people type it: spaces as thousands separators, comma or point."""
-    if isinstance(raw, Decimal):
-        number = raw
-    else:
-        text = str(raw or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        if not text:
-            raise DomainError(_("Enter a number."), field_name)
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise DomainError(_("Enter a number, for example 6.43."), field_name) from None
-    if not number.is_finite():
-        raise DomainError(_("Enter a number, for example 6.43."), field_name)
-    return number
-
-
-def decimal_places(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
-    return max(-exponent, 0) if isinstance(exponent, int) else 0
-
-
 def parse_rate(raw, field_name: str | None = "rate") -> Decimal:
     """A price or a norm: above zero, at most four decimals."""
-    number = parse_decimal(raw, field_name)
+    number = parse_decimal(raw, places=RATE_DECIMALS, field=field_name)
     if number <= 0:
         raise DomainError(_("The value must be above zero."), field_name)
-    if decimal_places(number) > RATE_DECIMALS:
-        raise DomainError(_("Use at most 4 digits after the decimal point."), field_name)
     if number >= MAX_RATE:
         raise DomainError(_("The value is too large."), field_name)
     return number.quantize(Decimal(1).scaleb(-RATE_DECIMALS))
@@ -92,11 +74,9 @@ def parse_rate(raw, field_name: str | None = "rate") -> Decimal:
 
 def parse_percent(raw, field_name: str | None = "percent") -> Decimal:
     """The key rate: from 0 to 100 %, at most two decimals."""
-    number = parse_decimal(raw, field_name)
+    number = parse_decimal(raw, places=PERCENT_DECIMALS, field=field_name)
     if number < 0 or number > 100:
         raise DomainError(_("The key rate is a percentage from 0 to 100."), field_name)
-    if decimal_places(number) > PERCENT_DECIMALS:
-        raise DomainError(_("Use at most 2 digits after the decimal point."), field_name)
     return number.quantize(Decimal("0.01"))
 
 
@@ -130,7 +110,7 @@ def check_key(service: str, zone: str | None = None, category: str | None = None
 
 def last_closed_period(session: Session) -> date | None:
     return session.scalar(
-        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == "closed")
+        select(func.max(BillingPeriod.period)).where(BillingPeriod.status == PeriodStatus.CLOSED)
     )
 
 
@@ -159,7 +139,7 @@ def periods_to_rerun(session: Session, valid_from: date) -> list[date]:
         session.scalars(
             select(BillingPeriod.period)
             .where(
-                BillingPeriod.status.in_(("draft", "failed")),
+                BillingPeriod.status.in_((PeriodStatus.DRAFT, PeriodStatus.FAILED)),
                 BillingPeriod.run_finished_at.is_not(None),
                 BillingPeriod.period >= valid_from,
             )
@@ -240,9 +220,7 @@ def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label
             changes={"valid_to": [None, closed.valid_to.isoformat()]},
             ip_address=ip,
         )
-    rerun = periods_to_rerun(session, valid_from)
-    session.commit()
-    return Added(row, closed, rerun)
+    return Added(row, closed, periods_to_rerun(session, valid_from))
 
 
 def add_tariff(
@@ -284,7 +262,7 @@ def add_norm(
 ) -> Added:
     """A new monthly norm of a service from ``valid_from`` on."""
     check_key(service)
-    if basis not in NORM_BASES:
+    if basis not in NormBasis.values():
         raise DomainError(_("Choose what the norm is counted per."), "basis")
     volume = parse_rate(volume, "volume")
     valid_from = check_date(valid_from)
@@ -330,7 +308,6 @@ def add_key_rate(
         changes={"percent": [None, str(percent)], "valid_from": [None, valid_from.isoformat()]},
         ip_address=ip,
     )
-    session.commit()
     return Added(row)
 
 
@@ -359,7 +336,7 @@ def tariff_table(session: Session, today: date) -> list[Line]:
         (service, zone, category): Line(service, zone, category)
         for service, zones in SERVICE_ZONES.items()
         for zone in zones
-        for category in CATEGORIES
+        for category in Category
     }
     for row in session.scalars(select(Tariff).order_by(Tariff.valid_from)):
         line = lines.get((row.service, row.zone, row.category))

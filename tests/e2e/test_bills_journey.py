@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Account, Bill, BillingPeriod, Charge, KeyRate, Payment, utcnow
-from portal.services import billing, ledger
+from portal.services import billing, ledger, months
 from portal.services.readings import local_today
 from tests.e2e.conftest import assert_accessible
 
@@ -24,7 +24,7 @@ def ensure_a_bill(app, account_number: str) -> tuple[int, date]:
         account = session.scalar(select(Account).where(Account.number == account_number))
         latest = session.scalar(select(func.max(Bill.period)).where(Bill.account_id == account.id))
         if latest is None:
-            period = billing.add_months(local_today().replace(day=1), -1)
+            period = months.add_months(local_today().replace(day=1), -1)
             row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
             assert row is None or row.status != "closed", "a closed period with no bill"
             if session.scalar(select(func.count(KeyRate.id))) == 0:

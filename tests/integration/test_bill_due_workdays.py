@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from portal.models import Bill, BillingPeriod, Charge, KeyRate, Payment, Penalty
-from portal.services import billing, ledger, settings
-from portal.services.penalties import to_kopecks
+from portal.services import billing, ledger, months, settings
+from portal.services.numbers import money
 from tests import factories
 
 
@@ -29,7 +29,7 @@ def test_the_due_day_moves_to_the_next_working_day(db_session, period, due_on):
     dates = ledger.bill_dates(db_session, period)
     assert dates["population"][1] == dates["others"][1] == due_on
     # Issue days are not terms the customer must keep: they stay as set.
-    assert dates["population"][0] == billing.add_months(period, 1).replace(day=1)
+    assert dates["population"][0] == months.add_months(period, 1).replace(day=1)
 
 
 def test_a_due_day_on_a_working_saturday_stays(db_session):
@@ -75,5 +75,5 @@ def test_the_penalty_counts_from_the_moved_due_date(db_session):
     [stage] = june.details
     assert stage["due_on"] == "2026-05-12"
     assert stage["days"] == 19
-    assert june.amount == to_kopecks(Decimal("1000") * Decimal("0.16") / 300 * 19)
+    assert june.amount == money(Decimal("1000") * Decimal("0.16") / 300 * 19)
     assert june.amount == Decimal("10.13")

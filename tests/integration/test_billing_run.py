@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import AccountService, Charge, ConsumptionNorm, Reading, Tariff
-from portal.services import billing
+from portal.services import billing, months
 from portal.services.errors import DomainError
 from tests import factories
 
@@ -171,4 +171,4 @@ def test_closed_period_is_frozen(db_session, tariffs):
 @pytest.mark.parametrize("text", ["2026-13", "abc", "", "2026", "2026-10-01"])
 def test_bad_period_text(text):
     with pytest.raises(DomainError):
-        billing.parse_period(text)
+        months.parse_period(text)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pymupdf
 import pytest
+import time_machine
 import zxingcpp
 from flask_babel import ngettext
 from PIL import Image
@@ -17,9 +18,9 @@ from sqlalchemy import event, select
 
 from portal.formatting import as_date, as_money
 from portal.models import Bill, Charge, ConsumptionNorm, KeyRate, Payment, Penalty
-from portal.services import billing, ledger, readings, statements
+from portal.services import billing, ledger, months, statements
 from portal.services.documents import parse_payload
-from portal.services.readings import local_today
+from portal.services.clock import local_today
 from tests import factories
 from tests.conftest import login_as, page, translated
 
@@ -105,7 +106,7 @@ def close(session, period):
 
 
 def month(n: int) -> date:
-    return billing.add_months(JANUARY, n)
+    return months.add_months(JANUARY, n)
 
 
 @pytest.fixture
@@ -280,7 +281,7 @@ def test_dashboard_card_counts_a_payment_made_after_the_bill(
 
 @pytest.mark.parametrize(("utc_time", "overdue"), [(time(20, 59), False), (time(21, 0), True)])
 def test_a_bill_is_overdue_from_midnight_in_the_supplier_zone(
-    app, signed_in, db_session, account, rules, monkeypatch, utc_time, overdue
+    app, client, resident, db_session, account, rules, utc_time, overdue
 ):
     """A bill becomes overdue when its due date has passed in Moscow: at 21:00 UTC on the
     due date, not at midnight UTC. The bill is years after the real clock, so only the
@@ -291,13 +292,14 @@ def test_a_bill_is_overdue_from_midnight_in_the_supplier_zone(
     close(db_session, period)
     bill = db_session.scalar(select(Bill).where(Bill.account_id == account.id))
     moment = datetime.combine(bill.due_on, utc_time, tzinfo=UTC)
-    monkeypatch.setattr(readings, "utcnow", lambda: moment)
     pages = {
         f"/accounts/{account.id}": "billing-heading",
         f"/accounts/{account.id}/bills": "owed-heading",
     }
-    for url, heading in pages.items():
-        card = section(page(signed_in.get(url)), heading)
+    with time_machine.travel(moment, tick=False):
+        login_as(client, resident)  # a session started at the moment the pages are read
+        cards = {url: section(page(client.get(url)), heading) for url, heading in pages.items()}
+    for url, card in cards.items():
         shown = re.search(r'<p class="([^"]*)" data-summary="due-on">', card).group(1)
         assert ("text-danger" in shown) is overdue, url
         assert ('data-summary="overdue"' in card) is overdue, url

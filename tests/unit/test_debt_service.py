@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 
 from portal.models import Bill, DebtAction, OutboxMessage, Payment
 from portal.services import debt, settings
-from portal.services.billing import add_months, month_end
 from portal.services.errors import DomainError
+from portal.services.months import add_months, month_end
 from tests import factories
 from tests.conftest import english_request
 

@@ -6,9 +6,20 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.services.penalties import Debt, KeyRates, Scheme, penalty, penalty_days
+from portal.services import penalties
+from portal.services.penalties import Debt, KeyRates
+from tests.factories import default_penalty_scheme
 
 RATE_16 = KeyRates([(date(2020, 1, 1), Decimal("16"))])
+SCHEME = default_penalty_scheme()  # Housing Code art. 155 p. 14: the settings' defaults
+
+
+def penalty(debts, payments, start, end, rates):
+    return penalties.penalty(debts, payments, start, end, rates, SCHEME)
+
+
+def penalty_days(debts, payments, start, end, rates):
+    return penalties.penalty_days(debts, payments, start, end, rates, SCHEME)
 
 
 def test_short_delay_pays_1_300_from_the_31st_day():
@@ -65,7 +76,7 @@ delays = st.integers(min_value=0, max_value=400)
 @given(amounts, delays)
 def test_no_penalty_within_the_free_days(amount, extra):
     due = date(2026, 1, 10)
-    end = due + timedelta(days=min(extra, Scheme().free_days))
+    end = due + timedelta(days=min(extra, SCHEME.free_days))
     assert penalty([Debt(amount, due)], [], due, end, RATE_16) == Decimal("0.00")
 
 
