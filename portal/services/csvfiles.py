@@ -7,8 +7,12 @@ What the CSV imports share (remote readings: ``readings_import``; payment regist
   refused;
 - ``read_table``: the delimiter (``;``, ``,`` or a tab) detected from the first lines, an
   optional header naming the columns in any order (extra columns ignored), the data lines;
+- ``FileLine``, ``LineError`` and ``Checked``: a line being checked, a line refused and the
+  verdict on a whole file, with the dates every kind of file checks alike (``line_date``);
 - ``parse_date`` and ``trimmed``, for checking the cells of a line;
+- ``limits``: a kind's size limits, from the app config or its defaults;
 - ``sha256`` and ``clean_filename``, for keeping the uploaded file;
+- ``stored_errors_text`` and ``read_stored_errors``: the refused lines kept with an upload;
 - ``refused_lines_file``, the refused lines to download, correct and upload again.
 
 File-level problems raise DomainError on the field "file", worded for the person uploading.
@@ -19,13 +23,16 @@ import csv
 import hashlib
 import io
 import re
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar, NamedTuple
 
 from flask import current_app, has_app_context
 from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.services import exports
 from portal.services.errors import DomainError
@@ -79,6 +86,13 @@ class CsvFormat:
             # as gettext(message, columns=labels) formats it
             raise DomainError(str(self.bad_header_message) % {"columns": labels}, "file")
         return tuple(found[column] for column in self.columns)
+
+
+class Limits(NamedTuple):
+    """How large an uploaded file of a kind may be."""
+
+    bytes: int
+    lines: int
 
 
 @dataclass
@@ -146,6 +160,73 @@ def clean_filename(name: str | None, default: str) -> str:
 
 
 # --- the lines ------------------------------------------------------------------------
+
+# Why a line's date cell is refused, the same for every kind of file.
+DATE_REASONS: Mapping[str, Message] = {
+    "date": _l("The date is not valid: write it as 2026-03-25 or 25.03.2026."),
+    "future": _l("The date is in the future."),
+}
+
+
+@dataclass
+class LineError:
+    """A line refused: what the errors file and the preview show of it."""
+
+    line: int  # the line number in the file, counted from 1
+    code: str  # a key of the file kind's REASONS
+    reason: str  # translated, for the person who fixes the file
+    cells: list[str]  # the line as it was
+
+
+@dataclass(slots=True)
+class FileLine:
+    """A line of the file while it is checked: its number and its cells as they were. Each
+    kind of file adds the values it read from the cells."""
+
+    line: int
+    cells: list[str]
+
+    def refused(self, code: str, reason) -> LineError:
+        return LineError(self.line, code, str(reason), self.cells)
+
+
+@dataclass
+class Checked:
+    """Every line of a file, judged against the database: the lines refused, in file order,
+    and (in each kind's subclass) what is ready to store. A refusal with a code of
+    ``duplicate_codes`` is a line already imported: it is counted apart from the refused."""
+
+    total: int
+    header: list[str] | None
+    errors: list[LineError] = field(default_factory=list)
+
+    reasons: ClassVar[Mapping[str, Message]] = {}  # code → label, in the order shown
+    duplicate_codes: ClassVar[tuple[str, ...]] = ("imported",)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for error in self.errors if error.code in self.duplicate_codes)
+
+    @property
+    def refused(self) -> int:
+        return len(self.errors) - self.duplicates
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """(code, lines) of the refused lines, in the order of ``reasons``."""
+        return ordered_counts(Counter(error.code for error in self.errors), self.reasons)
+
+
+def ordered_counts(counts: Mapping[str, int], reasons: Mapping[str, Message]):
+    return [(code, counts[code]) for code in reasons if counts.get(code)]
+
+
+def line_date(raw: str, today: date) -> date | str:
+    """The date of a line's date cell, or the code of its refusal (a key of DATE_REASONS)."""
+    day = parse_date(raw.strip())
+    if day is None:
+        return "date"
+    return "future" if day > today else day
 
 
 def normal(cell: str) -> str:
@@ -233,16 +314,43 @@ def parse_date(raw: str) -> date | None:
     return None
 
 
-def limits(prefix: str, max_bytes: int, max_lines: int) -> tuple[int, int]:
+def limits(prefix: str, max_bytes: int, max_lines: int) -> Limits:
     """A file kind's size limits: ``<PREFIX>_MAX_BYTES`` and ``_MAX_LINES`` from the app
     config when there is one, else the given defaults."""
     if not has_app_context():
-        return max_bytes, max_lines
+        return Limits(max_bytes, max_lines)
     config = current_app.config
-    return (
+    return Limits(
         int(config.get(f"{prefix}_MAX_BYTES", max_bytes)),
         int(config.get(f"{prefix}_MAX_LINES", max_lines)),
     )
+
+
+# --- the refused lines kept with an upload ----------------------------------------------
+
+
+def stored_errors_text(checked: Checked) -> str | None:
+    """The refused lines as stored with the upload: line, code, reason, then the line's own
+    cells; the first row carries the file's header (if it had one). Kept as they came (the
+    preview re-reads them); the download neutralises formula cells (``refused_lines_file``)."""
+    if not checked.errors:
+        return None
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(["line", "code", "reason", *(checked.header or [])])
+    writer.writerows(
+        [error.line, error.code, error.reason, *error.cells] for error in checked.errors
+    )
+    return out.getvalue()
+
+
+def read_stored_errors(stored: str | None) -> tuple[list[str] | None, list[LineError]]:
+    """(the file's header or None, the LineErrors) from ``stored_errors_text``."""
+    if not stored:
+        return None, []
+    reader = csv.reader(io.StringIO(stored, newline=""), delimiter=";")
+    header = next(reader)[3:] or None
+    return header, [LineError(int(row[0]), row[1], row[2], row[3:]) for row in reader]
 
 
 def chunks(items: list, size: int):

@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session, defer
 from portal.models import Account, Customer, Payment, PaymentRegistry, Premises, Staff, utcnow
 from portal.services import audit, csvfiles
 from portal.services.accounts import normalise_account_number
-from portal.services.csvfiles import Table, parse_date, sha256, trimmed
+from portal.services.clock import local_today
+from portal.services.csvfiles import FileLine, LineError, Table, line_date, sha256, trimmed
 from portal.services.customers import clean_term
 from portal.services.errors import DomainError, NotFound
-from portal.services.readings import local_today
 
 MAX_BYTES = 10 * 1024 * 1024  # app config PAYMENTS_IMPORT_MAX_BYTES overrides
 MAX_LINES = 200_000  # app config PAYMENTS_IMPORT_MAX_LINES overrides
@@ -112,25 +112,17 @@ _AMOUNT = re.compile(r"\d+(\.\d+)?")
 # --- results --------------------------------------------------------------------------
 
 
-@dataclass
-class Line:
-    """A valid line, ready to insert."""
+@dataclass(slots=True)
+class Line(FileLine):
+    """A line whose cells read as a payment; valid, ready to insert, once its account is
+    known (``account_id``)."""
 
-    line: int
-    account_id: int
     number: str
     amount: Decimal
     paid_on: date
     reference: str
     agent: str
-
-
-@dataclass
-class LineError:
-    line: int  # the line number in the file, counted from 1
-    code: str  # a key of REASONS
-    reason: str  # translated, for the person who fixes the file
-    cells: list[str]  # the line as it was
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,36 +136,22 @@ class Total:
 
 
 @dataclass
-class Checked:
-    """Every line of a registry, judged against the database."""
+class Checked(csvfiles.Checked):
+    """Every line of a registry, judged against the database: the valid lines and the
+    refused ones (``csvfiles.Checked``: duplicates, refused, counts by reason)."""
 
-    total: int
-    header: list[str] | None
     lines: list[Line] = field(default_factory=list)
-    errors: list[LineError] = field(default_factory=list)  # file order
+
+    reasons = REASONS
+    duplicate_codes = DUPLICATE_CODES
 
     @property
     def valid(self) -> int:
         return len(self.lines)
 
     @property
-    def duplicates(self) -> int:
-        return sum(1 for error in self.errors if error.code in DUPLICATE_CODES)
-
-    @property
-    def refused(self) -> int:
-        return len(self.errors) - self.duplicates
-
-    @property
     def amount(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
-
-    @property
-    def counts(self) -> list[tuple[str, int]]:
-        found: dict[str, int] = defaultdict(int)
-        for error in self.errors:
-            found[error.code] += 1
-        return [(code, found[code]) for code in REASONS if found[code]]
 
     def totals(self) -> list[Total]:
         return totals_of(self.lines)
@@ -269,91 +247,93 @@ def _clean_text(raw: str) -> str:
 
 def check(session: Session, table: Table, *, today: date | None = None) -> Checked:
     """Judge every line against the database as it is now. Nothing is stored."""
-    today = today or local_today()
     checked = Checked(total=len(table.rows), header=table.header)
-    errors: list[LineError] = []
-    i_account, i_amount, i_date, i_reference, i_agent = table.positions
-    needed = max(table.positions) + 1
-
-    # 1. Cells → values; what cannot be read is refused here.
-    candidates: list[tuple[int, list[str], str, Decimal, date, str, str]] = []
-    for line, raw_cells in table.rows:
-        cells = trimmed(list(raw_cells), table.width)
-        if len(cells) < needed or len(cells) > table.width:
-            errors.append(
-                LineError(
-                    line,
-                    "columns",
-                    _(
-                        "The line has %(found)s columns instead of %(expected)s.",
-                        found=len(cells),
-                        expected=table.width,
-                    ),
-                    raw_cells,
-                )
-            )
-            continue
-        try:
-            amount = parse_amount(cells[i_amount])
-        except DomainError as error:
-            errors.append(LineError(line, "amount", error.message, raw_cells))
-            continue
-        paid_on = parse_date(cells[i_date].strip())
-        if paid_on is None:
-            reason = _("The date is not valid: write it as 2026-03-25 or 25.03.2026.")
-            errors.append(LineError(line, "date", reason, raw_cells))
-            continue
-        if paid_on > today:
-            errors.append(LineError(line, "future", _("The date is in the future."), raw_cells))
-            continue
-        reference = _clean_text(cells[i_reference])
-        if not reference or len(reference) > MAX_TEXT:
-            reason = (
-                _("The payment reference is missing.")
-                if not reference
-                else _("The payment reference is longer than %(n)s characters.", n=MAX_TEXT)
-            )
-            errors.append(LineError(line, "reference", reason, raw_cells))
-            continue
-        agent = _clean_text(cells[i_agent])
-        if not agent or len(agent) > MAX_TEXT:
-            reason = (
-                _("The payment agent is missing.")
-                if not agent
-                else _("The payment agent is longer than %(n)s characters.", n=MAX_TEXT)
-            )
-            errors.append(LineError(line, "agent", reason, raw_cells))
-            continue
-        number = normalise_account_number(cells[i_account])
-        candidates.append((line, raw_cells, number, amount, paid_on, reference, agent))
-
-    # 2. Against the database: accounts, then the keys already imported (set-based).
-    accounts = _account_ids(session, sorted({c[2] for c in candidates if c[2]}))
-    seen: set[tuple[str, str]] = set()
-    known: list[tuple[int, list[str], str, Decimal, date, str, str]] = []
-    for candidate in candidates:
-        line, raw_cells, number, _amount, _paid_on, reference, agent = candidate
-        if number not in accounts:
-            reason = _("There is no account with this number.")
-            errors.append(LineError(line, "account", reason, raw_cells))
-        elif (agent, reference) in seen:
-            reason = _("The same agent and reference appear on an earlier line of the file.")
-            errors.append(LineError(line, "duplicate", reason, raw_cells))
-        else:
-            seen.add((agent, reference))
-            known.append(candidate)
-    stored = existing_keys(session, sorted(seen))
-    for line, raw_cells, number, amount, paid_on, reference, agent in known:
-        if (agent, reference) in stored:
-            reason = _("Already imported: a payment with this agent and reference exists.")
-            errors.append(LineError(line, "imported", reason, raw_cells))
-        else:
-            checked.lines.append(
-                Line(line, accounts[number], number, amount, paid_on, reference, agent)
-            )
-    errors.sort(key=lambda error: error.line)
-    checked.errors = errors
+    read = _read_lines(table, today or local_today(), checked.errors)
+    known = _with_known_account(session, read, checked.errors)
+    checked.lines = _not_imported(session, known, checked.errors)
+    checked.errors.sort(key=lambda error: error.line)
     return checked
+
+
+def _read_lines(table: Table, today: date, errors: list[LineError]) -> list[Line]:
+    """1. Cells → values; a line that cannot be read is refused here."""
+    read = []
+    for number, raw_cells in table.rows:
+        line = FileLine(number, raw_cells)
+        payment = _read_line(line, table, today)
+        if isinstance(payment, LineError):
+            errors.append(payment)
+        else:
+            read.append(payment)
+    return read
+
+
+def _read_line(line: FileLine, table: Table, today: date) -> Line | LineError:
+    i_account, i_amount, i_date, i_reference, i_agent = table.positions
+    cells = trimmed(list(line.cells), table.width)
+    if not max(table.positions) < len(cells) <= table.width:
+        reason = _(
+            "The line has %(found)s columns instead of %(expected)s.",
+            found=len(cells),
+            expected=table.width,
+        )
+        return line.refused("columns", reason)
+    try:
+        amount = parse_amount(cells[i_amount])
+    except DomainError as error:
+        return line.refused("amount", error.message)
+    paid_on = line_date(cells[i_date], today)
+    if isinstance(paid_on, str):
+        return line.refused(paid_on, csvfiles.DATE_REASONS[paid_on])
+    reference = _clean_text(cells[i_reference])
+    if not reference or len(reference) > MAX_TEXT:
+        reason = (
+            _("The payment reference is missing.")
+            if not reference
+            else _("The payment reference is longer than %(n)s characters.", n=MAX_TEXT)
+        )
+        return line.refused("reference", reason)
+    agent = _clean_text(cells[i_agent])
+    if not agent or len(agent) > MAX_TEXT:
+        reason = (
+            _("The payment agent is missing.")
+            if not agent
+            else _("The payment agent is longer than %(n)s characters.", n=MAX_TEXT)
+        )
+        return line.refused("agent", reason)
+    number = normalise_account_number(cells[i_account])
+    return Line(line.line, line.cells, number, amount, paid_on, reference, agent)
+
+
+def _with_known_account(session: Session, read: list[Line], errors: list[LineError]):
+    """2. The lines of known accounts (set-based), each line's (agent, reference) once."""
+    accounts = _account_ids(session, sorted({line.number for line in read if line.number}))
+    seen: set[tuple[str, str]] = set()
+    known = []
+    for line in read:
+        if line.number not in accounts:
+            errors.append(line.refused("account", _("There is no account with this number.")))
+        elif (line.agent, line.reference) in seen:
+            reason = _("The same agent and reference appear on an earlier line of the file.")
+            errors.append(line.refused("duplicate", reason))
+        else:
+            seen.add((line.agent, line.reference))
+            line.account_id = accounts[line.number]
+            known.append(line)
+    return known
+
+
+def _not_imported(session: Session, known: list[Line], errors: list[LineError]) -> list[Line]:
+    """3. The lines whose (agent, reference) is not in the database yet (set-based)."""
+    stored = existing_keys(session, sorted({(line.agent, line.reference) for line in known}))
+    valid = []
+    for line in known:
+        if (line.agent, line.reference) in stored:
+            reason = _("Already imported: a payment with this agent and reference exists.")
+            errors.append(line.refused("imported", reason))
+        else:
+            valid.append(line)
+    return valid
 
 
 # --- the registry: upload, preview, import --------------------------------------------
