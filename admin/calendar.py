@@ -5,7 +5,7 @@ off and working Saturdays as the calendar library gives them, and the exceptions
 
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,26 +16,25 @@ from wtforms.validators import DataRequired
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
-from portal.models.calendar import MAX_NOTE_LENGTH
+from portal.models.calendar import MAX_NOTE_LENGTH, DayKind
 from portal.services import workdays
-from portal.services.errors import NotFound
-from portal.services.readings import local_today
+from portal.services.clock import local_today
 from portal.web import (
     client_ip,
     options,
     page_or_fragment,
+    redirect_after_post,
     refusal_shown_on,
     staff_member,
     wants_fragment,
 )
 
 MONDAY = date(2024, 1, 1)  # any Monday: the weekday names of the small calendars
-DAY_KINDS = {"off": _l("Day off"), "working": _l("Working day")}
 
 
 class CalendarDayForm(FlaskForm):
     day = DateField(_l("Date"), validators=[DataRequired(message=_l("Enter the date."))])
-    working = SelectField(_l("The day is"), choices=options(DAY_KINDS.items()), default="off")
+    working = SelectField(_l("The day is"), choices=options(DayKind.options()), default=DayKind.OFF)
     note = StringField(
         _l("Basis"),
         validators=[
@@ -66,7 +65,6 @@ def _page(year: int, form: CalendarDayForm, message: str | None = None):
         view=workdays.year_view(db.session, year, holiday_language()),
         form=form,
         message=message,
-        DAY_KINDS=DAY_KINDS,
         max_note=MAX_NOTE_LENGTH,
         first_year=workdays.EARLIEST_DAY.year,
         last_year=workdays.LATEST_DAY.year,
@@ -76,11 +74,12 @@ def _page(year: int, form: CalendarDayForm, message: str | None = None):
 
 def _done(year: int, message: str):
     """The calendar of the year with the message (htmx), or back to it (303)."""
-    target = url_for("admin.calendar_index", year=year)
+    db.session.commit()
     if wants_fragment():
+        target = url_for("admin.calendar_index", year=year)
         return _page(year, CalendarDayForm(formdata=None), message), {"HX-Push-Url": target}
     flash(message, "success")
-    return redirect(target, code=303)
+    return redirect_after_post("admin.calendar_index", year=year)
 
 
 @bp.get("/calendar")
@@ -98,15 +97,18 @@ def calendar_add():
             row = workdays.add_override(
                 db.session,
                 day=form.day.data,
-                working=form.working.data == "working",
+                working=form.working.data == DayKind.WORKING,
                 note=form.note.data,
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
-            kind = DAY_KINDS["working" if row.working else "off"]
             return _done(
                 row.day.year,
-                _("%(date)s is now: %(kind)s.", date=format_date(row.day, "long"), kind=kind),
+                _(
+                    "%(date)s is now: %(kind)s.",
+                    date=format_date(row.day, "long"),
+                    kind=row.kind.label,
+                ),
             )
     return _page(shown_year(), form)
 
@@ -114,12 +116,9 @@ def calendar_add():
 @bp.post("/calendar/<int:override_id>/delete")
 @staff_required("calendar")
 def calendar_remove(override_id: int):
-    try:
-        row = workdays.remove_override(
-            db.session, override_id, staff_id=staff_member().id, ip=client_ip()
-        )
-    except NotFound:
-        abort(404)
+    row = workdays.remove_override(
+        db.session, override_id, staff_id=staff_member().id, ip=client_ip()
+    )
     return _done(
         row.day.year,
         _(

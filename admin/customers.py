@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -12,18 +12,18 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
+from portal.models import CustomerKind, MeterStatus
 from portal.services import customers as registry
 from portal.services import names
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError
 from portal.services.users import normalise_phone
-from portal.web import (  # noqa: F401  (list helpers re-exported for older imports)
+from portal.web import (  # noqa: F401  (re-exported until the other admin modules import portal.web)
     MAX_PAGE,
-    attach_error,
     client_ip,
     list_page,
-    page_number,
     page_of,
     page_or_fragment,
+    redirect_after_post,
     refusal_shown_on,
     rule_check,
     staff_member,
@@ -43,24 +43,32 @@ VULNERABILITY_LABELS = {
 @staff_required("customers")
 def customers():
     term = registry.clean_term(request.args.get("q"))
-    # Audit first: its commit would otherwise expire the customers just loaded.
     registry.record_search(db.session, term, staff=staff_member(), ip=client_ip())
     page = page_of(registry.search_customers(term), registry.PAGE_SIZE)
-    return list_page(
-        "admin/customers/index.html", "admin/customers/_results.html", term=term, page=page
+    html = page_or_fragment(
+        "admin/customers/index.html",
+        "admin/customers/_results.html",
+        term=term,
+        page=page,
+        CustomerKind=CustomerKind,
     )
+    db.session.commit()  # the search's audit record; after the page, which it would expire
+    return html
 
 
 @bp.route("/customers/<int:customer_id>")
 @staff_required("customers")
 def customer_card(customer_id: int):
-    try:
-        card = registry.open_card(db.session, customer_id, staff=staff_member(), ip=client_ip())
-    except NotFound:
-        abort(404)
-    return render_template(
-        "admin/customers/card.html", card=card, VULNERABILITY_LABELS=VULNERABILITY_LABELS
+    card = registry.open_card(db.session, customer_id, staff=staff_member(), ip=client_ip())
+    html = render_template(
+        "admin/customers/card.html",
+        card=card,
+        VULNERABILITY_LABELS=VULNERABILITY_LABELS,
+        CustomerKind=CustomerKind,
+        MeterStatus=MeterStatus,
     )
+    db.session.commit()  # the view's audit record; after the page, which it would expire
+    return html
 
 
 # --- editing --------------------------------------------------------------------------------
@@ -79,7 +87,7 @@ class CustomerForm(FlaskForm):
     lives_alone_disabled = BooleanField(_l("Lives alone and has a disability"))
     is_veteran = BooleanField(_l("Veteran"))
 
-    def __init__(self, *args, kind: str = "person", **kwargs):
+    def __init__(self, *args, kind: CustomerKind = CustomerKind.PERSON, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind  # the customer's: a person's and an organisation's names differ
 
@@ -106,23 +114,20 @@ class CustomerForm(FlaskForm):
 @staff_required("customers.edit")
 def customer_edit(customer_id: int):
     staff = staff_member()
-    try:
-        customer = registry.get_customer(
-            db.session,
-            customer_id,
-            staff=None if request.method == "POST" else staff,
-            ip=client_ip(),
-        )
-    except NotFound:
-        abort(404)
+    customer = registry.get_customer(
+        db.session, customer_id, staff=None if request.method == "POST" else staff, ip=client_ip()
+    )
     form = CustomerForm(obj=customer, kind=customer.kind)
     if form.validate_on_submit():
         fields = {name: form[name].data for name in registry.EDITABLE_FIELDS}
         with refusal_shown_on(form):
             changes = registry.update_customer(db.session, customer, staff, client_ip(), **fields)
-            if changes:
-                flash(_("The customer's data is saved."), "success")
-            else:
-                flash(_("Nothing was changed."), "info")
-            return redirect(url_for("admin.customer_card", customer_id=customer_id), code=303)
-    return render_template("admin/customers/edit.html", form=form, customer=customer)
+            db.session.commit()
+            flash(
+                _("The customer's data is saved.") if changes else _("Nothing was changed."),
+                "success" if changes else "info",
+            )
+            return redirect_after_post("admin.customer_card", customer_id=customer_id)
+    html = render_template("admin/customers/edit.html", form=form, customer=customer)
+    db.session.commit()  # the view's audit record (GET)
+    return html

@@ -4,7 +4,7 @@ value changed or reset at a time. htmx edits a row in place; without JavaScript 
 setting has its own page. Every rule is in the settings service."""
 
 from babel.numbers import format_decimal
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,11 +15,10 @@ from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
 from portal.services import settings
-from portal.services.errors import DomainError, NotFound
 from portal.web import (
-    attach_error,
     client_ip,
     page_or_fragment,
+    redirect_after_post,
     refusal_shown_on,
     staff_member,
     wants_fragment,
@@ -53,10 +52,8 @@ def setting_form(item: settings.SettingView, blank: bool = False) -> SettingForm
 
 
 def _item(key: str) -> settings.SettingView:
-    try:
-        return settings.view(db.session, key)
-    except NotFound:
-        abort(404)
+    """The setting (an unknown key is the service's NotFound: the 404 page)."""
+    return settings.view(db.session, key)
 
 
 def _editing(item: settings.SettingView, form: SettingForm):
@@ -68,7 +65,8 @@ def _editing(item: settings.SettingView, form: SettingForm):
 
 
 def _done(key: str, result: settings.Change, reset: bool = False):
-    """The row with what happened (htmx), or back to the list (303)."""
+    """Commit the change; the row with what happened (htmx), or back to the list (303)."""
+    db.session.commit()
     if not result.changed:
         message, category = (
             _("Nothing changed: the value is %(value)s.", value=typed(result.new)),
@@ -85,7 +83,7 @@ def _done(key: str, result: settings.Change, reset: bool = False):
     if wants_fragment():
         return render_template("admin/settings/_row.html", item=item, message=message)
     flash(f"{item.spec.label}: {message}", category)
-    return redirect(url_for("admin.settings_index"), code=303)
+    return redirect_after_post("admin.settings_index")
 
 
 @bp.get("/settings")
@@ -123,11 +121,8 @@ def settings_change(key: str):
 @staff_required("settings")
 def settings_reset(key: str):
     item = _item(key)
-    try:
+    form = setting_form(item, blank=True)
+    with refusal_shown_on(form):
         result = settings.reset(db.session, key, staff_id=staff_member().id, ip=client_ip())
-    except DomainError as error:
-        db.session.rollback()
-        form = setting_form(item, blank=True)
-        attach_error(form, error)
-        return _editing(item, form)
-    return _done(key, result, reset=True)
+        return _done(key, result, reset=True)
+    return _editing(item, form)

@@ -1,15 +1,16 @@
 """A resident's personal accounts: list, dashboard, link and unlink."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, render_template, session
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from portal.accounts.forms import LinkAccountForm
 from portal.extensions import db
+from portal.models import MeterStatus
 from portal.services import accounts, debt, meters, readings, statements
-from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, customer_required, rate_limit
+from portal.services.clock import local_today
+from portal.web import customer_required, rate_limit, redirect_after_post, refusal_shown_on
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -34,12 +35,9 @@ def index():
 @bp.route("/<int:account_id>")
 @customer_required
 def dashboard(account_id: int):
-    try:
-        account = accounts.get_account_for(db.session, current_user, account_id)
-    except NotFound:
-        abort(404)
+    account = accounts.get_account_for(db.session, current_user, account_id)
     session["account_id"] = account.id
-    today = readings.local_today()
+    today = local_today()
     return render_template(
         "portal/accounts/dashboard.html",
         account=account,
@@ -50,6 +48,7 @@ def dashboard(account_id: int):
         reading_refusals={m.id: readings.customer_refusal(m) for m in account.meters},
         billing=statements.account_summary(db.session, account.id, today),
         debt_steps=debt.steps_for_account(db.session, account.id),
+        MeterStatus=MeterStatus,
     )
 
 
@@ -59,25 +58,21 @@ def dashboard(account_id: int):
 def link():
     form = LinkAccountForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form):
             account = accounts.link_account(
                 db.session, current_user, form.number.data, form.secret_code.data
             )
-        except DomainError as error:
-            attach_error(form, error)
-        else:
+            db.session.commit()
             flash(_("Account %(number)s is linked.", number=account.number), "success")
-            return redirect(url_for("accounts.dashboard", account_id=account.id), code=303)
+            return redirect_after_post("accounts.dashboard", account_id=account.id)
     return render_template("portal/accounts/link.html", form=form)
 
 
 @bp.route("/<int:account_id>/unlink", methods=["POST"])
 @customer_required
 def unlink(account_id: int):
-    try:
-        accounts.unlink_account(db.session, current_user, account_id)
-    except NotFound:
-        abort(404)
+    accounts.unlink_account(db.session, current_user, account_id)
+    db.session.commit()
     session.pop("account_id", None)
     flash(_("The account is unlinked from your profile."), "info")
-    return redirect(url_for("accounts.index"), code=303)
+    return redirect_after_post("accounts.index")

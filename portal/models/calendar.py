@@ -2,12 +2,24 @@
 
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, CreatedAtMixin
+from portal.models.base import Base, Choice, CreatedAtMixin
 
 MAX_NOTE_LENGTH = 200
+
+
+class DayKind(Choice):
+    """What an exception makes a day (``CalendarDay.working``), as the calendar form offers."""
+
+    OFF = "off", _l("Day off"), "text-bg-danger"
+    WORKING = "working", _l("Working day"), "text-bg-success"
+
+    @classmethod
+    def of(cls, working: bool) -> "DayKind":
+        return cls.WORKING if working else cls.OFF
 
 
 class CalendarDay(CreatedAtMixin, Base):
@@ -24,3 +36,7 @@ class CalendarDay(CreatedAtMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
     created_by: Mapped["Staff | None"] = relationship()  # noqa: F821
+
+    @property
+    def kind(self) -> DayKind:
+        return DayKind.of(self.working)

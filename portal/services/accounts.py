@@ -14,7 +14,6 @@ from portal.models import (
     Account,
     AccountLink,
     Contract,
-    Meter,
     OrganisationMember,
     User,
 )
@@ -100,7 +99,7 @@ def link_account(session: Session, user: User, number: str, secret_code: str) ->
     )
     if already is None:
         session.add(AccountLink(user_id=user.id, account_id=account.id))
-        session.commit()
+        session.flush()
     return account
 
 
@@ -112,13 +111,4 @@ def unlink_account(session: Session, user: User, account_id: int) -> None:
     )
     if result.rowcount == 0:
         raise NotFound()
-    session.commit()
-
-
-def meters_by_account(session: Session, account_ids: list[int]) -> dict[int, list[Meter]]:
-    meters: dict[int, list[Meter]] = {account_id: [] for account_id in account_ids}
-    for meter in session.scalars(
-        select(Meter).where(Meter.account_id.in_(account_ids)).order_by(Meter.service)
-    ):
-        meters[meter.account_id].append(meter)
-    return meters
+    session.flush()

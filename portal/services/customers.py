@@ -24,9 +24,9 @@ from portal.models import (
     User,
 )
 from portal.services import audit, settings
+from portal.services.clock import local_today
 from portal.services.errors import DomainError, NotFound
 from portal.services.names import customer_name
-from portal.services.readings import local_today
 from portal.services.users import normalise_email, normalise_phone
 
 PAGE_SIZE = 20
@@ -142,7 +142,7 @@ def record_search(session: Session, term: str, *, staff: Staff, ip: str | None) 
         summary=term,
         ip_address=ip,
     )
-    session.commit()
+    session.flush()
 
 
 # --- the customer's card --------------------------------------------------------------------
@@ -188,13 +188,14 @@ def vulnerability_of(customer: Customer, today: date) -> list[str]:
 def get_customer(
     session: Session, customer_id: int, *, staff: Staff | None = None, ip: str | None = None
 ) -> Customer:
-    """The customer, or NotFound; with ``staff`` given, the view is audited."""
+    """The customer, or NotFound; with ``staff`` given, the view is audited (the caller
+    commits)."""
     customer = session.get(Customer, customer_id) if 0 < customer_id <= MAX_ID else None
     if customer is None:
         raise NotFound()
     if staff is not None:
         _record_view(session, customer.id, customer.full_name, staff, ip)
-        session.commit()
+        session.flush()
     return customer
 
 
@@ -243,10 +244,8 @@ def portal_users_of(customer: Customer) -> list[PortalUserLink]:
 
 
 def open_card(session: Session, customer_id: int, *, staff: Staff, ip: str | None) -> CustomerCard:
-    """Everything the back office shows about a customer; the view is audited.
-
-    The audit event is committed before the card is loaded, so the loaded objects are
-    not expired by the commit (which would reload them one by one).
+    """Everything the back office shows about a customer; the view is audited in the
+    caller's transaction (commit it once the card is shown: a commit expires what is loaded).
     """
     found = (
         session.execute(
@@ -258,7 +257,7 @@ def open_card(session: Session, customer_id: int, *, staff: Staff, ip: str | Non
     if found is None:
         raise NotFound()
     _record_view(session, found.id, found.full_name, staff, ip)
-    session.commit()
+    session.flush()
     customer = session.scalar(_card_query(customer_id))
     today = local_today()
     warning_days = settings.get(session, "meters.verification_warning_days")
@@ -316,8 +315,8 @@ def update_customer(
 ) -> dict:
     """Change the customer's personal data; return the changes as {field: [old, new]}.
 
-    The change and its audit event are committed together; nothing is recorded when
-    nothing changed.
+    The change and its audit event are one transaction, which the caller commits; nothing
+    is recorded when nothing changed.
     """
     cleaned = _clean_fields(customer.kind, fields)
     before = {name: getattr(customer, name) for name in cleaned}
@@ -336,5 +335,5 @@ def update_customer(
         changes=changes,
         ip_address=ip,
     )
-    session.commit()
+    session.flush()
     return changes

@@ -41,11 +41,10 @@ from portal.models import (
     Staff,
     Tariff,
     User,
-    utcnow,
 )
 from portal.services import billing, ledger, names
 from portal.services import settings as domain_settings
-from portal.services.readings import local_today, supplier_zone
+from portal.services.clock import local_today, supplier_zone, utcnow
 
 STAFF_PASSWORD = "demo-staff-2026"
 RESIDENT_PASSWORD = "demo-resident-2026"

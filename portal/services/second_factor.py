@@ -18,8 +18,9 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import RecoveryCode, Staff, utcnow
+from portal.models import RecoveryCode, Staff
 from portal.services import audit, sessions, settings
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 
 ALWAYS_REQUIRED_ROLES = frozenset({"admin", "supervisor"})

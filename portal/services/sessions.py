@@ -18,7 +18,8 @@ from flask import current_app
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import SignInSession, Staff, User, utcnow
+from portal.models import SignInSession, Staff, User
+from portal.services.clock import utcnow
 
 # last_seen_at is written at most this often: not a database write on every request.
 TOUCH_EVERY = timedelta(minutes=1)

@@ -17,8 +17,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Setting, Staff, utcnow
+from portal.models import Setting, Staff
 from portal.services import audit
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError, NotFound
 
 
@@ -199,7 +200,7 @@ def put(session: Session, key: str, value, staff_id: int | None = None) -> None:
     row.updated_at = utcnow()
     row.updated_by_id = staff_id
     session.add(row)
-    session.commit()
+    session.flush()
 
 
 # --- what administrators see and change ------------------------------------------------------
@@ -368,8 +369,8 @@ def _audit(session: Session, change: Change, staff_id: int | None, ip: str | Non
 def change(
     session: Session, key: str, raw, staff_id: int | None = None, ip: str | None = None
 ) -> Change:
-    """Set a value an administrator typed: checked, stored with who and when, audited.
-    The same value again changes nothing and records nothing."""
+    """Set a value an administrator typed: checked, stored with who and when, audited in
+    the caller's transaction. The same value again changes nothing and records nothing."""
     value = parse(key, raw)
     old = get(session, key)
     if value == old:
@@ -382,7 +383,7 @@ def change(
     session.add(row)
     result = Change(key, old, value)
     _audit(session, result, staff_id, ip)
-    session.commit()
+    session.flush()
     return result
 
 
@@ -400,7 +401,7 @@ def reset(session: Session, key: str, staff_id: int | None = None, ip: str | Non
     session.delete(row)
     result = Change(key, old, spec.default)
     _audit(session, result, staff_id, ip, " (default)")
-    session.commit()
+    session.flush()
     return result
 
 

@@ -28,7 +28,8 @@ from flask_babel import ngettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from portal.models import SignInFailure, utcnow
+from portal.models import SignInFailure
+from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 
 

@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import CalendarDay
-from portal.models.calendar import MAX_NOTE_LENGTH
+from portal.models.calendar import MAX_NOTE_LENGTH, DayKind
 from portal.services import audit
 from portal.services.errors import DomainError, NotFound
 
@@ -189,6 +189,52 @@ def _summary(row: CalendarDay) -> str:
     return f"{row.day.isoformat()} {kind}: {row.note}"
 
 
+def _clean_note(note: str | None) -> str:
+    """The basis of an exception, on one line: required, and of a sane length."""
+    note = " ".join((note or "").split())
+    if not note:
+        raise DomainError(
+            _("Give the basis, for example the number and date of the decree."), "note"
+        )
+    if len(note) > MAX_NOTE_LENGTH:
+        raise DomainError(
+            _("Keep the reason under %(count)s characters.", count=MAX_NOTE_LENGTH), "note"
+        )
+    return note
+
+
+def _day_taken(day: date) -> DomainError:
+    return DomainError(
+        _("There is already an exception for %(date)s: remove it first.", date=format_date(day)),
+        "day",
+    )
+
+
+def _check_not_pointless(day: date, working: bool) -> None:
+    """An exception the package already agrees with is refused."""
+    if is_working_day(day) is not working:
+        return
+    message = (
+        _("%(date)s is a working day in the calendar already.", date=format_date(day))
+        if working
+        else _("%(date)s is a day off in the calendar already.", date=format_date(day))
+    )
+    raise DomainError(message, "working")
+
+
+def _record(session: Session, action: str, row: CalendarDay, changes: dict, staff_id, ip) -> None:
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=action,
+        object_type="calendar_day",
+        object_id=row.id,
+        summary=_summary(row),
+        changes=changes,
+        ip_address=ip,
+    )
+
+
 def add_override(
     session: Session,
     *,
@@ -199,56 +245,22 @@ def add_override(
     ip: str | None = None,
 ) -> CalendarDay:
     """Make ``day`` a working day or a day off whatever the package says, with its basis
-    (``note``, e.g. the decree's number and date). One exception per day; an exception the
-    package already agrees with is refused as pointless."""
+    (``note``, e.g. the decree's number and date), audited in the caller's transaction. One
+    exception per day; an exception the package already agrees with is refused as
+    pointless."""
     day = check_day(day)
-    note = " ".join((note or "").split())
-    if not note:
-        raise DomainError(
-            _("Give the basis, for example the number and date of the decree."), "note"
-        )
-    if len(note) > MAX_NOTE_LENGTH:
-        raise DomainError(
-            _("Keep the reason under %(count)s characters.", count=MAX_NOTE_LENGTH), "note"
-        )
+    note = _clean_note(note)
     if session.scalar(select(CalendarDay.id).where(CalendarDay.day == day)) is not None:
-        raise DomainError(
-            _(
-                "There is already an exception for %(date)s: remove it first.",
-                date=format_date(day),
-            ),
-            "day",
-        )
-    if is_working_day(day) is bool(working):
-        message = (
-            _("%(date)s is a working day in the calendar already.", date=format_date(day))
-            if working
-            else _("%(date)s is a day off in the calendar already.", date=format_date(day))
-        )
-        raise DomainError(message, "working")
+        raise _day_taken(day)
+    _check_not_pointless(day, bool(working))
     row = CalendarDay(day=day, working=bool(working), note=note, created_by_id=staff_id)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # the same day added a moment ago in another tab
-        raise DomainError(
-            _(
-                "There is already an exception for %(date)s: remove it first.",
-                date=format_date(day),
-            ),
-            "day",
-        ) from None
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action="create",
-        object_type="calendar_day",
-        object_id=row.id,
-        summary=_summary(row),
-        changes=audit.diff({}, _snapshot(row)),
-        ip_address=ip,
-    )
-    session.commit()
+        raise _day_taken(day) from None
+    _record(session, "create", row, audit.diff({}, _snapshot(row)), staff_id, ip)
+    session.flush()
     return row
 
 
@@ -259,22 +271,21 @@ def _snapshot(row: CalendarDay) -> dict:
 def remove_override(
     session: Session, override_id: int, *, staff_id: int | None = None, ip: str | None = None
 ) -> CalendarDay:
-    """Remove an exception: the package decides the day again. NotFound for an unknown id."""
+    """Remove an exception, audited in the caller's transaction: the package decides the
+    day again. NotFound for an unknown id."""
     row = session.get(CalendarDay, override_id)
     if row is None:
         raise NotFound()
-    audit.record(
+    _record(
         session,
-        staff_id=staff_id,
-        action="delete",
-        object_type="calendar_day",
-        object_id=row.id,
-        summary=_summary(row),
-        changes=audit.diff(_snapshot(row), dict.fromkeys(_snapshot(row))),
-        ip_address=ip,
+        "delete",
+        row,
+        audit.diff(_snapshot(row), dict.fromkeys(_snapshot(row))),
+        staff_id,
+        ip,
     )
     session.delete(row)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -296,6 +307,10 @@ class SpecialDay:
     package_working: bool  # as the package (and art. 112 part 2) alone sees it
     name: str  # the package's name of the holiday, or what made the day special
     override: CalendarDay | None
+
+    @property
+    def kind(self) -> DayKind:
+        return DayKind.of(self.working)
 
 
 @dataclass(frozen=True)

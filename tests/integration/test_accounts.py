@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from portal.formatting import as_date
 from portal.models import AccountLink, AccountService
-from portal.services import readings
-from portal.services.readings import local_today
+from portal.services.clock import local_today
 from tests import factories
 from tests.conftest import (
     field_error,
@@ -308,14 +308,15 @@ def test_verification_warning_follows_the_setting(app, signed_in, db_session, ac
     assert "border-warning" not in meter_card(response, "CW-SOON-2")
 
 
+@time_machine.travel(datetime(2030, 12, 31, 21, 30, tzinfo=UTC), tick=False)
 def test_verification_is_overdue_from_midnight_in_the_supplier_zone(
-    signed_in, db_session, resident, account, monkeypatch
+    client, db_session, resident, account
 ):
     """At 00:30 on 1 January 2031 in Moscow (21:30 UTC on 31 December) a meter due on
     31 December is overdue, although the UTC date is still its due date, and one due within
     the warning period (30 days) counted from the Moscow day is due soon. The clock is set
     years away from the real one, so only the supplier's clock can make this pass."""
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
+    login_as(client, resident)  # at that time: a session four years old would have lapsed
     late = factories.make_meter(
         db_session, account, serial_number="EL-DUE-1231", verification_due=date(2030, 12, 31)
     )
@@ -328,7 +329,7 @@ def test_verification_is_overdue_from_midnight_in_the_supplier_zone(
         verification_due=date(2031, 1, 31),
     )
     factories.link(db_session, resident, account)
-    response = signed_in.get(f"/accounts/{account.id}")
+    response = client.get(f"/accounts/{account.id}")
     assert "border-danger" in meter_card(response, late.serial_number)
     assert "border-warning" in meter_card(response, soon.serial_number)
 

@@ -9,12 +9,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Customer, Setting
-from portal.services import readings, settings
-from portal.services.readings import local_today
+from portal.services import settings
+from portal.services.clock import local_today
 from tests import factories
 from tests.conftest import field_error, field_value, post_form, sign_in
 
@@ -286,12 +287,12 @@ def test_card_shows_the_customer_and_is_audited(client, db_session, anna):
     assert events[0].ip_address
 
 
-def test_card_counts_verification_from_the_supplier_day(client, db_session, anna, monkeypatch):
+@time_machine.travel(datetime(2030, 12, 31, 21, 30, tzinfo=UTC), tick=False)
+def test_card_counts_verification_from_the_supplier_day(client, db_session, anna):
     """At 00:30 on 1 January 2031 in Moscow (21:30 UTC on 31 December) a meter due on
     31 December is overdue and one due on 31 January (the 30-day warning period counted from
     the Moscow day) is due soon. The clock is years from the real one: only the supplier's
     clock makes this pass."""
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
     login(client, db_session)
     account = anna.accounts[0]
     factories.make_meter(db_session, account, verification_due=date(2030, 12, 31))

@@ -7,11 +7,12 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from admin.access import AREA_ROLES
 from portal.models import STAFF_ROLES, AuditEvent, Setting
-from portal.services import readings, settings
+from portal.services import settings
 from tests import factories
 from tests.conftest import (
     counted_queries,
@@ -331,10 +332,8 @@ def test_a_reset_that_breaks_a_rule_is_refused_on_the_form(client, db_session):
 # --- a changed setting changes what the portal does -------------------------------------------
 
 
-def test_the_readings_window_set_here_is_what_residents_see(
-    client, other_client, db_session, monkeypatch
-):
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2026, 11, 20, 9, tzinfo=UTC))
+@time_machine.travel(datetime(2026, 11, 20, 9, tzinfo=UTC), tick=False)
+def test_the_readings_window_set_here_is_what_residents_see(client, other_client, db_session):
     resident = factories.make_user(db_session, language="en")
     account = factories.make_account(db_session)
     factories.link(db_session, resident, account)

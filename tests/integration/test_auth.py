@@ -1,11 +1,12 @@
 """Sign-up, e-mail confirmation, sign-in and out, sessions and password reset, through the
 Flask test client with CSRF on, a real database and a real SMTP server."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+import time_machine
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from portal.models import Consent, User, utcnow
@@ -65,24 +66,28 @@ def remember_cookie(client):
 
 
 class ClockAhead:
-    """Shifts the clock of signed tokens and cookies (itsdangerous) without sleeping."""
+    """Moves every clock (signed tokens and cookies, sessions on the server) ``delta`` ahead
+    of the real time, with time-machine, without sleeping."""
 
-    def __init__(self, monkeypatch):
-        self.monkeypatch = monkeypatch
-        self.real = TimestampSigner.get_timestamp
+    def __init__(self):
+        self.traveller = None
 
     def by(self, delta: timedelta) -> None:
-        real = self.real
-        self.monkeypatch.setattr(
-            TimestampSigner,
-            "get_timestamp",
-            lambda signer: real(signer) + int(delta.total_seconds()),
-        )
+        self.stop()
+        self.traveller = time_machine.travel(datetime.now(UTC) + delta)
+        self.traveller.start()
+
+    def stop(self) -> None:
+        if self.traveller is not None:
+            self.traveller.stop()
+            self.traveller = None
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    return ClockAhead(monkeypatch)
+def clock():
+    ahead = ClockAhead()
+    yield ahead
+    ahead.stop()
 
 
 # --- Sign-up -------------------------------------------------------------------------

@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from portal.models import AuditEvent, Customer
-from portal.services import customers, readings
+from portal.services import customers
 from portal.services.errors import DomainError, NotFound
 from tests import factories
 from tests.conftest import english_request
@@ -253,12 +254,10 @@ def test_update_customer_refuses_bad_values(app, db_session, registry, fields, f
     assert refusal.value.field == field
 
 
-def test_a_birth_date_is_in_the_future_by_the_supplier_calendar(
-    app, db_session, registry, monkeypatch
-):
+@time_machine.travel(datetime(2030, 12, 31, 21, 30, tzinfo=UTC), tick=False)
+def test_a_birth_date_is_in_the_future_by_the_supplier_calendar(app, db_session, registry):
     """At 00:30 on 1 January 2031 in Moscow (still 31 December in UTC) a child born that
     day can be recorded; the next day is refused."""
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2030, 12, 31, 21, 30, tzinfo=UTC))
     staff = factories.make_staff(db_session)
     anna = registry["anna"]
     with english_request(app), pytest.raises(DomainError) as refusal:

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import phonenumbers
 import pytest
+import time_machine
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,8 @@ from portal.models import (
     Staff,
     User,
 )
-from portal.services import demo, names, readings
+from portal.services import names
+from portal.services.clock import local_today
 from portal.services.demo import (
     RESIDENT_PASSWORD,
     SECRET_ALPHABET,
@@ -47,7 +49,7 @@ def _fresh_session() -> Session:
 def seed_day() -> date:
     """The supplier's day the module's data is seeded for (one clock reading, so a run
     across midnight cannot compare the data with another day)."""
-    return readings.local_today()
+    return local_today()
 
 
 @pytest.fixture(scope="module")
@@ -198,13 +200,11 @@ def test_meters_have_dates_and_some_need_verification(seeded, seed_day):
     assert {meter.zones for meter in meters if meter.service == "electricity"} >= {1, 2}
 
 
-def test_by_default_the_data_is_placed_around_the_supplier_day(monkeypatch):
+@time_machine.travel(datetime(2030, 12, 31, 21, 30, tzinfo=UTC), tick=False)
+def test_by_default_the_data_is_placed_around_the_supplier_day():
     """At 00:30 on 1 January 2031 in Moscow (still 31 December in UTC) the current period
     is January: the history closes every period up to December 2030. The clock is years
     from the real one, so only the supplier's clock can make this pass."""
-    moment = datetime(2030, 12, 31, 21, 30, tzinfo=UTC)
-    monkeypatch.setattr(demo, "utcnow", lambda: moment)
-    monkeypatch.setattr(readings, "utcnow", lambda: moment)
     with _fresh_session() as session:
         seed(session, residents=5, organisations=1, history_months=2)
         periods = set(session.scalars(select(Bill.period)))

@@ -293,7 +293,10 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
             if allowed > now:
                 session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id == message_id, OutboxMessage.status == MessageStatus.PENDING)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        OutboxMessage.status == MessageStatus.PENDING,
+                    )
                     .values(scheduled_at=allowed)
                     .execution_options(synchronize_session=False)
                 )
