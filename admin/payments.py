@@ -2,10 +2,9 @@
 preview, import it, download the refused lines; totals by agent and day; the payments of an
 account. Every rule is in ``portal.services.payments``."""
 
-import io
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -15,26 +14,32 @@ from wtforms.validators import Optional
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import list_page, page_of, staff_member
 from portal.extensions import db
 from portal.formatting import as_money
+from portal.models import RegistryStatus
 from portal.services import exports, payments
+from portal.services.clock import local_today
 from portal.services.errors import DomainError, NotFound
-from portal.services.readings import local_today
-from portal.web import client_ip, receive_upload
+from portal.web import (
+    client_ip,
+    page_of,
+    page_or_fragment,
+    receive_upload,
+    redirect_after_post,
+    send_download,
+    staff_member,
+)
 
 REGISTRIES_PER_PAGE = 20
 TOTALS_DAYS = 7  # shown by default: a week of days by agent
 MAX_TOTALS_DAYS = 366
 
-STATUS_BADGES = {"preview": "text-bg-warning", "imported": "text-bg-success"}
-
 
 def template_context(**extra) -> dict:
     return {
-        "STATUS_LABELS": payments.STATUS_LABELS,
-        "STATUS_BADGES": STATUS_BADGES,
+        "RegistryStatus": RegistryStatus,
         "REASONS": payments.REASONS,
+        "DUPLICATE_CODES": payments.DUPLICATE_CODES,
         "COLUMN_LABELS": payments.COLUMN_LABELS,
         **extra,
     }
@@ -93,7 +98,8 @@ def payment_registries():
     form = UploadForm()
     registry = receive_upload(form, payments.create_registry)
     if registry is not None:
-        return redirect(url_for("admin.payment_registry", registry_id=registry.id), code=303)
+        db.session.commit()
+        return redirect_after_post("admin.payment_registry", registry_id=registry.id)
     return registries_page(form)
 
 
@@ -103,10 +109,10 @@ def payment_registry(registry_id: int):
     try:
         view = payments.view_registry(db.session, registry_id)
     except NotFound:
-        abort(404)
+        raise  # answered 404 by the error page
     except DomainError as error:  # a stored file that no longer reads (never expected)
         flash(error.message, "danger")
-        return redirect(url_for("admin.payment_registries"), code=303)
+        return redirect_after_post("admin.payment_registries")
     return render_template(
         "admin/payments/registry.html",
         view=view,
@@ -127,9 +133,11 @@ def payment_registry_import(registry_id: int):
         registry = payments.import_registry(
             db.session, registry_id, staff_id=staff_member().id, ip=client_ip()
         )
+        db.session.commit()
     except NotFound:
-        abort(404)
+        raise
     except DomainError as error:
+        db.session.rollback()
         flash(error.message, "warning")
     else:
         flash(
@@ -140,7 +148,7 @@ def payment_registry_import(registry_id: int):
             ),
             "success",
         )
-    return redirect(url_for("admin.payment_registry", registry_id=registry_id), code=303)
+    return redirect_after_post("admin.payment_registry", registry_id=registry_id)
 
 
 @bp.route("/payments/registries/<int:registry_id>/errors.csv")
@@ -151,16 +159,12 @@ def payment_registry_errors(registry_id: int):
             db.session, registry_id, staff_id=staff_member().id, ip=client_ip()
         )
     except NotFound:
-        abort(404)
+        raise
     except DomainError as error:
         flash(error.message, "danger")
-        return redirect(url_for("admin.payment_registry", registry_id=registry_id), code=303)
-    return send_file(
-        io.BytesIO(body),
-        mimetype=exports.CSV_MIMETYPE,
-        as_attachment=True,
-        download_name=f"registry-{registry_id}-errors.csv",
-    )
+        return redirect_after_post("admin.payment_registry", registry_id=registry_id)
+    db.session.commit()
+    return send_download(body, f"registry-{registry_id}-errors.csv", exports.CSV_MIMETYPE)
 
 
 # --- payments of an account -----------------------------------------------------------------
@@ -171,13 +175,12 @@ def payment_registry_errors(registry_id: int):
 def payments_search():
     typed = request.args.get("account", "")
     digits = payments.search_digits(typed)
-    # Audit first: its commit would otherwise expire the payments just loaded.
     payments.record_search(db.session, digits, staff_id=staff_member().id, ip=client_ip())
     page = page_of(payments.find_payments(digits), payments.PAGE_SIZE) if digits else None
     accounts = (
         payments.accounts_brief(db.session, [p.account_id for p in page.items]) if page else {}
     )
-    return list_page(
+    html = page_or_fragment(
         "admin/payments/search.html",
         "admin/payments/_search_results.html",
         digits=digits,
@@ -187,3 +190,5 @@ def payments_search():
         params={"account": digits} if digits else {},
         min_digits=payments.MIN_SEARCH_DIGITS,
     )
+    db.session.commit()  # the audit of the search, once the page is rendered
+    return html

@@ -20,11 +20,10 @@ The format, as banks and Russian Excel write it:
 
 import csv
 import io
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,13 +31,22 @@ from sqlalchemy import Select, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from portal.models import Account, Customer, Payment, PaymentRegistry, Premises, Staff, utcnow
+from portal.models import (
+    Account,
+    Customer,
+    Payment,
+    PaymentRegistry,
+    Premises,
+    RegistryStatus,
+    Staff,
+)
 from portal.services import audit, csvfiles
 from portal.services.accounts import normalise_account_number
-from portal.services.clock import local_today
+from portal.services.clock import local_today, utcnow
 from portal.services.csvfiles import FileLine, LineError, Table, line_date, sha256, trimmed
 from portal.services.customers import clean_term
 from portal.services.errors import DomainError, NotFound
+from portal.services.numbers import money, parse_decimal
 
 MAX_BYTES = 10 * 1024 * 1024  # app config PAYMENTS_IMPORT_MAX_BYTES overrides
 MAX_LINES = 200_000  # app config PAYMENTS_IMPORT_MAX_LINES overrides
@@ -47,7 +55,6 @@ KEY_CHUNK = 10_000  # keys per IN (…): two parameters each, under SQLite's 32 
 PREVIEW_LINES = 100
 PREVIEW_ERRORS = 50
 PAGE_SIZE = 25
-MAX_ID = 2**63 - 1
 MAX_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2)
 MAX_TEXT = 100  # agent and reference columns
 MIN_SEARCH_DIGITS = 3
@@ -90,7 +97,6 @@ REASONS = {
 }
 DUPLICATE_CODES = ("imported",)
 
-STATUS_LABELS = {"preview": _l("waiting for import"), "imported": _l("imported")}
 
 FORMAT = csvfiles.CsvFormat(
     columns=COLUMNS,
@@ -105,8 +111,6 @@ FORMAT = csvfiles.CsvFormat(
     no_rows_message=_l("The file has no payments, only a header."),
 )
 NOT_TEXT_MESSAGE = _l("This is not a CSV text file. Save the registry as CSV and upload that file.")
-
-_AMOUNT = re.compile(r"\d+(\.\d+)?")
 
 
 # --- results --------------------------------------------------------------------------
@@ -191,17 +195,16 @@ def read_table(text: str, max_lines: int = MAX_LINES) -> Table:
 
 
 def parse_amount(raw: str) -> Decimal:
-    """ "1 234,50" → Decimal("1234.50"): above zero, at most two decimals."""
-    text = raw.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    if not _AMOUNT.fullmatch(text) or not text.isascii():
-        if text.startswith("-") and _AMOUNT.fullmatch(text[1:]):
-            raise DomainError(_("The amount must be above zero."))
-        raise DomainError(_("The amount is not a number: write it as 1234,50 or 1234.50."))
+    """ "1 234,50" → Decimal("1234.50"): above zero, at most two decimals (the number read
+    by ``numbers.parse_decimal``; the messages speak of an amount)."""
+    not_a_number = DomainError(_("The amount is not a number: write it as 1234,50 or 1234.50."))
+    if not raw.replace(" ", "").replace("\u00a0", "").isascii():  # "١٢" is no amount
+        raise not_a_number
     try:
-        amount = Decimal(text)
-    except InvalidOperation:  # pragma: no cover (the pattern admits only plain decimals)
-        raise DomainError(_("The amount is not a number.")) from None
-    if "." in text and len(text.split(".")[1]) > 2:
+        amount = parse_decimal(raw)
+    except DomainError:
+        raise not_a_number from None
+    if amount != money(amount):
         raise DomainError(_("The amount has more than two decimals (kopecks)."))
     if amount <= 0:
         raise DomainError(_("The amount must be above zero."))
@@ -349,7 +352,7 @@ def create_registry(
     today: date | None = None,
 ) -> PaymentRegistry:
     """Keep an uploaded file as a registry waiting for import, with the verdict on every
-    line. A file that is not a readable CSV raises DomainError."""
+    line. A file that is not a readable CSV raises DomainError. The caller commits."""
     max_bytes, max_lines = limits()
     text = decode_registry(data, max_bytes)
     checked = check(session, read_table(text, max_lines), today=today)
@@ -357,7 +360,7 @@ def create_registry(
         filename=csvfiles.clean_filename(filename, "registry.csv"),
         file_sha256=sha256(data),
         staff_id=staff_id,
-        status="preview",
+        status=RegistryStatus.PREVIEW,
         total_lines=checked.total,
         imported_lines=0,
         duplicate_lines=checked.duplicates,
@@ -381,14 +384,11 @@ def create_registry(
         ),
         ip_address=ip,
     )
-    session.commit()
     return registry
 
 
 def get_registry(session: Session, registry_id: int, *, with_files: bool = False):
     """A registry; the stored files are loaded only when asked for."""
-    if not 0 < registry_id <= MAX_ID:
-        raise NotFound()
     options = (
         [] if with_files else [defer(PaymentRegistry.source_csv), defer(PaymentRegistry.errors_csv)]
     )
@@ -449,7 +449,7 @@ def view_registry(session: Session, registry_id: int, *, today: date | None = No
     stored result and the totals of the payments it brought."""
     registry = get_registry(session, registry_id, with_files=True)
     same_file = same_file_registries(session, registry)
-    if registry.status == "preview":
+    if registry.status == RegistryStatus.PREVIEW:
         checked = check(session, read_table(registry.source_csv or "", limits()[1]), today=today)
         return RegistryView(
             registry,
@@ -484,7 +484,7 @@ def registry_totals(session: Session, registry_id: int) -> list[Total]:
         .group_by(Payment.paid_on, Payment.agent)
         .order_by(Payment.paid_on, Payment.agent)
     ).all()
-    return [Total(day, agent, count, _money(amount)) for day, agent, count, amount in rows]
+    return [Total(day, agent, count, money(amount)) for day, agent, count, amount in rows]
 
 
 def daily_totals(session: Session, date_from: date, date_to: date) -> list[Total]:
@@ -495,11 +495,7 @@ def daily_totals(session: Session, date_from: date, date_to: date) -> list[Total
         .group_by(Payment.paid_on, Payment.agent)
         .order_by(Payment.paid_on.desc(), Payment.agent)
     ).all()
-    return [Total(day, agent, count, _money(amount)) for day, agent, count, amount in rows]
-
-
-def _money(value) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+    return [Total(day, agent, count, money(amount)) for day, agent, count, amount in rows]
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> list[tuple[str, str]]:
@@ -546,18 +542,15 @@ def import_registry(
     registry = get_registry(session, registry_id, with_files=True)
     claimed = session.execute(
         update(PaymentRegistry)
-        .where(PaymentRegistry.id == registry_id, PaymentRegistry.status == "preview")
-        .values(status="imported")
+        .where(PaymentRegistry.id == registry_id, PaymentRegistry.status == RegistryStatus.PREVIEW)
+        .values(status=RegistryStatus.IMPORTED)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
-        session.rollback()
         raise DomainError(_("This registry has already been imported."))
-    try:
-        return _import_claimed(session, registry, today=today, staff_id=staff_id, ip=ip)
-    except Exception:
-        session.rollback()  # the claim too: the registry stays in preview
-        raise
+    # The caller commits; when anything fails it rolls back, the claim too (the registry
+    # stays in preview).
+    return _import_claimed(session, registry, today=today, staff_id=staff_id, ip=ip)
 
 
 def _import_claimed(
@@ -614,12 +607,12 @@ def _import_claimed(
             f"{checked.duplicates} already imported, {checked.refused} refused"
         ),
         changes={
-            "status": ["preview", "imported"],
+            "status": [RegistryStatus.PREVIEW, RegistryStatus.IMPORTED],
             "imported_lines": [None, str(checked.valid)],
         },
         ip_address=ip,
     )
-    session.commit()
+    session.expire(registry)  # the UPDATE above changed its row behind its back
     return get_registry(session, registry_id)
 
 
@@ -655,7 +648,7 @@ def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | 
 
     A registry in preview is checked again, so the file matches the preview page."""
     registry = get_registry(session, registry_id, with_files=True)
-    if registry.status == "preview":
+    if registry.status == RegistryStatus.PREVIEW:
         checked = check(session, read_table(registry.source_csv or "", limits()[1]))
         header, errors = checked.header, checked.errors
     else:
@@ -672,7 +665,6 @@ def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | 
         summary=f"{registry.filename}: refused lines downloaded ({len(errors)})",
         ip_address=ip,
     )
-    session.commit()
     return body
 
 
@@ -730,4 +722,3 @@ def record_search(session: Session, term: str, *, staff_id: int, ip: str | None)
         summary=term,
         ip_address=ip,
     )
-    session.commit()
