@@ -1,9 +1,8 @@
 """The audit log: who viewed or changed what, when and from where (152-ФЗ)."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, select
@@ -13,35 +12,15 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import list_page, page_of
 from portal.extensions import db
-from portal.formatting import AUDIT_ACTION_LABELS
-from portal.models import AuditEvent, Staff
+from portal.models import AuditEvent, Staff, StaffRole
+from portal.models.audit import AuditAction, AuditObject
+from portal.services.clock import supplier_zone
 from portal.services.customers import MAX_ID, clean_term, text_matches
-from portal.web import options
+from portal.web import options, page_of, page_or_fragment
 
 PAGE_SIZE = 30
 
-OBJECT_TYPE_LABELS = {
-    "account": _l("Personal account"),
-    "billing_period": _l("Billing period"),
-    "calendar_day": _l("Work calendar day"),
-    "charge": _l("Charge"),
-    "consumption_norm": _l("Consumption norm"),
-    "customer": _l("Customer"),
-    "debt_action": _l("Debt collection step"),
-    "debtor": _l("Debtor list"),
-    "import_batch": _l("Readings import"),
-    "key_rate": _l("Key rate"),
-    "meter": _l("Meter"),
-    "outbox_message": _l("Message"),
-    "payment": _l("Payment"),
-    "payment_registry": _l("Payment registry"),
-    "reading": _l("Reading"),
-    "setting": _l("Setting"),
-    "staff": _l("Employee"),
-    "tariff": _l("Tariff"),
-}
 # Names of the fields that appear in the changes of an event.
 FIELD_LABELS = {
     "full_name": _l("Full name"),
@@ -68,9 +47,9 @@ FIELD_LABELS = {
 # --- the query (set-based, no request objects) ----------------------------------------------
 
 
-def local_day_start(day: date, zone: str) -> datetime:
+def local_day_start(day: date) -> datetime:
     """The UTC moment a day begins in the supplier's time zone."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=supplier_zone()).astimezone(UTC)
 
 
 def audit_events(
@@ -82,7 +61,6 @@ def audit_events(
     date_from: date | None = None,
     date_to: date | None = None,
     text: str | None = None,
-    zone: str = "Europe/Moscow",
 ) -> Select:
     """Events matching every given filter, newest first; dates are the supplier's days."""
     query = select(AuditEvent).options(selectinload(AuditEvent.staff))
@@ -95,9 +73,9 @@ def audit_events(
     if object_id:
         query = query.where(AuditEvent.object_id == object_id)
     if date_from:
-        query = query.where(AuditEvent.at >= local_day_start(date_from, zone))
+        query = query.where(AuditEvent.at >= local_day_start(date_from))
     if date_to:
-        query = query.where(AuditEvent.at < local_day_start(date_to + timedelta(days=1), zone))
+        query = query.where(AuditEvent.at < local_day_start(date_to + timedelta(days=1)))
     if text := clean_term(text):
         query = query.where(text_matches(AuditEvent.summary, text))
     return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
@@ -105,7 +83,12 @@ def audit_events(
 
 def object_types_in_use(session: Session) -> list[str]:
     stored = session.scalars(select(AuditEvent.object_type).distinct()).all()
-    return list(dict.fromkeys([*OBJECT_TYPE_LABELS, *sorted(stored)]))
+    return list(dict.fromkeys([*AuditObject.values(), *sorted(stored)]))
+
+
+def object_label(kind: str):
+    """What an object type is called; one the log has no label for, as stored."""
+    return AuditObject(kind).label if kind in AuditObject.values() else kind
 
 
 # --- the filter form ------------------------------------------------------------------------
@@ -128,9 +111,9 @@ class AuditFilterForm(FlaskForm):
     def fill_choices(self, session: Session) -> None:
         everyone = session.execute(select(Staff.id, Staff.full_name).order_by(Staff.full_name))
         self.staff.choices = options(((str(i), name) for i, name in everyone), _l("Anyone"))
-        self.action.choices = options(AUDIT_ACTION_LABELS.items(), _l("Any action"))
+        self.action.choices = options(AuditAction.options(), _l("Any action"))
         self.object_type.choices = options(
-            ((kind, OBJECT_TYPE_LABELS.get(kind, kind)) for kind in object_types_in_use(session)),
+            ((kind, object_label(kind)) for kind in object_types_in_use(session)),
             _l("Any object"),
         )
 
@@ -155,14 +138,15 @@ def audit_log():
     form = AuditFilterForm(formdata=request.args)
     form.fill_choices(db.session)
     filters = form.valid_filters()
-    query = audit_events(**filters, zone=current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    page = page_of(query, PAGE_SIZE)
-    return list_page(
+    page = page_of(audit_events(**filters), PAGE_SIZE)
+    return page_or_fragment(
         "admin/audit/index.html",
         "admin/audit/_results.html",
         form=form,
         page=page,
         params=form.query_args(),
-        OBJECT_TYPE_LABELS=OBJECT_TYPE_LABELS,
         FIELD_LABELS=FIELD_LABELS,
+        StaffRole=StaffRole,
+        AuditAction=AuditAction,
+        AuditObject=AuditObject,
     )

@@ -31,32 +31,7 @@ METER_STATUS_LABELS = {
     "faulty": _l("faulty"),
     "removed": _l("removed"),
 }
-STAFF_ROLE_LABELS = {
-    "operator": _l("Operator"),
-    "metering": _l("Metering specialist"),
-    "billing": _l("Billing specialist"),
-    "supervisor": _l("Supervisor"),
-    "admin": _l("Administrator"),
-}
-ORG_ROLE_LABELS = {
-    "owner": _l("Owner"),
-    "accountant": _l("Accountant"),
-    "viewer": _l("Viewer"),
-}
-CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS")}
 CATEGORY_LABELS = {"population": _l("Household"), "others": _l("Business")}
-CUSTOMER_KIND_LABELS = {"person": _l("Individual"), "organisation": _l("Legal entity")}
-AUDIT_ACTION_LABELS = {
-    "view": _l("viewed"),
-    "update": _l("changed"),
-    "create": _l("created"),
-    "delete": _l("deleted"),
-    "search": _l("searched"),
-    "sign_in": _l("signed in"),
-    "second_factor_enabled": _l("turned two-factor sign-in on"),
-    "second_factor_reset": _l("reset the second factor"),
-    "recovery_codes_renewed": _l("renewed the recovery codes"),
-}
 
 
 def label(mapping: dict, key):
@@ -118,10 +93,5 @@ GLOBALS = {
     "SERVICE_UNITS": SERVICE_UNITS,
     "ZONE_LABELS": ZONE_LABELS,
     "METER_STATUS_LABELS": METER_STATUS_LABELS,
-    "STAFF_ROLE_LABELS": STAFF_ROLE_LABELS,
-    "ORG_ROLE_LABELS": ORG_ROLE_LABELS,
-    "CHANNEL_LABELS": CHANNEL_LABELS,
     "CATEGORY_LABELS": CATEGORY_LABELS,
-    "CUSTOMER_KIND_LABELS": CUSTOMER_KIND_LABELS,
-    "AUDIT_ACTION_LABELS": AUDIT_ACTION_LABELS,
 }

@@ -3,37 +3,17 @@
 from sqlalchemy.orm import Session
 
 from portal.models import AuditEvent
+from portal.models.audit import AuditAction, AuditObject
 
-# What an event may be about; the back office has a label for each (admin/audit.py).
-OBJECT_TYPES = frozenset(
-    {
-        "account",
-        "billing_period",
-        "calendar_day",  # an exception to the production calendar
-        "charge",
-        "consumption_norm",
-        "customer",
-        "debt_action",
-        "debtor",  # a search or export of the debtor list: personal data of many customers
-        "import_batch",
-        "key_rate",
-        "meter",
-        "outbox_message",
-        "payment",
-        "payment_registry",
-        "reading",
-        "setting",  # object_id is empty: the summary names the key
-        "staff",
-        "tariff",
-    }
-)
+# What an event may be about: the members of AuditObject, each with its label.
+OBJECT_TYPES = frozenset(AuditObject.values())
 
 
 def record(
     session: Session,
     *,
     staff_id: int | None,
-    action: str,
+    action: AuditAction | str,
     object_type: str,
     object_id: int | None,
     summary: str = "",

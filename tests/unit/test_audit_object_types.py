@@ -2,12 +2,12 @@
 
 import pytest
 
-from admin.audit import OBJECT_TYPE_LABELS
+from portal.models.audit import AuditObject
 from portal.services import audit
 
 
 def test_every_object_type_has_a_label():
-    assert set(OBJECT_TYPE_LABELS) == audit.OBJECT_TYPES
+    assert {kind for kind in AuditObject if str(kind.label) != kind.value} == audit.OBJECT_TYPES
 
 
 def test_an_unknown_object_type_is_refused_before_it_is_stored():
