@@ -6,34 +6,37 @@ from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
 from portal.extensions import db
+from portal.models import StaffRole
 from portal.services import second_factor, sessions
 from portal.web import end_session
 
+OPERATOR, METERING, BILLING, SUPERVISOR, ADMIN = StaffRole
+
 # Which roles may use which area of the back office. Administrators may use all.
 AREA_ROLES = {
-    "dashboard": {"operator", "metering", "billing", "supervisor", "admin"},
-    "customers": {"operator", "metering", "billing", "supervisor", "admin"},
-    "customers.edit": {"operator", "supervisor", "admin"},
-    "mailbox": {"operator", "supervisor", "admin"},
-    "mailbox.retry": {"supervisor", "admin"},
-    "mailbox.body": {"supervisor", "admin"},  # a message's text: letters carry secret links
-    "staff": {"admin"},
-    "audit": {"supervisor", "admin"},
-    "readings.enter": {"operator", "metering", "supervisor", "admin"},
-    "readings.review": {"metering", "supervisor", "admin"},
-    "readings.acceptance": {"metering", "supervisor", "admin"},
-    "readings.import": {"metering", "supervisor", "admin"},  # CSV of remote readings
-    "meters": {"operator", "metering", "supervisor", "admin"},
-    "meters.manage": {"metering", "supervisor", "admin"},
-    "billing": {"billing", "supervisor", "admin"},  # periods, tariffs, norms: view
-    "billing.edit": {"billing", "admin"},  # new tariffs, norms, key rates; recalculations
-    "billing.run": {"billing", "admin"},
-    "billing.close": {"billing", "supervisor", "admin"},
-    "payments": {"billing", "supervisor", "admin"},  # registries, payments by account
-    "debt": {"operator", "billing", "supervisor", "admin"},  # debtors, an account's debt: view
-    "debt.manage": {"billing", "supervisor", "admin"},  # escalation steps
-    "settings": {"admin"},  # deadlines, windows, thresholds (portal/services/settings.py)
-    "calendar": {"admin"},  # exceptions to the production calendar (work calendar)
+    "dashboard": {OPERATOR, METERING, BILLING, SUPERVISOR, ADMIN},
+    "customers": {OPERATOR, METERING, BILLING, SUPERVISOR, ADMIN},
+    "customers.edit": {OPERATOR, SUPERVISOR, ADMIN},
+    "mailbox": {OPERATOR, SUPERVISOR, ADMIN},
+    "mailbox.retry": {SUPERVISOR, ADMIN},
+    "mailbox.body": {SUPERVISOR, ADMIN},  # a message's text: letters carry secret links
+    "staff": {ADMIN},
+    "audit": {SUPERVISOR, ADMIN},
+    "readings.enter": {OPERATOR, METERING, SUPERVISOR, ADMIN},
+    "readings.review": {METERING, SUPERVISOR, ADMIN},
+    "readings.acceptance": {METERING, SUPERVISOR, ADMIN},
+    "readings.import": {METERING, SUPERVISOR, ADMIN},  # CSV of remote readings
+    "meters": {OPERATOR, METERING, SUPERVISOR, ADMIN},
+    "meters.manage": {METERING, SUPERVISOR, ADMIN},
+    "billing": {BILLING, SUPERVISOR, ADMIN},  # periods, tariffs, norms: view
+    "billing.edit": {BILLING, ADMIN},  # new tariffs, norms, key rates; recalculations
+    "billing.run": {BILLING, ADMIN},
+    "billing.close": {BILLING, SUPERVISOR, ADMIN},
+    "payments": {BILLING, SUPERVISOR, ADMIN},  # registries, payments by account
+    "debt": {OPERATOR, BILLING, SUPERVISOR, ADMIN},  # debtors, an account's debt: view
+    "debt.manage": {BILLING, SUPERVISOR, ADMIN},  # escalation steps
+    "settings": {ADMIN},  # deadlines, windows, thresholds (portal/services/settings.py)
+    "calendar": {ADMIN},  # exceptions to the production calendar (work calendar)
 }
 
 

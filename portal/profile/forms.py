@@ -5,6 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from portal.auth.forms import new_password_field, password_again_field
+from portal.models import Channel
 from portal.services import names, users
 from portal.web import rule_check
 
@@ -20,7 +21,7 @@ class ProfileForm(FlaskForm):
     )
     preferred_channel = RadioField(
         _l("Send me notices by"),
-        choices=[SelectChoice("email", _l("E-mail")), SelectChoice("sms", _l("SMS"))],
+        choices=[SelectChoice(channel, channel.label) for channel in Channel],
         validators=[DataRequired()],
     )
     language = RadioField(

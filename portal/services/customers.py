@@ -23,6 +23,7 @@ from portal.models import (
     Staff,
     User,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, settings
 from portal.services.clock import local_today
 from portal.services.errors import DomainError, NotFound
@@ -136,8 +137,8 @@ def record_search(session: Session, term: str, *, staff: Staff, ip: str | None) 
     audit.record(
         session,
         staff_id=staff.id,
-        action="search",
-        object_type="customer",
+        action=AuditAction.SEARCH,
+        object_type=AuditObject.CUSTOMER,
         object_id=None,
         summary=term,
         ip_address=ip,
@@ -203,8 +204,8 @@ def _record_view(session: Session, customer_id: int, name: str, staff: Staff, ip
     audit.record(
         session,
         staff_id=staff.id,
-        action="view",
-        object_type="customer",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.CUSTOMER,
         object_id=customer_id,
         summary=name,
         ip_address=ip,
@@ -328,8 +329,8 @@ def update_customer(
     audit.record(
         session,
         staff_id=staff.id,
-        action="update",
-        object_type="customer",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.CUSTOMER,
         object_id=customer.id,
         summary=", ".join(changes),
         changes=changes,

@@ -26,19 +26,23 @@ from portal.models import (
     AccountLink,
     AccountService,
     Bill,
+    Channel,
     Consent,
     ConsumptionNorm,
     Contract,
     Customer,
+    CustomerKind,
     KeyRate,
     Meter,
     Office,
     Organisation,
     OrganisationMember,
+    OrgRole,
     Payment,
     Premises,
     Reading,
     Staff,
+    StaffRole,
     Tariff,
     User,
 )
@@ -62,12 +66,12 @@ SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LINKED_RESIDENTS = 20
 
 STAFF_PLAN = (
-    ("operator", "operator@demo.portal", "Специалист по абонентскому обслуживанию"),
-    ("operator", "operator2@demo.portal", "Специалист по абонентскому обслуживанию"),
-    ("metering", "metering@demo.portal", "Инженер по учёту энергоресурсов"),
-    ("billing", "billing@demo.portal", "Специалист по расчётам с потребителями"),
-    ("supervisor", "supervisor@demo.portal", "Начальник отдела по работе с потребителями"),
-    ("admin", "admin@demo.portal", "Администратор портала"),
+    (StaffRole.OPERATOR, "operator@demo.portal", "Специалист по абонентскому обслуживанию"),
+    (StaffRole.OPERATOR, "operator2@demo.portal", "Специалист по абонентскому обслуживанию"),
+    (StaffRole.METERING, "metering@demo.portal", "Инженер по учёту энергоресурсов"),
+    (StaffRole.BILLING, "billing@demo.portal", "Специалист по расчётам с потребителями"),
+    (StaffRole.SUPERVISOR, "supervisor@demo.portal", "Начальник отдела по работе с потребителями"),
+    (StaffRole.ADMIN, "admin@demo.portal", "Администратор портала"),
 )
 
 WEEKDAY_HOURS = ["09:00", "18:00", "13:00", "14:00"]
@@ -402,7 +406,7 @@ class _Seeder:
         """A person with one account, or two (a dacha or a parent's flat) for about 10%."""
         first_home = self.house() if self.rng.random() < 0.2 and not showcase else self.flat()
         customer = Customer(
-            kind="person",
+            kind=CustomerKind.PERSON,
             full_name=self.full_name(),
             birth_date=self.birth_date(),
             phone=self.mobile(),
@@ -525,7 +529,7 @@ class _Seeder:
             password_hash=self.resident_hash,
             email_confirmed_at=confirmed,
             language="ru",
-            preferred_channel=self.rng.choice(("email", "email", "sms")),
+            preferred_channel=self.rng.choice((Channel.EMAIL, Channel.EMAIL, Channel.SMS)),
         )
         consent = Consent(
             user=user,
@@ -559,10 +563,12 @@ class _Seeder:
             organisation, customer = self._organisation(sole_trader=index % 4 == 3)
             for _ in range(self.rng.randint(1, 3)):
                 self._contract(organisation, customer)
-            roles = ("owner", "accountant", "viewer") if index == 0 else ("owner",)
+            roles = tuple(OrgRole) if index == 0 else (OrgRole.OWNER,)
             for role in roles:
                 email = (
-                    f"owner{index + 1}@demo.portal" if role == "owner" else f"{role}@demo.portal"
+                    f"owner{index + 1}@demo.portal"
+                    if role == OrgRole.OWNER
+                    else f"{role}@demo.portal"
                 )
                 user = self._portal_user(email, self.full_name(), self.mobile())
                 self.objects.append(
@@ -594,7 +600,7 @@ class _Seeder:
             name=name, inn=inn, kpp=kpp, ogrn=ogrn, legal_address=legal_address
         )
         customer = Customer(
-            kind="organisation",
+            kind=CustomerKind.ORGANISATION,
             full_name=name,
             organisation=organisation,
             phone=self.mobile(),
@@ -705,7 +711,7 @@ def seed_billing_history(
         domain_settings.get(session, "readings.window_first_day"),
         domain_settings.get(session, "readings.window_last_day"),
     )
-    plan = _HistoryPlan(rng, today, periods, window, staff.get("operator"))
+    plan = _HistoryPlan(rng, today, periods, window, staff.get(StaffRole.OPERATOR))
     readings = [row for account in accounts for row in plan.readings(account, linked)]
     for start in range(0, len(readings), 5000):
         session.execute(insert(Reading), readings[start : start + 5000])
@@ -714,7 +720,7 @@ def seed_billing_history(
     references = itertools.count(1)
     for period in periods:
         billing.run(session, period)
-        ledger.close_period(session, period, staff.get("billing"))
+        ledger.close_period(session, period, staff.get(StaffRole.BILLING))
         payments = plan.payments(session, period, payers, references)
         if payments:
             session.execute(insert(Payment), payments)

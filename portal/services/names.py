@@ -18,6 +18,7 @@ import unicodedata
 
 from flask_babel import gettext as _
 
+from portal.models import CustomerKind
 from portal.services.errors import DomainError
 
 MAX_NAME_LENGTH = 200  # the users' and staff's columns
@@ -79,8 +80,8 @@ def organisation_name(raw: str | None) -> str:
     return name
 
 
-def customer_name(kind: str, raw: str | None) -> str:
-    """A customer's name by the rule of its kind ("person" or "organisation")."""
-    if kind == "organisation":
+def customer_name(kind: CustomerKind | str, raw: str | None) -> str:
+    """A customer's name by the rule of its kind (a person's or an organisation's)."""
+    if kind == CustomerKind.ORGANISATION:
         return organisation_name(raw)
     return person_name(raw, missing=_("Enter the customer's full name."))

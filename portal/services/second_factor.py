@@ -18,12 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import RecoveryCode, Staff
+from portal.models import RecoveryCode, Staff, StaffRole
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, sessions, settings
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 
-ALWAYS_REQUIRED_ROLES = frozenset({"admin", "supervisor"})
+ALWAYS_REQUIRED_ROLES = frozenset({StaffRole.ADMIN, StaffRole.SUPERVISOR})
 RECOVERY_CODES = 10
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read off paper
 TOTP_DIGITS = 6
@@ -99,7 +100,7 @@ def enrol(session: Session, staff: Staff, secret: str, code: str, ip: str | None
     staff.totp_enabled_at = now
     staff.totp_last_step = step
     codes = _new_recovery_codes(session, staff)
-    _audit(session, staff, staff, "second_factor_enabled", ip)
+    _audit(session, staff, staff, AuditAction.SECOND_FACTOR_ENABLED, ip)
     session.flush()
     return codes
 
@@ -143,7 +144,7 @@ def recovery_codes_left(session: Session, staff: Staff) -> int:
 
 def renew_recovery_codes(session: Session, staff: Staff, ip: str | None) -> list[str]:
     codes = _new_recovery_codes(session, staff)
-    _audit(session, staff, staff, "recovery_codes_renewed", ip)
+    _audit(session, staff, staff, AuditAction.RECOVERY_CODES_RENEWED, ip)
     session.flush()
     return codes
 
@@ -160,7 +161,7 @@ def reset(session: Session, staff: Staff, actor: Staff, ip: str | None) -> None:
     staff.totp_last_step = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == staff.id))
     sessions.end_all(session, staff)
-    _audit(session, actor, staff, "second_factor_reset", ip)
+    _audit(session, actor, staff, AuditAction.SECOND_FACTOR_RESET, ip)
     session.flush()
 
 
@@ -169,7 +170,7 @@ def _audit(session: Session, actor: Staff, staff: Staff, action: str, ip: str | 
         session,
         staff_id=actor.id,
         action=action,
-        object_type="staff",
+        object_type=AuditObject.STAFF,
         object_id=staff.id,
         summary=f"{staff.full_name} <{staff.email}>",
         ip_address=ip,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Setting, Staff
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError, NotFound
@@ -357,8 +358,8 @@ def _audit(session: Session, change: Change, staff_id: int | None, ip: str | Non
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="setting",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.SETTING,
         object_id=None,  # settings are keyed by name: the summary names it
         summary=f"{change.key}: {old} → {new}{note}",
         changes={"value": [old, new]},

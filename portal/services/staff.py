@@ -6,6 +6,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Staff, StaffRole
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, names, sessions
 from portal.services.errors import DomainError
 from portal.services.users import check_password_strength, normalise_email
@@ -57,7 +58,7 @@ def _record(session: Session, staff: Staff, action: str, actor: Staff | None, **
         session,
         staff_id=actor.id if actor else None,
         action=action,
-        object_type="staff",
+        object_type=AuditObject.STAFF,
         object_id=staff.id,
         summary=fields.pop("summary", f"{staff.full_name} <{staff.email}>"),
         **fields,
@@ -67,7 +68,7 @@ def _record(session: Session, staff: Staff, action: str, actor: Staff | None, **
 def record_sign_in(session: Session, staff: Staff, *, how: str, ip: str | None) -> None:
     """An employee signed in (``how``: with a code, with a recovery code, or empty): audited
     in the transaction that starts the session."""
-    _record(session, staff, "sign_in", staff, summary=how, ip_address=ip)
+    _record(session, staff, AuditAction.SIGN_IN, staff, summary=how, ip_address=ip)
 
 
 def create_staff(
@@ -100,7 +101,12 @@ def create_staff(
     session.add(staff)
     session.flush()
     _record(
-        session, staff, "create", actor, changes=audit.diff({}, _snapshot(staff)), ip_address=ip
+        session,
+        staff,
+        AuditAction.CREATE,
+        actor,
+        changes=audit.diff({}, _snapshot(staff)),
+        ip_address=ip,
     )
     session.flush()
     return staff
@@ -151,6 +157,6 @@ def update_staff(
         changes["password"] = [None, "reset"]
     if not changes:
         return {}
-    _record(session, staff, "update", actor, changes=changes, ip_address=ip)
+    _record(session, staff, AuditAction.UPDATE, actor, changes=changes, ip_address=ip)
     session.flush()
     return changes

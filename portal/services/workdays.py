@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import CalendarDay
+from portal.models.audit import AuditAction, AuditObject
 from portal.models.calendar import MAX_NOTE_LENGTH, DayKind
 from portal.services import audit
 from portal.services.errors import DomainError, NotFound
@@ -227,7 +228,7 @@ def _record(session: Session, action: str, row: CalendarDay, changes: dict, staf
         session,
         staff_id=staff_id,
         action=action,
-        object_type="calendar_day",
+        object_type=AuditObject.CALENDAR_DAY,
         object_id=row.id,
         summary=_summary(row),
         changes=changes,
@@ -259,7 +260,7 @@ def add_override(
             session.add(row)
     except IntegrityError:  # the same day added a moment ago in another tab
         raise _day_taken(day) from None
-    _record(session, "create", row, audit.diff({}, _snapshot(row)), staff_id, ip)
+    _record(session, AuditAction.CREATE, row, audit.diff({}, _snapshot(row)), staff_id, ip)
     session.flush()
     return row
 
@@ -278,7 +279,7 @@ def remove_override(
         raise NotFound()
     _record(
         session,
-        "delete",
+        AuditAction.DELETE,
         row,
         audit.diff(_snapshot(row), dict.fromkeys(_snapshot(row))),
         staff_id,

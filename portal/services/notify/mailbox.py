@@ -13,6 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal.models import Channel, MessageStatus, OutboxMessage, Staff
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.clock import utcnow
 from portal.services.customers import clean_term, text_matches
@@ -46,8 +47,8 @@ def record_view(session: Session, message: OutboxMessage, staff: Staff, ip: str 
     audit.record(
         session,
         staff_id=staff.id,
-        action="view",
-        object_type="outbox_message",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.OUTBOX_MESSAGE,
         object_id=message.id,
         summary=_about(message),
         ip_address=ip,
@@ -73,8 +74,8 @@ def retry_message(
     audit.record(
         session,
         staff_id=staff.id,
-        action="update",
-        object_type="outbox_message",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.OUTBOX_MESSAGE,
         object_id=message.id,
         summary=_about(message),
         changes=changes,
