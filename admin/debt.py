@@ -2,10 +2,9 @@
 account's debt with its escalation steps (notice → warning → restriction → lifted) and
 their documents. Every rule is in ``portal.services.debt``."""
 
-import io
 from decimal import Decimal
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import SelectPagination
@@ -15,47 +14,31 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import MAX_PAGE, list_page, staff_member
 from portal.extensions import db
-from portal.formatting import CATEGORY_LABELS
-from portal.models import DEBT_STEPS
+from portal.models import Account, Category, DebtStep
 from portal.services import debt, exports, settings
-from portal.services.errors import NotFound
-from portal.services.readings import local_today
-from portal.web import client_ip, options, refusal_shown_on
+from portal.services.clock import local_today
+from portal.services.errors import DomainError
+from portal.services.numbers import parse_decimal
+from portal.web import (
+    client_ip,
+    options,
+    page_number,
+    page_or_fragment,
+    redirect_after_post,
+    refusal_shown_on,
+    send_download,
+    staff_member,
+)
 
-STEP_BADGES = {
-    "debt_notice": "text-bg-info",
-    "restriction_warning": "text-bg-warning",
-    "restriction": "text-bg-danger",
-    "lifted": "text-bg-success",
-}
-BUCKET_BADGES = {
-    "0-1": "text-bg-light border",
-    "1-2": "text-bg-light border",
-    "2-3": "text-bg-warning",
-    "3-6": "text-bg-warning",
-    "6-12": "text-bg-danger",
-    "12-36": "text-bg-danger",
-    "36+": "text-bg-dark",
-}
-SORT_LABELS = {
-    "overdue": _l("Overdue debt, largest first"),
-    "balance": _l("Balance, largest first"),
-    "age": _l("Oldest debt first"),
-    "number": _l("Account number"),
-    "name": _l("Customer name"),
-}
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def template_context(**extra) -> dict:
     return {
-        "STEP_LABELS": debt.STEP_LABELS,
-        "STEP_BADGES": STEP_BADGES,
+        "DebtStep": DebtStep,
         "BUCKETS": debt.BUCKETS,
         "BUCKET_BY_KEY": debt.BUCKET_BY_KEY,
-        "BUCKET_BADGES": BUCKET_BADGES,
         **extra,
     }
 
@@ -72,8 +55,9 @@ class RowPagination(SelectPagination):
 
 
 def page_of_rows(query, per_page: int) -> RowPagination:
-    """One page of rows; past the last page, the last page (malformed numbers forgiven)."""
-    number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    """One page of rows; past the last page, the last page (``web.page_of`` pages the first
+    column only)."""
+    number = page_number()
     page = RowPagination(
         select=query, session=db.session, page=number, per_page=per_page, error_out=False
     )
@@ -85,21 +69,12 @@ def page_of_rows(query, per_page: int) -> RowPagination:
 
 
 def amount_value(form, field) -> None:
+    """An amount in roubles (``numbers.parse_decimal``), not negative and not absurd."""
     if field.data and field.data.strip():
         try:
-            field.amount = parse_amount(field.data)
-        except ValueError:
+            field.amount = parse_decimal(field.data, minimum=0, maximum=MAX_AMOUNT)
+        except DomainError:
             raise ValidationError(_("Enter an amount in roubles, for example 5000.")) from None
-
-
-def parse_amount(text: str) -> Decimal:
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    if not cleaned or not cleaned.replace(".", "", 1).isdigit() or not cleaned.isascii():
-        raise ValueError(text)
-    value = Decimal(cleaned)
-    if value > MAX_AMOUNT:
-        raise ValueError(text)
-    return value
 
 
 class DebtorFilterForm(FlaskForm):
@@ -113,20 +88,17 @@ class DebtorFilterForm(FlaskForm):
     district = SelectField(_l("District"), validators=[Optional()])
     category = SelectField(
         _l("Category"),
-        choices=options(CATEGORY_LABELS.items(), blank=_l("Any category")),
+        choices=options(Category.options(), blank=_l("Any category")),
         validators=[Optional()],
     )
     step = SelectField(_l("Escalation step"), validators=[Optional()])
-    sort = SelectField(_l("Sort by"), choices=options(SORT_LABELS.items()), validators=[Optional()])
+    sort = SelectField(_l("Sort by"), choices=options(debt.SORTS.items()), validators=[Optional()])
 
     def fill_choices(self, districts: list[str]) -> None:
         self.bucket.choices = options(((b.key, b.label) for b in debt.BUCKETS), _l("Any age"))
         self.district.choices = options(((d, d) for d in districts), _l("Any district"))
         self.step.choices = options(
-            [
-                (debt.STEP_NONE, _l("No step yet")),
-                *((step, debt.STEP_LABELS[step]) for step in DEBT_STEPS),
-            ],
+            [(debt.STEP_NONE, _l("No step yet")), *DebtStep.options()],
             _l("Any step"),
         )
 
@@ -143,7 +115,7 @@ class DebtorFilterForm(FlaskForm):
             district=valid(self.district),
             category=valid(self.category),
             step=valid(self.step),
-            sort=valid(self.sort) or "overdue",
+            sort=valid(self.sort) or debt.DEFAULT_SORT,
         )
 
     def query_args(self) -> dict:
@@ -162,12 +134,11 @@ def debtor_filters() -> tuple[DebtorFilterForm, debt.DebtorFilters]:
 def debtors():
     form, filters = debtor_filters()
     today = local_today()
-    # Audit first: its commit would otherwise expire what the page loads.
     debt.record_list_view(db.session, filters, staff_id=staff_member().id, ip=client_ip())
     page = page_of_rows(debt.debtors(filters, today), debt.PAGE_SIZE)
     buckets, total = debt.ageing(db.session, filters, today)
     params = form.query_args()
-    return list_page(
+    html = page_or_fragment(
         "admin/debt/index.html",
         "admin/debt/_results.html",
         form=form,
@@ -180,6 +151,8 @@ def debtors():
         today=today,
         **template_context(),
     )
+    db.session.commit()  # the audit of the list, once the page is rendered
+    return html
 
 
 def _export(kind: str):
@@ -187,11 +160,11 @@ def _export(kind: str):
     today = local_today()
     make = debt.debtors_csv if kind == "csv" else debt.debtors_xlsx
     body = make(db.session, filters, staff_id=staff_member().id, ip=client_ip(), as_of=today)
-    return send_file(
-        io.BytesIO(body),
-        mimetype=exports.CSV_MIMETYPE if kind == "csv" else exports.XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=f"debtors-{today.isoformat()}.{kind}",
+    db.session.commit()
+    return send_download(
+        body,
+        f"debtors-{today.isoformat()}.{kind}",
+        exports.CSV_MIMETYPE if kind == "csv" else exports.XLSX_MIMETYPE,
     )
 
 
@@ -242,42 +215,41 @@ class DeliveryForm(FlaskForm):
     )
 
 
-def account_or_404(account_id: int):
-    try:
-        return debt.get_account(db.session, account_id)
-    except NotFound:
-        abort(404)
-
-
-def account_page(account, *, forms=None, delivery_forms=None, audit_view=False):
-    staff = staff_member()
-    if audit_view:
-        debt.record_view(db.session, account, staff_id=staff.id, ip=client_ip())
-    today = local_today()
-    position = debt.position(db.session, account.id, today)
-    options = debt.next_steps(db.session, account.id, position, today)
-    history = debt.history(db.session, account.id)
+def _step_forms(options, today, forms=None) -> dict:
+    """A form for every step that may be taken (those given, as they were submitted)."""
     forms = forms or {}
     for option in options:
         if option.allowed and option.step not in forms:
             forms[option.step] = ActionForm(prefix=option.step, formdata=None, acted_on=today)
+    return forms
+
+
+def _delivery_forms(history, today, delivery_forms=None) -> dict:
+    """A delivery form for every notice or warning not yet delivered."""
     delivery_forms = delivery_forms or {}
     for row in history:
         if row.awaits_delivery and row.action.id not in delivery_forms:
             delivery_forms[row.action.id] = DeliveryForm(
                 prefix=f"delivery-{row.action.id}", formdata=None, delivered_on=today
             )
+    return delivery_forms
+
+
+def account_page(account, *, forms=None, delivery_forms=None):
+    today = local_today()
+    position = debt.position(db.session, account.id, today)
+    options = debt.next_steps(db.session, account.id, position, today)
+    history = debt.history(db.session, account.id)
     return render_template(
         "admin/debt/account.html",
         account=account,
         position=position,
         options=options,
         history=history,
-        forms=forms,
-        delivery_forms=delivery_forms,
+        forms=_step_forms(options, today, forms),
+        delivery_forms=_delivery_forms(history, today, delivery_forms),
         payments=debt.recent_payments(db.session, account.id),
         lead_days=settings.get(db.session, "debt.warning_lead_days"),
-        document_steps=debt.DOCUMENT_STEPS,
         today=today,
         **template_context(),
     )
@@ -286,15 +258,20 @@ def account_page(account, *, forms=None, delivery_forms=None, audit_view=False):
 @bp.route("/debt/accounts/<int:account_id>")
 @staff_required("debt")
 def debt_account(account_id: int):
-    return account_page(account_or_404(account_id), audit_view=True)
+    account = db.get_or_404(Account, account_id)
+    debt.record_view(db.session, account, staff_id=staff_member().id, ip=client_ip())
+    html = account_page(account)
+    db.session.commit()  # the audit of the view
+    return html
 
 
 @bp.route("/debt/accounts/<int:account_id>/actions/<step>", methods=["POST"])
 @staff_required("debt.manage")
 def debt_action_create(account_id: int, step: str):
-    if step not in DEBT_STEPS:
+    if step not in DebtStep.values():
         abort(404)
-    account = account_or_404(account_id)
+    step = DebtStep(step)
+    account = db.get_or_404(Account, account_id)
     form = ActionForm(prefix=step)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -309,27 +286,25 @@ def debt_action_create(account_id: int, step: str):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             flash(
                 _(
                     "Recorded: %(step)s of %(date)s.",
-                    step=debt.STEP_LABELS[step],
+                    step=step.label,
                     date=action.acted_on.strftime("%d.%m.%Y"),
                 ),
                 "success",
             )
-            return redirect(url_for("admin.debt_account", account_id=account.id), code=303)
+            return redirect_after_post("admin.debt_account", account_id=account.id)
     return account_page(account, forms={step: form})
 
 
 @bp.route("/debt/accounts/<int:account_id>/actions/<int:action_id>/delivery", methods=["POST"])
 @staff_required("debt.manage")
 def debt_action_delivery(account_id: int, action_id: int):
-    account = account_or_404(account_id)
+    account = db.get_or_404(Account, account_id)
     form = DeliveryForm(prefix=f"delivery-{action_id}")
-    try:
-        debt.get_action(db.session, account.id, action_id)
-    except NotFound:
-        abort(404)
+    debt.get_action(db.session, account.id, action_id)
     if form.validate_on_submit():
         with refusal_shown_on(form):
             debt.record_delivery(
@@ -341,20 +316,17 @@ def debt_action_delivery(account_id: int, action_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             flash(_("The delivery is recorded."), "success")
-            return redirect(url_for("admin.debt_account", account_id=account.id), code=303)
+            return redirect_after_post("admin.debt_account", account_id=account.id)
     return account_page(account, delivery_forms={action_id: form})
 
 
 @bp.route("/debt/accounts/<int:account_id>/actions/<int:action_id>/document.pdf")
 @staff_required("debt")
 def debt_action_document(account_id: int, action_id: int):
-    try:
-        filename, body = debt.document_pdf(
-            db.session, account_id, action_id, staff_id=staff_member().id, ip=client_ip()
-        )
-    except NotFound:
-        abort(404)
-    return send_file(
-        io.BytesIO(body), mimetype="application/pdf", as_attachment=True, download_name=filename
+    filename, body = debt.document_pdf(
+        db.session, account_id, action_id, staff_id=staff_member().id, ip=client_ip()
     )
+    db.session.commit()
+    return send_download(body, filename, "application/pdf")

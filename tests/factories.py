@@ -218,4 +218,61 @@ def default_penalty_scheme():
     )
 
 
+def make_payment(session, account, day: date, amount: str, **fields):
+    """A payment of ``amount`` on ``day`` with a reference of its own."""
+    import uuid
+
+    from portal.models import Payment
+
+    payment = Payment(
+        account_id=account.id,
+        amount=Decimal(amount),
+        paid_on=day,
+        agent="Тест-банк",
+        reference=uuid.uuid4().hex,
+        **fields,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def make_bills(session, account, amounts, *, first=date(2026, 1, 1), payments=(), counted=True):
+    """One bill a month from ``first`` with these charges, issued on the 1st and due on the
+    10th of the next month; the payments are stored and, as the ledger does, counted in the
+    first bill whose month ends on or after their date (unless ``counted`` is off)."""
+    from portal.models import Bill
+    from portal.services.months import add_months, month_end
+
+    for day, amount in payments:
+        make_payment(session, account, day, amount)
+    opening = counted_so_far = Decimal("0.00")
+    bills = []
+    for index, amount in enumerate(amounts):
+        period = add_months(first, index)
+        following = add_months(period, 1)
+        paid_to_date = sum(
+            (Decimal(a) for d, a in payments if d <= month_end(period)), Decimal("0.00")
+        )
+        paid = paid_to_date - counted_so_far if counted else Decimal("0.00")
+        counted_so_far = paid_to_date if counted else counted_so_far
+        closing = opening + Decimal(amount) - paid
+        bill = Bill(
+            account_id=account.id,
+            period=period,
+            opening_balance=opening,
+            charges_total=Decimal(amount),
+            penalties_total=Decimal("0.00"),
+            payments_total=paid,
+            closing_balance=closing,
+            issued_on=following,
+            due_on=following.replace(day=10),
+        )
+        session.add(bill)
+        bills.append(bill)
+        opening = closing
+    session.flush()
+    return bills
+
+
 # --- people and messages: customers, organisations, staff, outbox, settings -----------------

@@ -32,29 +32,29 @@ from sqlalchemy import Date, Select, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.models import (
-    DEBT_STEPS,
     Account,
     AccountLink,
     Bill,
+    Category,
     Customer,
     DebtAction,
+    DebtStep,
     Payment,
     Premises,
     Staff,
     User,
-    utcnow,
 )
 from portal.models.billing import Money
 from portal.services import audit, exports, settings
-from portal.services.billing import add_months, month_end
+from portal.services.clock import local_day_of, local_today, supplier_zone, utcnow
 from portal.services.documents import render_pdf
 from portal.services.errors import DomainError, NotFound
+from portal.services.months import add_months, month_end
 from portal.services.notify.outbox import enqueue_email
-from portal.services.readings import local_today, supplier_zone
+from portal.services.numbers import money
 
 ZERO = Decimal("0.00")
 PAGE_SIZE = 25
-MAX_ID = 2**63 - 1
 MAX_PROOF = 300
 MAX_NOTE = 400
 MIN_PROOF = 3
@@ -66,32 +66,35 @@ class Bucket:
     low: int  # months, inclusive
     high: int | None  # months, exclusive; None: no upper bound
     label: object
+    badge: str
 
 
 BUCKETS = (
-    Bucket("0-1", 0, 1, _l("under 1 month")),
-    Bucket("1-2", 1, 2, _l("1–2 months")),
-    Bucket("2-3", 2, 3, _l("2–3 months")),
-    Bucket("3-6", 3, 6, _l("3–6 months")),
-    Bucket("6-12", 6, 12, _l("6–12 months")),
-    Bucket("12-36", 12, 36, _l("12–36 months")),
-    Bucket("36+", 36, None, _l("over 36 months")),
+    Bucket("0-1", 0, 1, _l("under 1 month"), "text-bg-light border"),
+    Bucket("1-2", 1, 2, _l("1–2 months"), "text-bg-light border"),
+    Bucket("2-3", 2, 3, _l("2–3 months"), "text-bg-warning"),
+    Bucket("3-6", 3, 6, _l("3–6 months"), "text-bg-warning"),
+    Bucket("6-12", 6, 12, _l("6–12 months"), "text-bg-danger"),
+    Bucket("12-36", 12, 36, _l("12–36 months"), "text-bg-danger"),
+    Bucket("36+", 36, None, _l("over 36 months"), "text-bg-dark"),
 )
 BUCKET_BY_KEY = {bucket.key: bucket for bucket in BUCKETS}
 
-STEP_LABELS = {
-    "debt_notice": _l("Debt notice"),
-    "restriction_warning": _l("Restriction warning"),
-    "restriction": _l("Supply restricted"),
-    "lifted": _l("Restriction lifted"),
-}
 STEP_NONE = "none"  # the filter value for accounts without any step
-DOCUMENT_STEPS = ("debt_notice", "restriction_warning")
-DOCUMENT_TEMPLATES = {
-    "debt_notice": "documents/debt_notice.html",
-    "restriction_warning": "documents/restriction_warning.html",
+# The letter of a step that has one (``DebtStep.has_document``): template and file name.
+DOCUMENTS = {
+    DebtStep.DEBT_NOTICE: ("documents/debt_notice.html", "debt-notice"),
+    DebtStep.RESTRICTION_WARNING: ("documents/restriction_warning.html", "restriction-warning"),
 }
-SORTS = ("overdue", "balance", "age", "number", "name")
+DEFAULT_SORT = "overdue"
+# How the list may be ordered, with what the sort menu says.
+SORTS = {
+    "overdue": _l("Overdue debt, largest first"),
+    "balance": _l("Balance, largest first"),
+    "age": _l("Oldest debt first"),
+    "number": _l("Account number"),
+    "name": _l("Customer name"),
+}
 
 
 # --- dates ----------------------------------------------------------------------------
@@ -247,7 +250,7 @@ class DebtorFilters:
     district: str | None = None
     category: str | None = None
     step: str | None = None
-    sort: str = "overdue"
+    sort: str = DEFAULT_SORT
 
 
 def debtors(filters: DebtorFilters, as_of: date | None = None, *, with_bucket=True) -> Select:
@@ -289,7 +292,7 @@ def debtors(filters: DebtorFilters, as_of: date | None = None, *, with_bucket=Tr
         query = query.where(Account.category == filters.category)
     if filters.step == STEP_NONE:
         query = query.where(step.c.step.is_(None))
-    elif filters.step in DEBT_STEPS:
+    elif filters.step in DebtStep.values():
         query = query.where(step.c.step == filters.step)
     order = {
         "overdue": [summary.c.overdue.desc()],
@@ -297,7 +300,7 @@ def debtors(filters: DebtorFilters, as_of: date | None = None, *, with_bucket=Tr
         "age": [summary.c.oldest_due.asc()],
         "number": [],
         "name": [Customer.full_name],
-    }.get(filters.sort, [summary.c.overdue.desc()])
+    }.get(filters.sort, [summary.c.overdue.desc()])  # the keys of SORTS
     return query.order_by(*order, Account.number)
 
 
@@ -315,7 +318,7 @@ def ageing(session: Session, filters: DebtorFilters, as_of: date | None = None):
     rows = session.execute(
         select(listed.c.bucket, func.count(), func.sum(listed.c.overdue)).group_by(listed.c.bucket)
     ).all()
-    found = {key: (count, _money(amount)) for key, count, amount in rows}
+    found = {key: (count, money(amount)) for key, count, amount in rows}
     buckets = [BucketTotal(b, *found.get(b.key, (0, ZERO))) for b in BUCKETS]
     total = (sum(b.count for b in buckets), sum((b.amount for b in buckets), ZERO))
     return buckets, total
@@ -343,7 +346,6 @@ def record_list_view(session: Session, filters: DebtorFilters, *, staff_id: int,
         summary=_filters_text(filters),
         ip_address=ip,
     )
-    session.commit()
 
 
 def _filters_text(filters: DebtorFilters) -> str:
@@ -353,10 +355,6 @@ def _filters_text(filters: DebtorFilters) -> str:
         if value not in (None, "") and name != "sort"
     ]
     return "debtors: " + (", ".join(parts) or "all")
-
-
-def _money(value) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 # --- exports --------------------------------------------------------------------------
@@ -383,8 +381,7 @@ def _export_header() -> list[str]:
 
 
 def _export_rows(session: Session, filters: DebtorFilters, as_of: date, staff_id, ip, kind):
-    from portal.formatting import CATEGORY_LABELS
-
+    """The rows of an export, its audit recorded (the caller commits)."""
     rows = session.execute(debtors(filters, as_of)).all()
     audit.record(
         session,
@@ -395,21 +392,22 @@ def _export_rows(session: Session, filters: DebtorFilters, as_of: date, staff_id
         summary=f"{_filters_text(filters)}: {len(rows)} rows to {kind}",
         ip_address=ip,
     )
-    session.commit()
-    for row in rows:
-        yield [
+    return [
+        [
             row.number,
             row.customer,
             row.address,
             row.district or "",
-            str(CATEGORY_LABELS.get(row.category, row.category)),
-            _money(row.balance),
-            _money(row.overdue),
+            str(Category(row.category).label),
+            money(row.balance),
+            money(row.overdue),
             row.oldest_due,
             str(BUCKET_BY_KEY[row.bucket].label) if row.bucket else "",
-            str(STEP_LABELS[row.step]) if row.step else "",
+            str(DebtStep(row.step).label) if row.step else "",
             row.step_on,
         ]
+        for row in rows
+    ]
 
 
 def debtors_csv(
@@ -465,16 +463,16 @@ def position(session: Session, account_id: int, as_of: date | None = None) -> Po
     rows = session.execute(per_bill(as_of, [account_id]).order_by("period")).all()
     if rows:
         last = rows[0]
-        balance = _money(last.last_closing - last.paid + last.counted)
+        balance = money(last.last_closing - last.paid + last.counted)
     else:
         paid = session.scalar(
             select(func.coalesce(func.sum(Payment.amount), 0)).where(
                 Payment.account_id == account_id, Payment.paid_on <= as_of
             )
         )
-        balance = -_money(paid)
+        balance = -money(paid)
     bills = [
-        BillDebt(row.period, row.due_on, _money(row.amount), _money(row.unpaid), row.due_on < as_of)
+        BillDebt(row.period, row.due_on, money(row.amount), money(row.unpaid), row.due_on < as_of)
         for row in rows
         if row.unpaid and row.unpaid > 0
     ]
@@ -495,8 +493,6 @@ def position(session: Session, account_id: int, as_of: date | None = None) -> Po
 
 
 def get_account(session: Session, account_id: int) -> Account:
-    if not 0 < account_id <= MAX_ID:
-        raise NotFound()
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound()
@@ -524,7 +520,6 @@ def record_view(session: Session, account: Account, *, staff_id: int, ip) -> Non
         summary=f"{account.number}: debt and escalation",
         ip_address=ip,
     )
-    session.commit()
 
 
 # --- escalation -----------------------------------------------------------------------
@@ -534,7 +529,7 @@ def delivered_on(action: DebtAction) -> date | None:
     """The supplier's calendar day the document was delivered."""
     if action.delivered_at is None:
         return None
-    return action.delivered_at.astimezone(supplier_zone()).date()
+    return local_day_of(action.delivered_at)
 
 
 def _delivery_moment(day: date) -> datetime:
@@ -561,7 +556,7 @@ class ActionRow:
 
     @property
     def has_document(self) -> bool:
-        return self.action.step in DOCUMENT_STEPS
+        return self.action.step.has_document
 
     @property
     def awaits_delivery(self) -> bool:
@@ -590,17 +585,17 @@ def refusal(
 ) -> tuple[str | None, date | None]:
     """Why ``step`` may not be taken on ``acted_on`` after the ``last`` step (None: it may),
     and, when only time stands in the way, the first day it may."""
-    if step not in DEBT_STEPS:
+    if step not in DebtStep.values():
         return _("Unknown step."), None
     if acted_on > today:
         return _("The date cannot be in the future."), None
     current = last.step if last else None
-    if step == "debt_notice" and current == "restriction":
+    if step == DebtStep.DEBT_NOTICE and current == DebtStep.RESTRICTION:
         return _("The supply is restricted: lift the restriction before a new notice."), None
-    if step == "restriction_warning" and current != "debt_notice":
+    if step == DebtStep.RESTRICTION_WARNING and current != DebtStep.DEBT_NOTICE:
         return _("A restriction warning follows a debt notice."), None
-    if step == "restriction":
-        if current != "restriction_warning":
+    if step == DebtStep.RESTRICTION:
+        if current != DebtStep.RESTRICTION_WARNING:
             return _("A restriction follows a delivered restriction warning."), None
         if last.delivered_at is None:
             return _("Record the delivery of the restriction warning first."), None
@@ -615,7 +610,7 @@ def refusal(
                 ),
                 day,
             )
-    if step == "lifted" and current != "restriction":
+    if step == DebtStep.LIFTED and current != DebtStep.RESTRICTION:
         return _("Only a restriction can be lifted."), None
     if last is not None and acted_on < last.acted_on:
         return (
@@ -625,17 +620,20 @@ def refusal(
             ),
             None,
         )
-    if step != "lifted" and overdue <= 0:
+    if step != DebtStep.LIFTED and overdue <= 0:
         return _("The account has no overdue debt."), None
     return None, None
 
 
 @dataclass(frozen=True)
 class StepOption:
-    step: str
-    label: object
+    step: DebtStep
     refusal: str | None
     earliest: date | None
+
+    @property
+    def label(self):
+        return self.step.label
 
     @property
     def allowed(self) -> bool:
@@ -650,7 +648,7 @@ def next_steps(
     last = _last_action(session, account_id)
     lead_days = settings.get(session, "debt.warning_lead_days")
     options = []
-    for step in DEBT_STEPS:
+    for step in DebtStep:
         reason, earliest = refusal(
             step,
             last,
@@ -659,7 +657,7 @@ def next_steps(
             lead_days=lead_days,
             today=today,
         )
-        options.append(StepOption(step, STEP_LABELS[step], reason, earliest))
+        options.append(StepOption(step, reason, earliest))
     return options
 
 
@@ -729,7 +727,8 @@ def record_action(
         raise DomainError(reason)
     proof = _clean(delivery_proof, MAX_PROOF)
     delivered, proof = _check_delivery(acted_on, delivered, proof, today)
-    if step not in DOCUMENT_STEPS and delivered is not None:
+    step = DebtStep(step)
+    if not step.has_document and delivered is not None:
         delivered = None  # a restriction or its lifting is not delivered: the proof is a note
     action = DebtAction(
         account_id=account.id,
@@ -752,9 +751,8 @@ def record_action(
         summary=f"{account.number}: {step} on {acted_on.isoformat()}, {action.amount}",
         ip_address=ip,
     )
-    if step == "debt_notice":
+    if step == DebtStep.DEBT_NOTICE:
         _plan_notice_email(session, account, action, at_the_time)
-    session.commit()
     return action
 
 
@@ -772,7 +770,7 @@ def record_delivery(
     """Record when and how a notice or warning reached the customer (once)."""
     today = today or local_today()
     action = get_action(session, account_id, action_id)
-    if action.step not in DOCUMENT_STEPS:
+    if not action.step.has_document:
         raise DomainError(_("Only a notice or a warning is delivered."))
     if action.delivered_at is not None:
         raise DomainError(_("The delivery of this document is already recorded."))
@@ -793,13 +791,10 @@ def record_delivery(
         changes={"delivered_at": [None, day.isoformat()], "delivery_proof": [None, proof]},
         ip_address=ip,
     )
-    session.commit()
     return action
 
 
 def get_action(session: Session, account_id: int, action_id: int) -> DebtAction:
-    if not 0 < action_id <= MAX_ID:
-        raise NotFound()
     action = session.get(DebtAction, action_id)
     if action is None or action.account_id != account_id:
         raise NotFound()
@@ -811,11 +806,14 @@ def get_action(session: Session, account_id: int, action_id: int) -> DebtAction:
 
 @dataclass(frozen=True)
 class CustomerStep:
-    step: str
-    label: object
+    step: DebtStep
     acted_on: date
     amount: Decimal
     delivered_on: date | None
+
+    @property
+    def label(self):
+        return self.step.label
 
 
 def steps_for_account(session: Session, account_id: int) -> list[CustomerStep]:
@@ -823,7 +821,7 @@ def steps_for_account(session: Session, account_id: int) -> list[CustomerStep]:
 
     The caller has already made sure the account is the person's to see."""
     return [
-        CustomerStep(a.step, STEP_LABELS.get(a.step, a.step), a.acted_on, a.amount, delivered_on(a))
+        CustomerStep(a.step, a.acted_on, a.amount, delivered_on(a))
         for a in actions(session, account_id)
     ]
 
@@ -861,14 +859,15 @@ def document_pdf(
     session: Session, account_id: int, action_id: int, *, staff_id: int, ip: str | None = None
 ) -> tuple[str, bytes]:
     """The notice or warning of an action as a PDF (filename, bytes), in the supplier's
-    language; downloading it is audited."""
+    language; downloading it is audited (the caller commits)."""
     action = get_action(session, account_id, action_id)
-    if action.step not in DOCUMENT_STEPS:
+    if not action.step.has_document:
         raise NotFound()
     account = get_account(session, account_id)
     context = _document_context(session, account, action)
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "ru")):
-        html = render_template(DOCUMENT_TEMPLATES[action.step], **context)
+        template, name = DOCUMENTS[action.step]
+        html = render_template(template, **context)
     audit.record(
         session,
         staff_id=staff_id,
@@ -878,8 +877,6 @@ def document_pdf(
         summary=f"{account.number}: {action.step} document downloaded",
         ip_address=ip,
     )
-    session.commit()
-    name = "debt-notice" if action.step == "debt_notice" else "restriction-warning"
     return f"{name}-{account.number}-{action.id}.pdf", render_pdf(html)
 
 
@@ -916,7 +913,7 @@ def _plan_notice_email(
     with force_locale(language):
         enqueue_email(
             session,
-            kind="debt_notice",
+            kind=DebtStep.DEBT_NOTICE.value,  # the e-mail is named after the step
             recipient=email,
             subject=_("Debt on account %(number)s", number=account.number),
             context={
@@ -927,7 +924,7 @@ def _plan_notice_email(
                 "deadline": date.fromordinal(action.acted_on.toordinal() + lead_days),
                 "account_url": external_url("accounts.dashboard", account_id=account.id),
             },
-            dedup_key=f"debt_notice:{action.id}",
+            dedup_key=f"{DebtStep.DEBT_NOTICE}:{action.id}",
             scheduled_at=utcnow(),
             user_id=user.id if user else None,
         )

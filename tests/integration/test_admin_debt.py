@@ -20,7 +20,6 @@ from portal.services.months import add_months
 from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import csrf_token, form_alert, login_as, page, post_form, sign_in
-from tests.unit.test_debt_service import add_bills
 from tests.unit.test_exports import downloaded_csv
 
 HTMX = {"HX-Request": "true"}
@@ -50,7 +49,7 @@ def make_debtor(session, amounts=("1000.00", "700.00"), months=8, district="Це
     customer = factories.make_customer(session, email=f"{uuid.uuid4().hex[:8]}@example.ru")
     account = factories.make_account(session, customer, **kw)
     account.premises.district = district
-    add_bills(session, account, list(amounts), first=months_back(months))
+    factories.make_bills(session, account, list(amounts), first=months_back(months))
     return account
 
 
@@ -66,7 +65,9 @@ def test_the_list_full_page_and_fragment(client, db_session):
     one = make_debtor(db_session)
     two = make_debtor(db_session, amounts=("50.00",), months=2, district="Заречный")
     paid = factories.make_account(db_session)
-    add_bills(db_session, paid, ["10.00"], first=months_back(5), payments=[(months_back(5), "10")])
+    factories.make_bills(
+        db_session, paid, ["10.00"], first=months_back(5), payments=[(months_back(5), "10")]
+    )
 
     full = client.get("/admin/debt")
     html = text_of(full)

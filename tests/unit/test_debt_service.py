@@ -4,7 +4,6 @@ its exports, and the escalation rules (notice → warning → restriction → li
 import csv
 import io
 import re
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,7 +15,6 @@ from sqlalchemy import delete, func, select
 from portal.models import Bill, DebtAction, OutboxMessage, Payment
 from portal.services import debt, settings
 from portal.services.errors import DomainError
-from portal.services.months import add_months, month_end
 from tests import factories
 from tests.conftest import english_request
 
@@ -33,52 +31,6 @@ def clean_ledger(app, db_session):
     db_session.flush()
     with english_request(app):
         yield
-
-
-def add_payment(session, account, day: date, amount: str) -> Payment:
-    payment = Payment(
-        account_id=account.id,
-        amount=D(amount),
-        paid_on=day,
-        agent="Тест-банк",
-        reference=uuid.uuid4().hex,
-    )
-    session.add(payment)
-    session.flush()
-    return payment
-
-
-def add_bills(session, account, amounts, *, first=date(2026, 1, 1), payments=(), counted=True):
-    """One bill a month from ``first`` with these charges, issued on the 1st and due on the
-    10th of the next month; the payments are stored and, as the ledger does, counted in the
-    first bill whose month ends on or after their date (unless ``counted`` is off)."""
-    for day, amount in payments:
-        add_payment(session, account, day, amount)
-    opening = counted_so_far = D("0.00")
-    bills = []
-    for index, amount in enumerate(amounts):
-        period = add_months(first, index)
-        following = add_months(period, 1)
-        paid_to_date = sum((D(a) for d, a in payments if d <= month_end(period)), D("0.00"))
-        paid = paid_to_date - counted_so_far if counted else D("0.00")
-        counted_so_far = paid_to_date if counted else counted_so_far
-        closing = opening + D(amount) - paid
-        bill = Bill(
-            account_id=account.id,
-            period=period,
-            opening_balance=opening,
-            charges_total=D(amount),
-            penalties_total=D("0.00"),
-            payments_total=paid,
-            closing_balance=closing,
-            issued_on=following,
-            due_on=following.replace(day=10),
-        )
-        session.add(bill)
-        bills.append(bill)
-        opening = closing
-    session.flush()
-    return bills
 
 
 # --- dates and buckets ----------------------------------------------------------------
@@ -126,7 +78,7 @@ def test_a_bill_due_three_and_a_half_months_ago_unpaid_is_overdue_in_the_3_6_buc
     db_session,
 ):
     account = factories.make_account(db_session)
-    (bill,) = add_bills(db_session, account, ["1000.00"], first=date(2026, 1, 1))
+    (bill,) = factories.make_bills(db_session, account, ["1000.00"], first=date(2026, 1, 1))
     bill.due_on = date(2026, 3, 1)
     db_session.flush()
 
@@ -145,7 +97,7 @@ def test_payments_pay_the_oldest_bills_first(db_session):
     account = factories.make_account(db_session)
     # Jan 1000 (due 10.02), Feb 800 (due 10.03), Mar 600 (due 10.04), Apr 500 (due 10.05);
     # 1200 paid on 20.02: January is paid, 600 of February is left.
-    add_bills(
+    factories.make_bills(
         db_session,
         account,
         ["1000.00", "800.00", "600.00", "500.00"],
@@ -163,7 +115,7 @@ def test_payments_pay_the_oldest_bills_first(db_session):
     assert position.bucket == "3-6"  # 10.03 → 15.06: three months and five days
 
     # 700 more after the last bill: the balance drops, February and 100 of March are paid.
-    add_payment(db_session, account, date(2026, 6, 1), "700.00")
+    factories.make_payment(db_session, account, date(2026, 6, 1), "700.00")
     position = debt.position(db_session, account.id, TODAY)
     assert position.balance == D("1000.00")
     assert [(b.period.month, b.unpaid) for b in position.bills] == [
@@ -177,7 +129,7 @@ def test_payments_pay_the_oldest_bills_first(db_session):
 
 def test_a_bill_not_yet_due_is_debt_but_not_overdue(db_session):
     account = factories.make_account(db_session)
-    add_bills(db_session, account, ["300.00", "400.00"], first=date(2026, 4, 1))
+    factories.make_bills(db_session, account, ["300.00", "400.00"], first=date(2026, 4, 1))
     # April's bill was due on 10.05, May's is due on 10.06.
     position = debt.position(db_session, account.id, date(2026, 6, 5))
     assert position.debt == D("700.00")
@@ -189,7 +141,7 @@ def test_a_bill_not_yet_due_is_debt_but_not_overdue(db_session):
 
 def test_a_credit_bill_pays_older_bills(db_session):
     account = factories.make_account(db_session)
-    add_bills(db_session, account, ["1000.00", "-300.00"], first=date(2026, 1, 1))
+    factories.make_bills(db_session, account, ["1000.00", "-300.00"], first=date(2026, 1, 1))
     position = debt.position(db_session, account.id, TODAY)
     assert position.balance == D("700.00")
     assert [(b.period.month, b.unpaid) for b in position.bills] == [(1, D("700.00"))]
@@ -197,8 +149,8 @@ def test_a_credit_bill_pays_older_bills(db_session):
 
 def test_a_payment_imported_after_its_bill_still_counts(db_session):
     account = factories.make_account(db_session)
-    add_bills(db_session, account, ["1000.00"], first=date(2026, 1, 1))
-    add_payment(db_session, account, date(2026, 1, 20), "1000.00")  # dated in January
+    factories.make_bills(db_session, account, ["1000.00"], first=date(2026, 1, 1))
+    factories.make_payment(db_session, account, date(2026, 1, 20), "1000.00")  # dated in January
     position = debt.position(db_session, account.id, TODAY)
     assert position.balance == D("0.00")
     assert position.overdue == D("0.00")
@@ -207,7 +159,7 @@ def test_a_payment_imported_after_its_bill_still_counts(db_session):
 
 def test_kopecks_add_up_without_a_phantom_kopeck(db_session):
     account = factories.make_account(db_session)
-    add_bills(
+    factories.make_bills(
         db_session,
         account,
         ["0.10", "0.20", "100.70"],
@@ -221,7 +173,7 @@ def test_kopecks_add_up_without_a_phantom_kopeck(db_session):
 
 def test_no_bills_an_advance_is_a_negative_balance(db_session):
     account = factories.make_account(db_session)
-    add_payment(db_session, account, date(2026, 5, 1), "250.00")
+    factories.make_payment(db_session, account, date(2026, 5, 1), "250.00")
     position = debt.position(db_session, account.id, TODAY)
     assert position.balance == D("-250.00")
     assert position.overdue == D("0.00")
@@ -229,7 +181,7 @@ def test_no_bills_an_advance_is_a_negative_balance(db_session):
 
 def test_bills_issued_later_than_the_day_are_left_out(db_session):
     account = factories.make_account(db_session)
-    add_bills(db_session, account, ["100.00", "200.00"], first=date(2026, 4, 1))
+    factories.make_bills(db_session, account, ["100.00", "200.00"], first=date(2026, 4, 1))
     # On 20.05 the May bill (issued 01.06) does not exist yet.
     position = debt.position(db_session, account.id, date(2026, 5, 20))
     assert position.balance == D("100.00")
@@ -253,11 +205,11 @@ def debtors_set(db_session):
     for name, due_on, amount, district, category in specs:
         account = factories.make_account(db_session, category=category)
         account.premises.district = district
-        (bill,) = add_bills(db_session, account, [amount], first=date(2021, 12, 1))
+        (bill,) = factories.make_bills(db_session, account, [amount], first=date(2021, 12, 1))
         bill.due_on = due_on
         made[name] = account
     paid = factories.make_account(db_session)
-    add_bills(db_session, paid, ["900.00"], payments=[(date(2026, 1, 5), "900.00")])
+    factories.make_bills(db_session, paid, ["900.00"], payments=[(date(2026, 1, 5), "900.00")])
     made["paid"] = paid
     db_session.add(
         DebtAction(
@@ -446,7 +398,7 @@ def debtor(db_session):
     customer = factories.make_customer(db_session, email="debtor@example.ru")
     account = factories.make_account(db_session, customer)
     # Jan 1000 and Feb 700, unpaid: 1700 overdue by June.
-    add_bills(db_session, account, ["1000.00", "700.00"])
+    factories.make_bills(db_session, account, ["1000.00", "700.00"])
     return account
 
 
@@ -484,7 +436,7 @@ def test_the_whole_escalation_with_the_lead_time_setting(db_session, debtor):
         "restriction", date(2026, 6, 16), note="meter sealed", today=date(2026, 6, 20)
     )
     assert restriction.step == "restriction"
-    add_payment(db_session, debtor, date(2026, 6, 17), "1700.00")
+    factories.make_payment(db_session, debtor, date(2026, 6, 17), "1700.00")
     lifted = record("lifted", date(2026, 6, 17), today=date(2026, 6, 20))
     assert lifted.amount == D("0.00")
 
@@ -567,7 +519,7 @@ def test_a_notice_plans_one_e_mail_to_the_customer(db_session, debtor):
 def test_no_e_mail_without_an_address_but_the_step_is_recorded(db_session):
     customer = factories.make_customer(db_session, email=None)
     account = factories.make_account(db_session, customer)
-    add_bills(db_session, account, ["100.00"])
+    factories.make_bills(db_session, account, ["100.00"])
     staff = factories.make_staff(db_session, role="billing")
     before = db_session.scalar(select(func.count()).select_from(OutboxMessage))
     notice = debt.record_action(
@@ -605,7 +557,7 @@ def test_documents_print_the_account_and_the_debt(app, db_session, debtor, name)
 
 def test_steps_are_per_account(db_session, debtor):
     other = factories.make_account(db_session)
-    add_bills(db_session, other, ["50.00"])
+    factories.make_bills(db_session, other, ["50.00"])
     staff = factories.make_staff(db_session, role="billing")
     debt.record_action(
         db_session, other.id, "debt_notice", acted_on=TODAY, staff_id=staff.id, today=TODAY
