@@ -2,7 +2,7 @@
 administrator resetting a colleague's second factor."""
 
 import segno
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,6 +20,7 @@ from portal.web import (
     end_device_session,
     end_other_sessions,
     rate_limit,
+    redirect_after_post,
     staff_member,
 )
 
@@ -36,6 +37,33 @@ def _enrolling_staff() -> tuple[Staff | None, bool]:
 def _secret_grouped(secret: str) -> str:
     """The key in groups of four, for typing it into an app by hand."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def _after_enrolment(staff: Staff, pending: bool, codes: list[str]):
+    """The recovery codes to write down, then on to where the employee was going: a pending
+    sign-in is finished, a signed-in employee's session counts the second factor as given."""
+    session.pop(ENROL_SECRET, None)
+    if pending:
+        next_url = finish_sign_in(
+            staff, with_second_factor=True, how=_("enrolled the second factor")
+        )
+    else:
+        sessions.mark_second_factor(db.session, staff)
+        db.session.commit()
+        next_url = url_for("admin.security")
+    return render_template("admin/security/codes.html", codes=codes, next_url=next_url)
+
+
+def _enrolment_page(form: CodeForm, staff: Staff, pending: bool, secret: str):
+    uri = second_factor.provisioning_uri(secret, staff)
+    return render_template(
+        "admin/security/enrol.html",
+        form=form,
+        staff=staff,
+        pending=pending,
+        secret=_secret_grouped(secret),
+        qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2),
+    )
 
 
 @bp.route("/security/enrol", methods=["GET", "POST"])
@@ -56,25 +84,8 @@ def security_enrol():
         except DomainError as error:
             attach_error(form, error)
         else:
-            session.pop(ENROL_SECRET, None)
-            if pending:
-                next_url = finish_sign_in(
-                    staff, with_second_factor=True, how=_("enrolled the second factor")
-                )
-            else:
-                sessions.mark_second_factor(db.session, staff)
-                db.session.commit()
-                next_url = url_for("admin.security")
-            return render_template("admin/security/codes.html", codes=codes, next_url=next_url)
-    uri = second_factor.provisioning_uri(secret, staff)
-    return render_template(
-        "admin/security/enrol.html",
-        form=form,
-        staff=staff,
-        pending=pending,
-        secret=_secret_grouped(secret),
-        qr=segno.make(uri, error="m").svg_data_uri(scale=5, border=2),
-    )
+            return _after_enrolment(staff, pending, codes)
+    return _enrolment_page(form, staff, pending, secret)
 
 
 @bp.route("/security")
@@ -97,7 +108,7 @@ def security():
 def security_renew_codes():
     staff = staff_member()
     if not FlaskForm().validate_on_submit() or not second_factor.is_enrolled(staff):
-        return redirect(url_for("admin.security"), code=303)
+        return redirect_after_post("admin.security")
     codes = second_factor.renew_recovery_codes(db.session, staff, client_ip())
     db.session.commit()
     return render_template(
@@ -109,20 +120,20 @@ def security_renew_codes():
 @staff_signed_in
 def security_end_others():
     end_other_sessions(staff_member())
-    return redirect(url_for("admin.security", _anchor="devices"), code=303)
+    return redirect_after_post("admin.security", _anchor="devices")
 
 
 @bp.route("/security/devices/<int:session_id>/end", methods=["POST"])
 @staff_signed_in
 def security_end_device(session_id: int):
     end_device_session(staff_member(), session_id)
-    return redirect(url_for("admin.security", _anchor="devices"), code=303)
+    return redirect_after_post("admin.security", _anchor="devices")
 
 
 @bp.route("/staff/<int:staff_id>/second-factor/reset", methods=["POST"])
 @staff_required("staff")
 def staff_second_factor_reset(staff_id: int):
-    colleague = db.session.get(Staff, staff_id) or abort(404)
+    colleague = db.get_or_404(Staff, staff_id)
     if FlaskForm().validate_on_submit():
         try:
             second_factor.reset(db.session, colleague, staff_member(), client_ip())
@@ -139,4 +150,4 @@ def staff_second_factor_reset(staff_id: int):
                 ),
                 "success",
             )
-    return redirect(url_for("admin.staff_edit", staff_id=staff_id), code=303)
+    return redirect_after_post("admin.staff_edit", staff_id=staff_id)

@@ -34,6 +34,7 @@ from portal.models import (
     CustomerKind,
     KeyRate,
     Meter,
+    MeterStatus,
     Office,
     Organisation,
     OrganisationMember,
@@ -786,7 +787,7 @@ class _HistoryPlan:
         missing = 0.0 if showcase else 0.02 if meter.remote_read else rng.choice((0.03, 0.08, 0.15))
         stops = (
             self.periods[-rng.randint(2, min(5, len(self.periods)))]
-            if meter.status == "faulty" and self.periods
+            if meter.status == MeterStatus.FAULTY and self.periods
             else None
         )
         personal = rng.uniform(0.75, 1.25)
@@ -818,21 +819,30 @@ class _HistoryPlan:
                 values[zone] += volume
             if stops is not None and period >= stops:
                 continue
-            if rng.random() < missing:
+            day = self._reading_day(meter, period, missing, showcase)
+            if day is None:
                 continue
-            if period == self.current:
-                if rng.random() > 0.65 and not showcase:
-                    continue
-                latest = min(self.today.day, self.last_day)
-                day = period.replace(day=rng.randint(self.first_day, max(self.first_day, latest)))
-            else:
-                day = period.replace(day=20 if meter.remote_read else rng.randint(15, 25))
             source = self._source(meter)
             for zone in zones:
                 consumption = values[zone] - last[zone]
                 rows.append(self._row(meter, zone, day, values[zone], consumption, source))
                 last[zone] = values[zone]
         return rows
+
+    def _reading_day(
+        self, meter: Meter, period: date, missing: float, showcase: bool
+    ) -> date | None:
+        """The day the meter was read in the period, or None when it was not (a share
+        ``missing`` of months; in the current month some have not sent theirs yet)."""
+        rng = self.rng
+        if rng.random() < missing:
+            return None
+        if period == self.current:
+            if rng.random() > 0.65 and not showcase:
+                return None
+            latest = min(self.today.day, self.last_day)
+            return period.replace(day=rng.randint(self.first_day, max(self.first_day, latest)))
+        return period.replace(day=20 if meter.remote_read else rng.randint(15, 25))
 
     def _start_value(self, service: str, capacity: int) -> float:
         low, high = {

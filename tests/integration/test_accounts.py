@@ -282,7 +282,8 @@ def page_of(html_fragment: str) -> str:
 def test_meter_due_soon_is_highlighted(app, signed_in, account, furnished):
     response = signed_in.get(f"/accounts/{account.id}")
     soon = meter_card(response, "CW-SOON-2")
-    assert "border-warning" in soon and "alert-warning" in soon
+    assert "border-warning" in soon
+    assert "alert-warning" in soon
     assert translated(
         app, "Verification is due soon. Arrange it in advance with an accredited laboratory."
     ) in page_of(soon)
@@ -292,7 +293,8 @@ def test_meter_due_soon_is_highlighted(app, signed_in, account, furnished):
 def test_overdue_meter_is_marked(app, signed_in, account, furnished):
     response = signed_in.get(f"/accounts/{account.id}")
     late = meter_card(response, "EL-LATE-3")
-    assert "border-danger" in late and "alert-danger" in late
+    assert "border-danger" in late
+    assert "alert-danger" in late
     message = "The verification date has passed: readings of this meter may not be accepted. Arrange verification or replacement."
     assert translated(app, message) in page_of(late)
     fine = meter_card(response, "EL-FINE-1")
@@ -351,10 +353,12 @@ def test_navbar_switcher_lists_all_my_accounts(signed_in, db_session, resident, 
     factories.link(db_session, resident, second)
     response = signed_in.get(f"/accounts/{second.id}")
     menu = " ".join(texts_with_class(response, "dropdown-menu"))
-    assert account.number in menu and second.number in menu
+    assert account.number in menu
+    assert second.number in menu
     assert other_persons.number not in menu
     active = texts_with_class(response, "dropdown-item active")
-    assert len(active) == 1 and second.number in active[0]
+    assert len(active) == 1
+    assert second.number in active[0]
 
 
 def test_home_goes_to_the_only_account(signed_in, db_session, resident, account):

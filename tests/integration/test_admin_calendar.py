@@ -108,10 +108,12 @@ def test_the_year_shows_the_holidays_the_library_knows(client, db_session):
     response = client.get("/admin/calendar?year=2026")
     html = page(response)
     assert "<html" in html
-    assert "247" in html and "118" in html  # working days, days off
+    assert "247" in html
+    assert "118" in html
     assert "Выходной (перенесено с 03.01.2026)" in html  # the package's name, in Russian
     assert "День защитника Отечества" in html
-    assert 'href="/admin/calendar?year=2025"' in html and 'href="/admin/calendar?year=2027"' in html
+    assert 'href="/admin/calendar?year=2025"' in html
+    assert 'href="/admin/calendar?year=2027"' in html
     assert 'action="/admin/calendar?year=2026"' in html
 
 
@@ -119,7 +121,8 @@ def test_the_working_saturday_of_2027_is_listed(client, db_session):
     sign_in_staff(client, db_session, "admin")
     html = page(client.get("/admin/calendar?year=2027"))
     row = re.search(r"<tr>\s*<td[^>]*>\s*<span[^>]*>20 февраля</span>.*?</tr>", html, re.S)
-    assert row and "text-bg-success" in row.group(0)
+    assert row
+    assert "text-bg-success" in row.group(0)
 
 
 def test_a_year_without_a_decree_says_so(client, db_session):
@@ -140,8 +143,10 @@ def test_the_page_and_its_fragment_share_one_url(client, db_session):
     sign_in_staff(client, db_session, "admin")
     fragment = client.get("/admin/calendar?year=2027", headers=HTMX)
     body = page(fragment)
-    assert "<html" not in body and body.lstrip().startswith('<div id="calendar">')
-    assert "2027" in body and 'hx-target="#calendar"' in body
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="calendar">')
+    assert "2027" in body
+    assert 'hx-target="#calendar"' in body
     assert "HX-Request" in fragment.headers.get("Vary", "")
 
 
@@ -176,7 +181,8 @@ def test_an_exception_is_added_audited_and_shown(client, db_session):
     assert f'id="exception-{row.id}"' in html
     assert "Постановление № 1 от 01.02.2026" in html
     assert f'action="/admin/calendar/{row.id}/delete"' in html
-    assert 'hx-confirm="' in html and 'data-confirm="' in html
+    assert 'hx-confirm="' in html
+    assert 'data-confirm="' in html
     assert "246" in html  # one working day less
 
 
@@ -190,8 +196,10 @@ def test_an_exception_by_htmx_returns_the_calendar_of_its_year(client, db_sessio
     )
     assert response.status_code == 200
     body = page(response)
-    assert body.lstrip().startswith('<div id="calendar">') and "<html" not in body
-    assert 'role="status"' in body and "Региональный выходной" in body
+    assert body.lstrip().startswith('<div id="calendar">')
+    assert "<html" not in body
+    assert 'role="status"' in body
+    assert "Региональный выходной" in body
     assert response.headers["HX-Push-Url"] == "/admin/calendar?year=2027"
 
 
@@ -221,7 +229,8 @@ def test_a_wrong_exception_is_refused_next_to_the_field(client, db_session, data
     assert field_error(response, field), page(response)[:3000]
     if field == "note" and data["note"].strip():
         assert field_value(response, "note") == data["note"]
-    assert exceptions(db_session) == [] and audit_actions(db_session) == []
+    assert exceptions(db_session) == []
+    assert audit_actions(db_session) == []
 
 
 def test_a_second_exception_for_the_same_day_is_refused(client, db_session, exception):
@@ -257,7 +266,8 @@ def test_removing_by_htmx_returns_the_calendar(client, db_session, exception):
     response = post_form(client, f"/admin/calendar/{exception.id}/delete", {}, headers=HTMX)
     assert response.status_code == 200
     body = page(response)
-    assert body.lstrip().startswith('<div id="calendar">') and 'role="status"' in body
+    assert body.lstrip().startswith('<div id="calendar">')
+    assert 'role="status"' in body
     assert 'id="exception-' not in body
 
 

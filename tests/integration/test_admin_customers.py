@@ -76,7 +76,9 @@ def test_registry_page_has_the_search_form_that_works_without_javascript(client,
     login(client, db_session)
     html = client.get("/admin/customers").get_data(as_text=True)
     assert "<html" in html
-    assert 'method="get"' in html and 'name="q"' in html and 'type="submit"' in html
+    assert 'method="get"' in html
+    assert 'name="q"' in html
+    assert 'type="submit"' in html
     assert 'hx-trigger="input changed delay:300ms, search"' in html
     assert 'hx-target="#customer-results"' in html
     assert 'hx-push-url="true"' in html
@@ -168,7 +170,8 @@ def test_results_are_paginated_by_20(client, db_session):
     second = card_links(second_html)
     assert first == [customer.id for customer in made[:20]]
     assert second == [customer.id for customer in made[20:]]
-    assert "page=1" in second_html and "q=" in second_html  # links keep the term
+    assert "page=1" in second_html
+    assert "q=" in second_html
     # Past the last page: the last page.
     assert (
         card_links(client.get(f"/admin/customers?q={word}&page=9").get_data(as_text=True)) == second
@@ -389,7 +392,8 @@ def test_edit_saves_redirects_to_the_card_and_audits_the_diff(client, db_session
     assert customer.phone == "+79160001122"
     assert customer.notes == "Звонить после 18:00"
     [update] = events_of(db_session, staff, "update")
-    assert update.object_type == "customer" and update.object_id == anna.id
+    assert update.object_type == "customer"
+    assert update.object_id == anna.id
     assert update.changes == {
         "phone": [old_phone, "+79160001122"],
         "notes": [None, "Звонить после 18:00"],

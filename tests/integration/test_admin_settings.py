@@ -85,7 +85,8 @@ def test_anonymous_visitors_are_sent_to_the_staff_sign_in(client, db_session, me
 def test_residents_are_sent_to_the_staff_sign_in(client, db_session):
     login_as(client, factories.make_user(db_session))
     response = client.get("/admin/settings")
-    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/admin/login" in response.headers["Location"]
 
 
 def test_the_menu_offers_settings_and_the_calendar_to_administrators_only(
@@ -93,10 +94,12 @@ def test_the_menu_offers_settings_and_the_calendar_to_administrators_only(
 ):
     sign_in_staff(client, db_session, "admin")
     html = client.get("/admin/").get_data(as_text=True)
-    assert 'href="/admin/settings"' in html and 'href="/admin/calendar"' in html
+    assert 'href="/admin/settings"' in html
+    assert 'href="/admin/calendar"' in html
     sign_in_staff(other_client, db_session, "supervisor")
     html = other_client.get("/admin/").get_data(as_text=True)
-    assert 'href="/admin/settings"' not in html and 'href="/admin/calendar"' not in html
+    assert 'href="/admin/settings"' not in html
+    assert 'href="/admin/calendar"' not in html
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,8 @@ def test_the_page_lists_every_setting_by_group(client, db_session):
     for prefix in ("meters", "readings", "billing", "penalties", "debt", "notify"):
         assert f'id="group-{prefix}"' in html
     row = re.search(r'<tr id="setting-readings-window_first_day".*?</tr>', html, re.S).group(0)
-    assert "1 – 28" in row and ">15<" in row  # range, value
+    assert "1 – 28" in row
+    assert ">15<" in row
 
 
 def test_the_page_shows_who_changed_a_setting_and_when(client, db_session):
@@ -135,7 +139,8 @@ def test_the_page_shows_who_changed_a_setting_and_when(client, db_session):
     sign_in_staff(client, db_session, "admin")
     html = page(client.get("/admin/settings"))
     row = re.search(r'<tr id="setting-readings-window_first_day".*?</tr>', html, re.S).group(0)
-    assert "Лебедева Ольга" in row and ">12<" in row
+    assert "Лебедева Ольга" in row
+    assert ">12<" in row
     assert "/admin/audit?object_type=setting&q=readings.window_first_day" in row
 
 
@@ -160,7 +165,8 @@ def test_the_list_and_its_fragment_share_one_url(client, db_session):
     fragment = client.get("/admin/settings", headers=HTMX)
     assert "<html" in page(full)
     body = page(fragment)
-    assert "<html" not in body and body.lstrip().startswith('<div id="settings-groups"')
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="settings-groups"')
     assert 'id="setting-readings-window_first_day"' in body
     assert "HX-Request" in fragment.headers.get("Vary", "")
 
@@ -179,7 +185,8 @@ def test_the_edit_page_and_the_edit_row_share_one_url(app, client, db_session):
     assert translated(app, hint, minimum="1", maximum="28", default="15") in html
     row = client.get(f"/admin/settings/{FIRST_DAY}", headers=HTMX)
     body = page(row)
-    assert "<html" not in body and body.lstrip().startswith('<tr id="setting-')
+    assert "<html" not in body
+    assert body.lstrip().startswith('<tr id="setting-')
     assert f'hx-post="/admin/settings/{FIRST_DAY}"' in body
     assert 'hx-target="closest tr"' in body
     assert field_value(row, FIRST_DAY_INPUT) == "15"
@@ -194,7 +201,8 @@ def test_a_change_redirects_to_the_list_and_is_audited(client, db_session):
     row = db_session.get(Setting, FIRST_DAY)
     assert row.updated_by_id == staff.id
     [audited] = audit_events(db_session)
-    assert audited.staff_id == staff.id and audited.action == "update"
+    assert audited.staff_id == staff.id
+    assert audited.action == "update"
     assert audited.changes == {"value": ["15", "12"]}
     assert audited.ip_address == "127.0.0.1"
     after = page(client.get("/admin/settings"))
@@ -210,9 +218,12 @@ def test_a_change_by_htmx_returns_the_row_with_what_happened(client, db_session)
     )
     assert response.status_code == 200
     body = page(response)
-    assert "<html" not in body and body.lstrip().startswith('<tr id="setting-')
-    assert 'role="status"' in body and "15 → 12" in body
-    assert ">12<" in body and f'href="/admin/settings/{FIRST_DAY}"' in body
+    assert "<html" not in body
+    assert body.lstrip().startswith('<tr id="setting-')
+    assert 'role="status"' in body
+    assert "15 → 12" in body
+    assert ">12<" in body
+    assert f'href="/admin/settings/{FIRST_DAY}"' in body
     assert settings.get(db_session, FIRST_DAY) == 12
 
 
@@ -220,7 +231,8 @@ def test_the_same_value_changes_nothing(client, db_session):
     sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}", {FIRST_DAY_INPUT: "15"})
     assert response.status_code == 303
-    assert db_session.get(Setting, FIRST_DAY) is None and audit_events(db_session) == []
+    assert db_session.get(Setting, FIRST_DAY) is None
+    assert audit_events(db_session) == []
 
 
 @pytest.mark.parametrize(
@@ -265,7 +277,8 @@ def test_a_bad_value_by_htmx_comes_back_in_the_row(app, client, db_session):
     )
     assert response.status_code == 200  # htmx swaps 2xx only
     body = page(response)
-    assert body.lstrip().startswith('<tr id="setting-') and "<html" not in body
+    assert body.lstrip().startswith('<tr id="setting-')
+    assert "<html" not in body
     message = "Enter a value from %(minimum)s to %(maximum)s."
     assert field_error(response, FIRST_DAY_INPUT) == translated(
         app, message, minimum="1", maximum="28"
@@ -315,8 +328,10 @@ def test_reset_by_htmx_returns_the_row(client, db_session):
     sign_in_staff(client, db_session, "admin")
     response = post_form(client, f"/admin/settings/{FIRST_DAY}/reset", {}, headers=HTMX)
     body = page(response)
-    assert response.status_code == 200 and body.lstrip().startswith('<tr id="setting-')
-    assert 'role="status"' in body and ">15<" in body
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<tr id="setting-')
+    assert 'role="status"' in body
+    assert ">15<" in body
 
 
 def test_a_reset_that_breaks_a_rule_is_refused_on_the_form(client, db_session):

@@ -61,8 +61,11 @@ def test_the_list_shows_every_employee(client, db_session):
     admin = login(client, db_session)
     blocked = factories.make_staff(db_session, role="billing", active=False, position="Бухгалтер")
     html = client.get("/admin/staff").get_data(as_text=True)
-    assert admin.full_name in html and blocked.full_name in html
-    assert "Billing specialist" in html and "blocked" in html and "Бухгалтер" in html
+    assert admin.full_name in html
+    assert blocked.full_name in html
+    assert "Billing specialist" in html
+    assert "blocked" in html
+    assert "Бухгалтер" in html
     assert f'href="/admin/staff/{blocked.id}/edit"' in html
     assert 'href="/admin/staff/new"' in html
 
@@ -78,7 +81,8 @@ def test_create_an_employee_who_can_then_sign_in(client, db_session):
     assert employee.phone == "+78317734567"
     assert employee.active
     [created] = events_of(db_session, admin)
-    assert created.action == "create" and created.object_id == employee.id
+    assert created.action == "create"
+    assert created.object_id == employee.id
     assert created.changes["role"] == [None, "metering"]
     assert "password" not in created.changes
     other = client.application.test_client()

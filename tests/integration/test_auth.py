@@ -172,7 +172,8 @@ def test_a_confirmation_link_opened_first_in_another_browser_confirms_but_signs_
     path = link_in(mailbox[0], "/confirm/")
     elsewhere = app.test_client()
     opened = elsewhere.get(path)
-    assert opened.status_code == 303 and opened.headers["Location"].startswith("/login")
+    assert opened.status_code == 303
+    assert opened.headers["Location"].startswith("/login")
     assert users_with_email(db_session, SIGNUP["email"])[0].is_confirmed
     assert not signed_in(elsewhere)
     # the browser that signed up is not signed in by a link already used either
@@ -455,8 +456,10 @@ def test_wrong_password_and_unknown_email_give_the_same_answer(client, db_sessio
     wrong = sign_in(client, user.email, "wrong-pass-1")
     unknown = sign_in(client, "nobody@example.ru", "wrong-pass-1")
     assert wrong.status_code == unknown.status_code == 200
-    assert form_alert(wrong) and form_alert(wrong) == form_alert(unknown)
-    assert field_error(wrong, "email") is None and field_error(unknown, "email") is None
+    assert form_alert(wrong)
+    assert form_alert(wrong) == form_alert(unknown)
+    assert field_error(wrong, "email") is None
+    assert field_error(unknown, "email") is None
     assert field_error(wrong, "password") is None
     assert not signed_in(client)
 
@@ -484,7 +487,8 @@ def test_remember_me_sets_a_remember_cookie(client, db_session):
     response = sign_in(client, user.email, factories.PASSWORD, remember="y")
     assert response.status_code == 303
     cookie = set_cookies(response)["remember_token"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
     assert remember_cookie(client) is not None
 
 
@@ -512,7 +516,8 @@ def test_session_ends_after_inactivity_unless_remembered(
     user = factories.make_user(db_session)
     login_as(client, user)
     sign_in(other_client, user.email, factories.PASSWORD, remember="y")
-    assert signed_in(client) and signed_in(other_client)
+    assert signed_in(client)
+    assert signed_in(other_client)
 
     clock.by(app.config["PERMANENT_SESSION_LIFETIME"] - timedelta(minutes=1))
     assert signed_in(client)  # activity keeps the session alive
@@ -633,7 +638,8 @@ def test_staff_session_does_not_open_resident_pages(client, db_session):
 def test_sign_in_with_empty_fields(client):
     response = post_form(client, "/login", {})
     assert response.status_code == 200
-    assert field_error(response, "email") and field_error(response, "password")
+    assert field_error(response, "email")
+    assert field_error(response, "password")
 
 
 # --- Password reset -------------------------------------------------------------------

@@ -101,13 +101,15 @@ def test_owner_sees_the_card(client, owner, organisation, db_session):
         "7700000001",
     ):
         assert value in text
-    assert "Орлов Олег Олегович" in text and "Бухова Бэлла" in text
+    assert "Орлов Олег Олегович" in text
+    assert "Бухова Бэлла" in text
     assert accountant.email in text
     body = response.get_data(as_text=True)
     assert f'action="{card_url(organisation)}/invite"' in body
     # the role of each colleague can be changed from a list with the current role chosen
     assert '<option value="accountant" selected>' in body
-    assert '<option value="viewer">' in body and '<option value="owner">' in body
+    assert '<option value="viewer">' in body
+    assert '<option value="owner">' in body
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -123,7 +125,8 @@ def test_index_lists_several_organisations(client, owner, organisation, db_sessi
     login_as(client, owner)
     response = client.get("/organisations/")
     assert response.status_code == 200
-    assert "ООО «Ромашка»" in page(response) and "АО «Василёк»" in page(response)
+    assert "ООО «Ромашка»" in page(response)
+    assert "АО «Василёк»" in page(response)
     assert f'href="{card_url(second)}"' in response.get_data(as_text=True)
 
 
@@ -153,7 +156,8 @@ def test_accountant_and_viewer_see_the_card_without_the_invite_form(
     body = response.get_data(as_text=True)
     assert "7701234567" in body
     assert "/invite" not in body
-    assert "/remove" not in body and "/role" not in body
+    assert "/remove" not in body
+    assert "/role" not in body
 
 
 @pytest.mark.parametrize("role", ["accountant", "viewer"])

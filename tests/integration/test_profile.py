@@ -132,7 +132,8 @@ def test_values_outside_the_choices_are_refused(signed_in, db_session, resident,
     assert response.status_code == 200
     assert 'class="invalid-feedback d-block"' in response.get_data(as_text=True)
     db_session.refresh(resident)
-    assert resident.preferred_channel == "email" and resident.language == "ru"
+    assert resident.preferred_channel == "email"
+    assert resident.language == "ru"
 
 
 def test_change_password(client, db_session, resident):

@@ -56,16 +56,19 @@ def test_enrolment_signs_in_with_the_second_factor_and_shows_ten_codes(client, d
     staff = factories.make_staff(db_session, role="admin", second_factor=False)
     password_only(client, staff)
     secret, codes = enrol(client, db_session)
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
     assert client.get("/admin/audit").status_code == 200
     db_session.refresh(staff)
-    assert staff.totp_secret == secret and staff.totp_enabled_at is not None
+    assert staff.totp_secret == secret
+    assert staff.totp_enabled_at is not None
     stored = db_session.scalars(select(RecoveryCode.code_hash)).all()
     assert all(code.replace("-", "") not in "".join(stored) for code in codes)  # hashes only
     actions = db_session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == staff.id)
     ).all()
-    assert "second_factor_enabled" in actions and "sign_in" in actions
+    assert "second_factor_enabled" in actions
+    assert "sign_in" in actions
 
 
 def test_a_wrong_enrolment_code_is_refused_next_to_the_field(client, db_session):
@@ -73,7 +76,8 @@ def test_a_wrong_enrolment_code_is_refused_next_to_the_field(client, db_session)
     password_only(client, staff)
     client.get("/admin/security/enrol")
     response = post_form(client, "/admin/security/enrol", {"code": "000000"})
-    assert response.status_code == 200 and field_error(response, "code")
+    assert response.status_code == 200
+    assert field_error(response, "code")
     assert client.get("/admin/").status_code == 302
 
 
@@ -88,7 +92,8 @@ def test_an_enrolled_employee_types_a_code_and_each_code_works_once(app, db_sess
 
     password_only(second, staff)
     replayed = post_form(second, "/admin/login/code", {"code": code})  # the same code again
-    assert replayed.status_code == 200 and field_error(replayed, "code")
+    assert replayed.status_code == 200
+    assert field_error(replayed, "code")
     assert second.get("/admin/").status_code == 302
 
 
@@ -105,7 +110,8 @@ def test_a_recovery_code_works_once(app, client, db_session):
 
     password_only(browser, staff)
     again = post_form(browser, "/admin/login/code", {"code": codes[3]})
-    assert again.status_code == 200 and field_error(again, "code")
+    assert again.status_code == 200
+    assert field_error(again, "code")
     assert browser.get("/admin/").status_code == 302
 
 
@@ -137,7 +143,8 @@ def test_an_administrator_resets_a_colleagues_second_factor(app, client, db_sess
     assert theirs.get("/admin/").status_code == 302  # signed out everywhere
     assert password_only(theirs, colleague).headers["Location"] == "/admin/security/enrol"
     event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "second_factor_reset"))
-    assert event.staff_id == admin.id and event.object_id == colleague.id
+    assert event.staff_id == admin.id
+    assert event.object_id == colleague.id
 
 
 def test_only_administrators_reset_a_second_factor_and_never_their_own(client, db_session):

@@ -106,7 +106,8 @@ def test_guessing_from_many_addresses_pauses_new_devices_but_not_the_owners_own(
     assert len(letters) == 1
     unlock = link_in(letters[0], "/unlock/")
     opened = newcomer.get(unlock)
-    assert opened.status_code == 303 and opened.headers["Location"] == "/login"
+    assert opened.status_code == 303
+    assert opened.headers["Location"] == "/login"
     assert signed_in(try_password(newcomer, owner.email, factories.PASSWORD, "192.0.2.200"))
 
 

@@ -167,7 +167,9 @@ def test_an_invalid_number_fails_at_once(db_session, twilio):
     failed = reload(db_session, message)
     assert failed.status == "failed"
     assert failed.attempts == 1
-    assert failed.provider is None and failed.provider_id is None and failed.sent_at is None
+    assert failed.provider is None
+    assert failed.provider_id is None
+    assert failed.sent_at is None
     assert failed.last_error == (
         "Twilio HTTP 400, error 21211: Unable to create record: "
         "The 'To' number 89161234567 is not a valid phone number."

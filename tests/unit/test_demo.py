@@ -133,7 +133,8 @@ def test_every_name_passes_the_rule_of_its_kind(app, seeded):
         *session.scalars(select(Organisation.name)),
         *session.scalars(select(Customer.full_name).where(Customer.kind == "organisation")),
     ]
-    assert len(people) > RESIDENTS and len(companies) >= 2 * ORGANISATIONS
+    assert len(people) > RESIDENTS
+    assert len(companies) >= 2 * ORGANISATIONS
     with english_request(app):
         assert [name for name in people if names.person_name(name) != name] == []
         assert [name for name in companies if names.organisation_name(name) != name] == []
@@ -157,7 +158,9 @@ def test_organisations_have_valid_registration_numbers(seeded):
         assert is_valid_inn(organisation.inn), organisation.inn
         assert is_valid_ogrn(organisation.ogrn), organisation.ogrn
         if len(organisation.inn) == 10:
-            assert organisation.kpp and len(organisation.kpp) == 9 and organisation.kpp.isdigit()
+            assert organisation.kpp
+            assert len(organisation.kpp) == 9
+            assert organisation.kpp.isdigit()
         else:
             assert organisation.kpp is None
 
@@ -179,7 +182,8 @@ def test_account_numbers_are_unique_and_codes_unambiguous(seeded):
     numbers = [account.number for account in accounts]
     assert len(numbers) == len(set(numbers))
     for account in accounts:
-        assert len(account.number) == 10 and account.number.isdigit()
+        assert len(account.number) == 10
+        assert account.number.isdigit()
         assert len(account.secret_code) == 6
         assert set(account.secret_code) <= set(SECRET_ALPHABET)
         assert account.services, account.number
@@ -229,7 +233,8 @@ def test_logins_work_and_spare_accounts_are_unlinked(seeded):
     assert logins.residents[0].email == "resident@demo.portal"
     resident = session.scalar(select(User).where(User.email == "resident@demo.portal"))
     assert resident.check_password(RESIDENT_PASSWORD)
-    assert resident.is_confirmed and resident.consents
+    assert resident.is_confirmed
+    assert resident.consents
     linked = {link.account.number for link in resident.account_links}
     assert logins.residents[0].account_number in linked
 

@@ -53,7 +53,8 @@ def test_planning_renders_both_bodies(db_session):
     assert message.channel == "email"
     assert message.attempts == 0
     assert "Анна Кузнецова" in message.body_text
-    assert "Анна Кузнецова" in message.body_html and "<html" in message.body_html
+    assert "Анна Кузнецова" in message.body_html
+    assert "<html" in message.body_html
     assert message.scheduled_at <= utcnow()
 
 
@@ -201,7 +202,9 @@ def test_a_recovered_provider_sends_the_retried_message(db_session, monkeypatch)
     db_session.commit()
     assert dispatch_due(db_session) == 1
     sent = reload(db_session, message)
-    assert sent.status == "sent" and sent.attempts == 2 and sent.last_error is None
+    assert sent.status == "sent"
+    assert sent.attempts == 2
+    assert sent.last_error is None
 
 
 # --- secret links leave with the letter --------------------------------------------------
@@ -230,7 +233,8 @@ def test_a_letter_sent_through_smtp_keeps_no_usable_token(db_session, mailbox):
     assert f'href="http://portal.test/password/reset/{token}"' in mail_html(letter)
     stored = reload(db_session, message)
     assert (stored.status, stored.provider) == ("sent", "smtp")
-    assert token not in stored.body_text and token not in stored.body_html
+    assert token not in stored.body_text
+    assert token not in stored.body_html
     assert "[password reset link hidden; works until " in stored.body_text
     assert 'href="[password reset link hidden; works until ' in stored.body_html
     assert "Анна Кузнецова" in stored.body_text  # the rest of the letter is kept
@@ -260,7 +264,8 @@ def test_the_dev_mailbox_keeps_the_link_it_shows(app, db_session):
     assert send_now(db_session, message.id) is True
     stored = reload(db_session, message)
     assert stored.provider == "devmail"
-    assert token in stored.body_text and token in stored.body_html
+    assert token in stored.body_text
+    assert token in stored.body_html
 
 
 def test_a_message_still_to_be_sent_keeps_its_token(db_session, failing_provider):
@@ -269,7 +274,8 @@ def test_a_message_still_to_be_sent_keeps_its_token(db_session, failing_provider
     assert send_now(db_session, message.id) is False
     stored = reload(db_session, message)
     assert stored.status == "pending"
-    assert token in stored.body_text and token in stored.body_html
+    assert token in stored.body_text
+    assert token in stored.body_html
 
 
 def test_a_failing_scrub_still_records_the_letter_as_sent(db_session, mailbox, monkeypatch):

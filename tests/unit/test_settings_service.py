@@ -61,7 +61,8 @@ def test_the_defaults_keep_every_rule_between_settings():
 )
 def test_values_as_people_type_them(key, raw, value):
     parsed = settings.parse(key, raw)
-    assert parsed == value and type(parsed) is type(value)
+    assert parsed == value
+    assert type(parsed) is type(value)
 
 
 @pytest.mark.parametrize(
@@ -134,10 +135,14 @@ def test_a_change_is_stored_with_who_and_when_and_audited(app, db_session):
     assert (result.old, result.new, result.changed) == (15, 12, True)
     assert settings.get(db_session, WHOLE) == 12
     row = db_session.get(Setting, WHOLE)
-    assert row.value == "12" and row.updated_by_id == staff.id and row.updated_at is not None
+    assert row.value == "12"
+    assert row.updated_by_id == staff.id
+    assert row.updated_at is not None
     [event] = events(db_session)
-    assert event.action == "update" and event.staff_id == staff.id
-    assert event.ip_address == "10.0.0.7" and event.object_id is None
+    assert event.action == "update"
+    assert event.staff_id == staff.id
+    assert event.ip_address == "10.0.0.7"
+    assert event.object_id is None
     assert event.summary == f"{WHOLE}: 15 → 12"
     assert event.changes == {"value": ["15", "12"]}
 
@@ -215,7 +220,8 @@ def test_reset_removes_the_value_and_is_audited(app, db_session):
     assert db_session.get(Setting, WHOLE) is None
     assert settings.get(db_session, WHOLE) == 15
     last = events(db_session)[-1]
-    assert last.changes == {"value": ["3", "15"]} and last.summary.endswith("(default)")
+    assert last.changes == {"value": ["3", "15"]}
+    assert last.summary.endswith("(default)")
     assert not settings.reset(db_session, WHOLE).changed  # nothing stored: nothing to do
     assert len(events(db_session)) == 2
 
@@ -258,9 +264,15 @@ def test_the_overview_groups_every_setting_in_order_with_who_changed_it(app, db_
     shown = {item.key: item for group in groups for item in group.settings}
     assert list(shown) == list(settings.SPECS)
     threshold = shown[DECIMAL]
-    assert threshold.value == Decimal("4") and threshold.stored and not threshold.is_default
-    assert threshold.updated_by == "Орлова Вера" and threshold.slug == "readings-review_threshold"
-    assert not threshold.whole and shown[WHOLE].whole
+    assert threshold.value == Decimal("4")
+    assert threshold.stored
+    assert not threshold.is_default
+    assert threshold.updated_by == "Орлова Вера"
+    assert threshold.slug == "readings-review_threshold"
+    assert not threshold.whole
+    assert shown[WHOLE].whole
     assert shown["debt.overdue_months"].updated_by is None  # stored by the system
     untouched = shown[WHOLE]
-    assert untouched.value == 15 and not untouched.stored and untouched.is_default
+    assert untouched.value == 15
+    assert not untouched.stored
+    assert untouched.is_default

@@ -16,7 +16,7 @@ Checked against:
   3 November (1 November a working Saturday), Sun 5 January → Wed 31 December.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -36,7 +36,9 @@ def days_of(year: int) -> list[date]:
 
 
 def test_the_package_knows_the_decrees_for_2026_and_2027():
-    assert has_decree(2025) and has_decree(2026) and has_decree(2027)
+    assert has_decree(2025)
+    assert has_decree(2026)
+    assert has_decree(2027)
 
 
 # --- 2026 --------------------------------------------------------------------------------
@@ -161,9 +163,9 @@ def test_add_working_days_backwards_and_zero():
 def test_a_datetime_is_refused_not_truncated():
     """A UTC moment's date may be another day in the supplier's zone: the caller decides."""
     with pytest.raises(TypeError):
-        is_working_day(datetime(2026, 1, 12, 23, 30))
+        is_working_day(datetime(2026, 1, 12, 23, 30, tzinfo=UTC))
     with pytest.raises(TypeError):
-        next_working_day(datetime(2026, 1, 12, 23, 30))
+        next_working_day(datetime(2026, 1, 12, 23, 30, tzinfo=UTC))
 
 
 # --- years without a known decree ----------------------------------------------------------
@@ -183,7 +185,8 @@ def test_art_112_part_2_shifts_chain_past_each_other():
     # Saturday → Monday 14 June. Statutory, so true whatever a future decree adds.
     for day in (date(2038, 5, 3), date(2038, 5, 10), date(2038, 6, 14)):
         assert not is_working_day(day), day
-    assert is_working_day(date(2038, 5, 4)) and is_working_day(date(2038, 6, 15))
+    assert is_working_day(date(2038, 5, 4))
+    assert is_working_day(date(2038, 6, 15))
 
 
 # --- properties --------------------------------------------------------------------------
@@ -194,7 +197,8 @@ days = st.dates(min_value=date(2024, 1, 1), max_value=date(2029, 12, 31))
 @given(day=days)
 def test_next_working_day_is_the_first_working_day_on_or_after(day):
     result = next_working_day(day)
-    assert result >= day and is_working_day(result)
+    assert result >= day
+    assert is_working_day(result)
     assert all(not is_working_day(day + timedelta(n)) for n in range((result - day).days))
 
 

@@ -27,9 +27,12 @@ SATURDAY = date(2026, 10, 10)  # an ordinary Saturday
 
 def test_an_exception_wins_over_the_library():
     overrides = {TUESDAY: False, SATURDAY: True}
-    assert is_working_day(TUESDAY) and not is_working_day(TUESDAY, overrides)
-    assert not is_working_day(SATURDAY) and is_working_day(SATURDAY, overrides)
-    assert is_working_day(TUESDAY, {}) and is_working_day(TUESDAY, None)
+    assert is_working_day(TUESDAY)
+    assert not is_working_day(TUESDAY, overrides)
+    assert not is_working_day(SATURDAY)
+    assert is_working_day(SATURDAY, overrides)
+    assert is_working_day(TUESDAY, {})
+    assert is_working_day(TUESDAY, None)
 
 
 def test_next_and_nth_working_day_follow_the_exceptions():
@@ -51,10 +54,10 @@ def test_a_calendar_object_answers_like_the_functions():
 
 
 def test_the_calendar_refuses_a_datetime():
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     with pytest.raises(TypeError):
-        Calendar({TUESDAY: False}).is_working_day(datetime(2026, 2, 10, 12))
+        Calendar({TUESDAY: False}).is_working_day(datetime(2026, 2, 10, 12, tzinfo=UTC))
 
 
 days = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))
@@ -64,7 +67,8 @@ days = st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))
 def test_next_working_day_is_the_first_working_day_with_any_exceptions(day, overrides):
     calendar = Calendar(overrides)
     result = calendar.next_working_day(day)
-    assert result >= day and calendar.is_working_day(result)
+    assert result >= day
+    assert calendar.is_working_day(result)
     assert all(not calendar.is_working_day(day + timedelta(n)) for n in range((result - day).days))
     for exception, working in overrides.items():
         assert calendar.is_working_day(exception) is working
@@ -94,10 +98,12 @@ def test_adding_and_removing_an_exception_is_audited(app, db_session):
             staff_id=staff.id,
             ip="10.0.0.9",
         )
-    assert row.note == "Decree No. 1 of 01.02.2026" and row.created_by_id == staff.id
+    assert row.note == "Decree No. 1 of 01.02.2026"
+    assert row.created_by_id == staff.id
     assert not workdays.calendar(db_session).is_working_day(TUESDAY)
     [created] = audit_of(db_session, row.id)
-    assert created.action == "create" and created.ip_address == "10.0.0.9"
+    assert created.action == "create"
+    assert created.ip_address == "10.0.0.9"
     assert created.changes["working"] == [None, "False"]
     assert created.summary == "2026-02-10 day off: Decree No. 1 of 01.02.2026"
 
@@ -138,7 +144,8 @@ def test_one_exception_per_day(app, db_session):
         workdays.add_override(db_session, day=SATURDAY, working=True, note="Decree")
         with pytest.raises(DomainError) as refused:
             workdays.add_override(db_session, day=SATURDAY, working=True, note="Again")
-    assert refused.value.field == "day" and "already an exception" in refused.value.message
+    assert refused.value.field == "day"
+    assert "already an exception" in refused.value.message
 
 
 # --- a year as the back office shows it ------------------------------------------------------
@@ -146,7 +153,9 @@ def test_one_exception_per_day(app, db_session):
 
 def test_the_year_2026_as_the_calendar_sees_it(db_session):
     view = workdays.year_view(db_session, 2026, "en_US")
-    assert view.has_decree and view.working_days == 247 and view.days_off == 118
+    assert view.has_decree
+    assert view.working_days == 247
+    assert view.days_off == 118
     named = {item.day: item for item in view.special_days}
     assert named[date(2026, 1, 9)].name == "Day off (substituted from 01/03/2026)"
     assert not named[date(2026, 3, 8)].working  # a holiday on a Sunday is listed too
@@ -154,7 +163,8 @@ def test_the_year_2026_as_the_calendar_sees_it(db_session):
     assert [len(weeks[0]) for _month, weeks in view.months] == [7] * 12
     january = view.months[0][1]
     assert january[0][:3] == [None, None, None]  # 1 January 2026 is a Thursday
-    assert january[0][3].day == date(2026, 1, 1) and not january[0][3].working
+    assert january[0][3].day == date(2026, 1, 1)
+    assert not january[0][3].working
 
 
 def test_the_year_view_names_holidays_in_russian_and_lists_exceptions(app, db_session):
@@ -166,9 +176,11 @@ def test_the_year_view_names_holidays_in_russian_and_lists_exceptions(app, db_se
     named = {item.day: item for item in view.special_days}
     assert named[date(2026, 2, 23)].name == "День защитника Отечества"
     saturday = named[SATURDAY]
-    assert saturday.working and not saturday.package_working
+    assert saturday.working
+    assert not saturday.package_working
     assert saturday.override.created_by.id == staff.id
-    assert not named[TUESDAY].working and named[TUESDAY].package_working
+    assert not named[TUESDAY].working
+    assert named[TUESDAY].package_working
     assert view.working_days == 247  # one day off more, one working day more
 
 
@@ -176,4 +188,5 @@ def test_a_year_without_a_decree_lists_the_statutory_moved_days(db_session):
     view = workdays.year_view(db_session, 2040, "en_US")
     assert not view.has_decree
     moved = {item.day: item for item in view.special_days}[date(2040, 11, 5)]
-    assert not moved.working and "art. 112 part 2" in moved.name
+    assert not moved.working
+    assert "art. 112 part 2" in moved.name
