@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
-from portal.models import Account, Customer, Meter, OutboxMessage, User
+from portal.models import Account, Customer, MessageStatus, Meter, OutboxMessage, User
 
 
 @bp.route("/")
@@ -18,7 +18,7 @@ def dashboard():
         "meters": db.session.scalar(select(func.count(Meter.id))),
         "portal_users": db.session.scalar(select(func.count(User.id))),
         "failed_messages": db.session.scalar(
-            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "failed")
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == MessageStatus.FAILED)
         ),
     }
     return render_template("admin/dashboard.html", counts=counts)
