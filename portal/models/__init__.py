@@ -14,8 +14,6 @@ from portal.models.accounts import (
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, Choice, utcnow
 from portal.models.billing import (
-    CHARGE_METHODS,
-    DEBT_STEPS,
     Bill,
     BillingPeriod,
     Charge,
@@ -85,8 +83,6 @@ __all__ = [
     "CustomerKind",
     "OrgRole",
     "StaffRole",
-    "CHARGE_METHODS",
-    "DEBT_STEPS",
     "Bill",
     "BillingPeriod",
     "Charge",

@@ -66,11 +66,6 @@ class RegistryStatus(Choice):
     IMPORTED = "imported", _l("imported"), "text-bg-success"
 
 
-CHARGE_METHODS = ChargeMethod.values()
-NORM_BASES = NormBasis.values()
-DEBT_STEPS = DebtStep.values()
-
-
 class Tariff(CreatedAtMixin, Base):
     """A price per unit of a service, for one zone and customer category, over dates."""
 

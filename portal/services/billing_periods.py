@@ -294,31 +294,8 @@ def add_recalculation(
     ip: str | None = None,
 ) -> Charge:
     """A recalculation line of an open period: amount = volume × tariff, half-up to kopecks."""
-    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
-    if row is not None and row.status == PeriodStatus.CLOSED:
-        raise DomainError(
-            _(
-                "The period %(period)s is closed: add the recalculation to an open period.",
-                period=period_label(period),
-            )
-        )
-    if period > period_of(today):
-        raise DomainError(_("The month has not started yet: it cannot be charged."))
-    number = " ".join((account_number or "").split())
-    account = session.scalar(select(Account).where(Account.number == number)) if number else None
-    if account is None:
-        raise DomainError(_("There is no account with this number."), "account_number")
-    if service not in SERVICE_ZONES:
-        raise DomainError(_("Choose a service."), "service")
-    supplied = session.scalar(
-        select(AccountService.id).where(
-            AccountService.account_id == account.id, AccountService.service == service
-        )
-    )
-    if supplied is None:
-        raise DomainError(_("The account is not supplied with this service."), "service")
-    if zone not in SERVICE_ZONES[service]:
-        raise DomainError(_("This service has no such tariff zone."), "zone")
+    row = _open_for_recalculation(session, period, today)
+    account = _supplied_account(session, account_number, service, zone)
     volume = parse_volume(volume)
     tariff = parse_rate(tariff, "tariff")
     amount = money(volume * tariff)
@@ -349,14 +326,47 @@ def add_recalculation(
         object_id=charge.id,
         summary=f"recalculation {iso(period)} {account.number} {service}/{zone}: {amount}",
         changes={
-            "volume": [None, str(volume)],
-            "tariff": [None, str(tariff)],
-            "amount": [None, str(amount)],
-            "reason": [None, reason],
+            name: [None, str(getattr(charge, name))]
+            for name in ("volume", "tariff", "amount", "reason")
         },
         ip_address=ip,
     )
     return charge
+
+
+def _open_for_recalculation(session: Session, period: date, today: date):
+    """The period's row (None when it has none yet), if a recalculation may go there."""
+    row = session.scalar(select(BillingPeriod).where(BillingPeriod.period == period))
+    if row is not None and row.status == PeriodStatus.CLOSED:
+        raise DomainError(
+            _(
+                "The period %(period)s is closed: add the recalculation to an open period.",
+                period=period_label(period),
+            )
+        )
+    if period > period_of(today):
+        raise DomainError(_("The month has not started yet: it cannot be charged."))
+    return row
+
+
+def _supplied_account(session: Session, account_number: str | None, service: str, zone: str):
+    """The account a recalculation is for, supplied with the service in that zone."""
+    number = " ".join((account_number or "").split())
+    account = session.scalar(select(Account).where(Account.number == number)) if number else None
+    if account is None:
+        raise DomainError(_("There is no account with this number."), "account_number")
+    if service not in SERVICE_ZONES:
+        raise DomainError(_("Choose a service."), "service")
+    supplied = session.scalar(
+        select(AccountService.id).where(
+            AccountService.account_id == account.id, AccountService.service == service
+        )
+    )
+    if supplied is None:
+        raise DomainError(_("The account is not supplied with this service."), "service")
+    if zone not in SERVICE_ZONES[service]:
+        raise DomainError(_("This service has no such tariff zone."), "zone")
+    return account
 
 
 # --- what the pages show ---------------------------------------------------------------------
@@ -441,7 +451,15 @@ def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
         .group_by(Charge.period)
     ):
         result[period].accounts = accounts
-    closed = [row.period for row in rows if row.status == PeriodStatus.CLOSED]
+    _add_closings(
+        session, result, [row.period for row in rows if row.status == PeriodStatus.CLOSED]
+    )
+    _add_closed_by(session, result)
+    return list(result.values())
+
+
+def _add_closings(session: Session, result: dict[date, Summary], closed: list[date]) -> None:
+    """The bills of the closed periods: what they ask for and the arrears in them."""
     if closed:
         # Half a kopeck of tolerance: SQLite compares money as binary floats.
         payable = Bill.closing_balance > HALF_KOPECK
@@ -475,7 +493,12 @@ def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
         for period in closed:
             if result[period].closing is None:
                 result[period].closing = Closing()
-    staff_ids = {row.closed_by_id for row in rows if row.closed_by_id}
+
+
+def _add_closed_by(session: Session, result: dict[date, Summary]) -> None:
+    staff_ids = {
+        summary.row.closed_by_id for summary in result.values() if summary.row.closed_by_id
+    }
     if staff_ids:
         names = {
             staff_id: name
@@ -485,7 +508,6 @@ def summaries(session: Session, rows: list[BillingPeriod]) -> list[Summary]:
         }
         for summary in result.values():
             summary.closed_by = names.get(summary.row.closed_by_id)
-    return list(result.values())
 
 
 def period_list():

@@ -559,22 +559,7 @@ def _import_claimed(
     registry_id = registry.id
     table = read_table(registry.source_csv or "", limits()[1])
     checked = check(session, table, today=today)
-    now = utcnow()
-    inserted: set[tuple[str, str]] = set()
-    for chunk in _chunks(checked.lines, CHUNK):
-        rows = [
-            {
-                "account_id": line.account_id,
-                "amount": line.amount,
-                "paid_on": line.paid_on,
-                "agent": line.agent,
-                "reference": line.reference,
-                "registry_id": registry_id,
-                "created_at": now,
-            }
-            for line in chunk
-        ]
-        inserted.update(_insert_ignoring_duplicates(session, rows))
+    inserted = _insert_payments(session, checked.lines, registry_id)
     raced = {line.line for line in checked.lines if (line.agent, line.reference) not in inserted}
     if raced:  # stored by another import between our check and our insert
         reason = _("Already imported: a payment with this agent and reference exists.")
@@ -614,6 +599,27 @@ def _import_claimed(
     )
     session.expire(registry)  # the UPDATE above changed its row behind its back
     return get_registry(session, registry_id)
+
+
+def _insert_payments(session: Session, lines, registry_id: int) -> set[tuple[str, str]]:
+    """Insert the valid lines in chunks of CHUNK; the (agent, reference) keys inserted."""
+    now = utcnow()
+    inserted: set[tuple[str, str]] = set()
+    for chunk in _chunks(lines, CHUNK):
+        rows = [
+            {
+                "account_id": line.account_id,
+                "amount": line.amount,
+                "paid_on": line.paid_on,
+                "agent": line.agent,
+                "reference": line.reference,
+                "registry_id": registry_id,
+                "created_at": now,
+            }
+            for line in chunk
+        ]
+        inserted.update(_insert_ignoring_duplicates(session, rows))
+    return inserted
 
 
 # --- the refused lines ----------------------------------------------------------------

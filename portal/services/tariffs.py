@@ -170,6 +170,20 @@ def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label
         .order_by(model.valid_from.desc())
         .limit(1)
     )
+    _check_after(latest, valid_from)
+    closed = None
+    if latest is not None and latest.valid_to is None:
+        latest.valid_to = valid_from - timedelta(days=1)
+        closed = latest
+    row.staff_id = staff_id
+    session.add(row)
+    session.flush()
+    _audit_version(session, model, row, closed, staff_id=staff_id, ip=ip, label=label)
+    return Added(row, closed, periods_to_rerun(session, valid_from))
+
+
+def _check_after(latest, valid_from: date) -> None:
+    """A new version starts after the latest one, and after the day it is valid until."""
     if latest is not None and valid_from <= latest.valid_from:
         raise DomainError(
             _(
@@ -187,13 +201,9 @@ def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label
             ),
             "valid_from",
         )
-    closed = None
-    if latest is not None and latest.valid_to is None:
-        latest.valid_to = valid_from - timedelta(days=1)
-        closed = latest
-    row.staff_id = staff_id
-    session.add(row)
-    session.flush()
+
+
+def _audit_version(session: Session, model, row, closed, *, staff_id, ip, label: str) -> None:
     object_type = model.__tablename__.removesuffix("s")
     audit.record(
         session,
@@ -201,7 +211,7 @@ def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label
         action="create",
         object_type=object_type,
         object_id=row.id,
-        summary=f"{label} from {valid_from.isoformat()}",
+        summary=f"{label} from {row.valid_from.isoformat()}",
         changes={
             name: [None, str(getattr(row, name))]
             for name in ("rate", "basis", "volume", "valid_from")
@@ -220,7 +230,6 @@ def _add_version(session: Session, model, key: dict, row, *, staff_id, ip, label
             changes={"valid_to": [None, closed.valid_to.isoformat()]},
             ip_address=ip,
         )
-    return Added(row, closed, periods_to_rerun(session, valid_from))
 
 
 def add_tariff(

@@ -271,7 +271,8 @@ def test_a_new_tariff_closes_the_previous_one_and_is_audited(client, db_session,
     ).all()
     assert sorted(actions) == ["create", "update"]
     html = page(client.get(url))
-    assert "7,07" in html and "30 июн. 2026" in html.replace("\u00a0", " ")
+    assert "7,07" in html
+    assert "30 июн. 2026" in html.replace("\u00a0", " ")
 
 
 def test_an_overlapping_tariff_is_refused_next_to_the_date_keeping_what_was_typed(
@@ -331,14 +332,16 @@ def test_a_new_norm_and_a_key_rate_from_the_pages(client, db_session, world):
     response = post_form(
         client, "/admin/billing/key-rates", {"percent": "101", "valid_from": "2027-01-01"}
     )
-    assert response.status_code == 200 and field_error(response, "percent")
+    assert response.status_code == 200
+    assert field_error(response, "percent")
     assert field_value(response, "percent") == "101"
     response = post_form(
         client, "/admin/billing/key-rates", {"percent": "15,5", "valid_from": "2027-01-01"}
     )
     assert response.status_code == 303
     html = page(client.get("/admin/billing/key-rates"))
-    assert "15,5 %" in html and "16 %" in html
+    assert "15,5 %" in html
+    assert "16 %" in html
     repeated = post_form(
         client, "/admin/billing/key-rates", {"percent": "15", "valid_from": "2027-01-01"}
     )
@@ -356,7 +359,8 @@ def test_a_run_is_queued_then_done_in_the_background(client, db_session, world):
     assert response.headers["Location"].endswith(url)
     row = period_row(db_session, last_month())
     assert row.status == "queued"
-    assert row.total_accounts == 2 and row.processed_accounts == 0
+    assert row.total_accounts == 2
+    assert row.processed_accounts == 0
     assert db_session.scalar(select(Charge.id)) is None  # nothing charged on the web
 
     full = client.get(url)
@@ -462,7 +466,9 @@ def test_the_periods_page_shows_totals_by_method(client, db_session, charged):
     sign_in_staff(client, db_session, "billing")
     html = page(client.get("/admin/billing/periods")).replace("\u00a0", " ")
     assert f'href="/admin/billing/periods/{iso(last_month())}"' in html
-    assert "964,50" in html and "1 286,00" in html and "2 250,50" in html
+    assert "964,50" in html
+    assert "1 286,00" in html
+    assert "2 250,50" in html
     assert f'value="{iso(this_month())}"' in html  # the run form offers this month
 
 
@@ -510,11 +516,13 @@ def test_closing_a_period_issues_bills_and_shows_them(client, db_session, charge
     staff = sign_in_staff(client, db_session, "supervisor")
     url = f"/admin/billing/periods/{iso(last_month())}"
     html = page(client.get(url))
-    assert 'hx-confirm="' in html and 'data-confirm="' in html
+    assert 'hx-confirm="' in html
+    assert 'data-confirm="' in html
     response = post_form(client, f"{url}/close", {})
     assert response.status_code == 303
     row = period_row(db_session, last_month())
-    assert row.status == "closed" and row.closed_by_id == staff.id
+    assert row.status == "closed"
+    assert row.closed_by_id == staff.id
     assert len(db_session.scalars(select(Bill).where(Bill.period == last_month())).all()) == 2
     html = page(client.get(url)).replace("\u00a0", " ")
     assert "2 250,50" in html
@@ -554,7 +562,8 @@ def test_closed_periods_show_penalties_and_debt(client, db_session, charged):
     assert "2 250,50" in html.replace("\u00a0", " ")
     summary = billing_periods.summary(db_session, last_month())
     assert summary.closing.bills == 2
-    assert summary.closing.due == Decimal("2250.50") and summary.closing.payable == 2
+    assert summary.closing.due == Decimal("2250.50")
+    assert summary.closing.payable == 2
     assert summary.closing.debt == Decimal("0.00")  # nothing owed from earlier months
     assert summary.closing.penalties == Decimal("0.00")
 
@@ -569,7 +578,8 @@ def test_arrears_and_penalties_of_unpaid_bills(db_session, world):
     first = billing_periods.summary(db_session, months.add_months(last_month(), -3))
     assert closing.debtors == 2
     assert closing.debt >= first.amount  # nothing was ever paid
-    assert closing.penalties > 0 and closing.penalised == 2
+    assert closing.penalties > 0
+    assert closing.penalised == 2
 
 
 # --- recalculations -------------------------------------------------------------------------
@@ -593,7 +603,8 @@ def test_a_recalculation_is_added_rounded_half_up_listed_and_audited(client, db_
     assert response.status_code == 303
     charge = db_session.scalar(select(Charge).where(Charge.method == "recalculation"))
     assert charge.amount == Decimal("-9.65")  # −1.5 × 6.43 = −9.645, half away from zero
-    assert charge.volume == Decimal("-1.5000") and charge.staff_id == staff.id
+    assert charge.volume == Decimal("-1.5000")
+    assert charge.staff_id == staff.id
     html = page(client.get(url))
     assert "Meter check on site: 1.5 kWh were billed twice." in html
     assert "-9,65" in html or "−9,65" in html

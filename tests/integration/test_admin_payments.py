@@ -192,7 +192,8 @@ def test_the_list_shows_registries_and_totals_by_agent_and_day(client, db_sessio
     post_form(client, f"/admin/payments/registries/{number}/import", {})
     html = page(client.get("/admin/payments/registries")).replace("\u00a0", " ")
     assert f"{ref}.csv" in html
-    assert "Почта России" in html and "Сбербанк" in html
+    assert "Почта России" in html
+    assert "Сбербанк" in html
     assert "870,00" in html or "870.00" in html
     for query in ("date_from=abc&date_to=2026-13-45", "date_from=2030-01-01&date_to=2020-01-01"):
         assert client.get(f"/admin/payments/registries?{query}").status_code == 200
@@ -209,7 +210,9 @@ def test_payments_of_an_account_full_page_and_fragment(client, db_session, accou
     full = client.get(f"/admin/payments?account={accounts[1].number}")
     assert full.status_code == 200
     html = page(full)
-    assert "<html" in html and f"{ref}-2" in html and f"{ref}-1" not in html
+    assert "<html" in html
+    assert f"{ref}-2" in html
+    assert f"{ref}-1" not in html
     fragment = client.get(f"/admin/payments?account={accounts[1].number}", headers=HTMX)
     assert "<html" not in fragment.get_data(as_text=True)
     assert f"{ref}-2" in page(fragment)

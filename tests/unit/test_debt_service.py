@@ -309,12 +309,14 @@ def test_xlsx_export_has_money_as_numbers(db_session, debtors_set):
     assert len(rows) == 6
     first = sheet["A2"].value
     assert first == debtors_set["ancient"].number
-    assert sheet["F2"].value == 40000 and sheet["G2"].value == 40000
+    assert sheet["F2"].value == 40000
+    assert sheet["G2"].value == 40000
     assert sheet["G2"].number_format == "#,##0.00"
     assert isinstance(sheet["G2"].value, int | float)
     assert sheet["H2"].value.date() == date(2022, 1, 10)
     four = next(row for row in rows if row[0] == debtors_set["four"].number)
-    assert four[6] == 8000 and four[9]  # the step's label
+    assert four[6] == 8000
+    assert four[9]
 
 
 # --- escalation rules -----------------------------------------------------------------
@@ -490,7 +492,8 @@ def test_a_notice_plans_one_e_mail_to_the_customer(db_session, debtor):
     assert len(messages) == 1
     [message] = messages
     assert message.recipient == "debtor@example.ru"
-    assert message.kind == "debt_notice" and message.channel == "email"
+    assert message.kind == "debt_notice"
+    assert message.channel == "email"
     assert debtor.number in message.subject
     assert debtor.number in message.body_text
     assert re.search(r"1\s700,00", message.body_text)
@@ -547,7 +550,8 @@ def test_documents_print_the_account_and_the_debt(app, db_session, debtor, name)
         select(DebtAction).where(DebtAction.account_id == debtor.id)
     )  # fmt: skip
     filename, body = debt.document_pdf(db_session, debtor.id, action.id, staff_id=staff.id)
-    assert filename.endswith(".pdf") and body.startswith(b"%PDF")
+    assert filename.endswith(".pdf")
+    assert body.startswith(b"%PDF")
     text = pdf_text(body).replace("\u00a0", " ").replace("\u202f", " ")
     assert debtor.number in text
     assert "1 700,00" in text

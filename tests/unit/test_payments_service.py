@@ -109,7 +109,8 @@ def test_a_russian_header_in_another_order_and_extra_columns(db_session, account
 def test_a_file_without_header_has_the_columns_in_order(db_session, accounts):
     text = registry_text([[accounts[0].number, "10", "2026-03-01", tag(), "ВТБ"]], header=False)
     checked = checked_of(db_session, text)
-    assert checked.valid == 1 and checked.header is None
+    assert checked.valid == 1
+    assert checked.header is None
 
 
 @pytest.mark.parametrize(
@@ -359,7 +360,8 @@ def test_the_errors_file_has_the_original_columns_and_the_reason(db_session, sta
     assert rows[1][:5] == ["5299999999", "5,00", "2026-03-01", f"{ref}-2", "ВТБ"]
     assert rows[1][6] == "3"
     assert rows[1][5]  # the reason
-    assert rows[2][1] == "abc" and rows[2][6] == "4"
+    assert rows[2][1] == "abc"
+    assert rows[2][6] == "4"
     # Corrected, the file reads again: the reason and line columns are ignored.
     again = payments.read_table(body.decode("utf-8-sig"))
     assert again.positions == (0, 1, 2, 3, 4)
