@@ -33,6 +33,7 @@ from portal.models import (
     Service,
     Staff,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, billing, ledger
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError, NotFound
@@ -128,8 +129,8 @@ def queue_run(
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="billing_period",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.BILLING_PERIOD,
         object_id=row.id,
         summary=f"billing run queued for {iso(period)}",
         changes={"status": [previous, PeriodStatus.QUEUED]},
@@ -245,8 +246,8 @@ def close(
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="billing_period",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.BILLING_PERIOD,
         object_id=row.id,
         summary=f"period {iso(period)} closed: {closing.bills} bills",
         changes={"status": [PeriodStatus.DRAFT, PeriodStatus.CLOSED]},
@@ -321,8 +322,8 @@ def add_recalculation(
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
-        object_type="charge",
+        action=AuditAction.CREATE,
+        object_type=AuditObject.CHARGE,
         object_id=charge.id,
         summary=f"recalculation {iso(period)} {account.number} {service}/{zone}: {amount}",
         changes={

@@ -44,6 +44,7 @@ from portal.models import (
     Staff,
     User,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.models.billing import Money
 from portal.services import audit, exports, settings
 from portal.services.clock import local_day_of, local_today, supplier_zone, utcnow
@@ -340,8 +341,8 @@ def record_list_view(session: Session, filters: DebtorFilters, *, staff_id: int,
     audit.record(
         session,
         staff_id=staff_id,
-        action="search",
-        object_type="debtor",
+        action=AuditAction.SEARCH,
+        object_type=AuditObject.DEBTOR,
         object_id=None,
         summary=_filters_text(filters),
         ip_address=ip,
@@ -387,7 +388,7 @@ def _export_rows(session: Session, filters: DebtorFilters, as_of: date, staff_id
         session,
         staff_id=staff_id,
         action="export",
-        object_type="debtor",
+        object_type=AuditObject.DEBTOR,
         object_id=None,
         summary=f"{_filters_text(filters)}: {len(rows)} rows to {kind}",
         ip_address=ip,
@@ -514,8 +515,8 @@ def record_view(session: Session, account: Account, *, staff_id: int, ip) -> Non
     audit.record(
         session,
         staff_id=staff_id,
-        action="view",
-        object_type="account",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.ACCOUNT,
         object_id=account.id,
         summary=f"{account.number}: debt and escalation",
         ip_address=ip,
@@ -745,8 +746,8 @@ def record_action(
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
-        object_type="debt_action",
+        action=AuditAction.CREATE,
+        object_type=AuditObject.DEBT_ACTION,
         object_id=action.id,
         summary=f"{account.number}: {step} on {acted_on.isoformat()}, {action.amount}",
         ip_address=ip,
@@ -784,8 +785,8 @@ def record_delivery(
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="debt_action",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.DEBT_ACTION,
         object_id=action.id,
         summary=f"{action.step} delivered on {day.isoformat()}: {proof}",
         changes={"delivered_at": [None, day.isoformat()], "delivery_proof": [None, proof]},
@@ -871,8 +872,8 @@ def document_pdf(
     audit.record(
         session,
         staff_id=staff_id,
-        action="view",
-        object_type="debt_action",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.DEBT_ACTION,
         object_id=action.id,
         summary=f"{account.number}: {action.step} document downloaded",
         ip_address=ip,

@@ -40,6 +40,7 @@ from portal.models import (
     RegistryStatus,
     Staff,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, csvfiles
 from portal.services.accounts import normalise_account_number
 from portal.services.clock import local_today, utcnow
@@ -374,8 +375,8 @@ def create_registry(
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
-        object_type="payment_registry",
+        action=AuditAction.CREATE,
+        object_type=AuditObject.PAYMENT_REGISTRY,
         object_id=registry.id,
         summary=(
             f"{registry.filename}: {checked.total} lines, {checked.valid} valid "
@@ -584,8 +585,8 @@ def _import_claimed(
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="payment_registry",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.PAYMENT_REGISTRY,
         object_id=registry_id,
         summary=(
             f"{registry.filename}: imported {checked.valid} payments ({amount}), "
@@ -665,8 +666,8 @@ def errors_file(session: Session, registry_id: int, *, staff_id: int, ip: str | 
     audit.record(
         session,
         staff_id=staff_id,
-        action="view",
-        object_type="payment_registry",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.PAYMENT_REGISTRY,
         object_id=registry.id,
         summary=f"{registry.filename}: refused lines downloaded ({len(errors)})",
         ip_address=ip,
@@ -722,8 +723,8 @@ def record_search(session: Session, term: str, *, staff_id: int, ip: str | None)
     audit.record(
         session,
         staff_id=staff_id,
-        action="search",
-        object_type="payment",
+        action=AuditAction.SEARCH,
+        object_type=AuditObject.PAYMENT,
         object_id=None,
         summary=term,
         ip_address=ip,

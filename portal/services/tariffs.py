@@ -34,6 +34,7 @@ from portal.models import (
     Tariff,
     Zone,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.errors import DomainError, NotFound
 from portal.services.months import add_months
@@ -204,11 +205,11 @@ def _check_after(latest, valid_from: date) -> None:
 
 
 def _audit_version(session: Session, model, row, closed, *, staff_id, ip, label: str) -> None:
-    object_type = model.__tablename__.removesuffix("s")
+    object_type = AuditObject(model.__tablename__.removesuffix("s"))
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
+        action=AuditAction.CREATE,
         object_type=object_type,
         object_id=row.id,
         summary=f"{label} from {row.valid_from.isoformat()}",
@@ -223,7 +224,7 @@ def _audit_version(session: Session, model, row, closed, *, staff_id, ip, label:
         audit.record(
             session,
             staff_id=staff_id,
-            action="update",
+            action=AuditAction.UPDATE,
             object_type=object_type,
             object_id=closed.id,
             summary=f"{label}: valid until {closed.valid_to.isoformat()}",
@@ -310,8 +311,8 @@ def add_key_rate(
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
-        object_type="key_rate",
+        action=AuditAction.CREATE,
+        object_type=AuditObject.KEY_RATE,
         object_id=row.id,
         summary=f"key rate {percent} % from {valid_from.isoformat()}",
         changes={"percent": [None, str(percent)], "valid_from": [None, valid_from.isoformat()]},
