@@ -16,6 +16,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from admin import bp
+from portal import web
 from portal.extensions import db
 from portal.models import Staff
 from portal.services import second_factor, users
@@ -26,11 +27,9 @@ from portal.web import (
     attach_error,
     client_ip,
     end_session,
-    known_devices,
     rate_limit,
     redirect_after_post,
     refusal_shown_on,
-    remember_device,
     safe_next,
     start_session,
 )
@@ -91,9 +90,14 @@ def login():
     if form.validate_on_submit():
         with refusal_shown_on(form):
             staff, email_key = users.password_sign_in(
-                db.session, Staff, form.email.data, form.password.data, client_ip(), known_devices()
+                db.session,
+                Staff,
+                form.email.data,
+                form.password.data,
+                client_ip(),
+                web.known_devices(),
             )
-            remember_device(email_key)
+            web.remember_device(email_key)
             next_url = safe_next(url_for("admin.dashboard"))
             if second_factor.is_required(db.session, staff):
                 db.session.commit()

@@ -16,6 +16,7 @@ from wtforms.validators import Length, Optional
 
 from admin import bp
 from admin.access import can, staff_required
+from portal import web
 from portal.extensions import db
 from portal.models import Channel, MessageStatus, OutboxMessage
 from portal.services.errors import DomainError
@@ -32,7 +33,6 @@ from portal.web import (
     client_ip,
     options,
     page_of,
-    page_or_fragment,
     redirect_after_post,
     staff_member,
 )
@@ -107,7 +107,7 @@ def template_context() -> dict:
 def mailbox():
     form = MailboxFilterForm(formdata=request.args)
     page = page_of(outbox_messages(**form.valid_filters()), PAGE_SIZE)
-    return page_or_fragment(
+    return web.page_or_fragment(
         "admin/mailbox/index.html",
         "admin/mailbox/_results.html",
         form=form,

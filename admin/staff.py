@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from admin import bp
 from admin.access import staff_required
+from portal import web
 from portal.extensions import db
 from portal.models import Staff, StaffRole
 from portal.services import names
@@ -20,7 +21,6 @@ from portal.web import (
     page_of,
     redirect_after_post,
     refusal_shown_on,
-    rule_check,
     staff_member,
 )
 
@@ -44,7 +44,7 @@ class StaffDetailsForm(FlaskForm):
     def validate_full_name(self, field):
         """The service's rule (every person's name), so every error shows at once."""
         if not field.errors:  # a name already too long for the form needs no second word
-            rule_check(names.person_name)(self, field)
+            web.rule_check(names.person_name)(self, field)
 
 
 class StaffCreateForm(StaffDetailsForm):

@@ -134,15 +134,7 @@ def record_search(session: Session, term: str, *, staff: Staff, ip: str | None) 
     term = clean_term(term)
     if not term:
         return
-    audit.record(
-        session,
-        staff_id=staff.id,
-        action=AuditAction.SEARCH,
-        object_type=AuditObject.CUSTOMER,
-        object_id=None,
-        summary=term,
-        ip_address=ip,
-    )
+    _record(session, AuditAction.SEARCH, None, term, staff, ip)
     session.flush()
 
 
@@ -200,16 +192,30 @@ def get_customer(
     return customer
 
 
-def _record_view(session: Session, customer_id: int, name: str, staff: Staff, ip) -> None:
+def _record(
+    session: Session,
+    action: AuditAction,
+    customer_id: int | None,
+    summary: str,
+    staff: Staff,
+    ip: str | None,
+    changes: dict | None = None,
+) -> None:
+    """An audit event about a customer (a search: about none in particular)."""
     audit.record(
         session,
         staff_id=staff.id,
-        action=AuditAction.VIEW,
+        action=action,
         object_type=AuditObject.CUSTOMER,
         object_id=customer_id,
-        summary=name,
+        summary=summary,
+        changes=changes,
         ip_address=ip,
     )
+
+
+def _record_view(session: Session, customer_id: int, name: str, staff: Staff, ip) -> None:
+    _record(session, AuditAction.VIEW, customer_id, name, staff, ip)
 
 
 def _card_query(customer_id: int) -> Select:
@@ -326,15 +332,6 @@ def update_customer(
         return {}
     for name, value in cleaned.items():
         setattr(customer, name, value)
-    audit.record(
-        session,
-        staff_id=staff.id,
-        action=AuditAction.UPDATE,
-        object_type=AuditObject.CUSTOMER,
-        object_id=customer.id,
-        summary=", ".join(changes),
-        changes=changes,
-        ip_address=ip,
-    )
+    _record(session, AuditAction.UPDATE, customer.id, ", ".join(changes), staff, ip, changes)
     session.flush()
     return changes

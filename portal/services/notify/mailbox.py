@@ -38,21 +38,29 @@ def outbox_messages(
     return query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
 
 
-def _about(message: OutboxMessage) -> str:
-    return f"{message.recipient}: {message.subject or message.kind}"
+def _record(
+    session: Session,
+    action: AuditAction,
+    message: OutboxMessage,
+    staff: Staff,
+    ip: str | None,
+    changes: dict | None = None,
+) -> None:
+    audit.record(
+        session,
+        staff_id=staff.id,
+        action=action,
+        object_type=AuditObject.OUTBOX_MESSAGE,
+        object_id=message.id,
+        summary=f"{message.recipient}: {message.subject or message.kind}",
+        changes=changes,
+        ip_address=ip,
+    )
 
 
 def record_view(session: Session, message: OutboxMessage, staff: Staff, ip: str | None) -> None:
     """Reading a letter is reading personal data: audited (the caller commits)."""
-    audit.record(
-        session,
-        staff_id=staff.id,
-        action=AuditAction.VIEW,
-        object_type=AuditObject.OUTBOX_MESSAGE,
-        object_id=message.id,
-        summary=_about(message),
-        ip_address=ip,
-    )
+    _record(session, AuditAction.VIEW, message, staff, ip)
     session.flush()
 
 
@@ -71,16 +79,7 @@ def retry_message(
     changes = audit.diff({"status": message.status}, {"status": MessageStatus.PENDING})
     message.status = MessageStatus.PENDING
     message.scheduled_at = utcnow()
-    audit.record(
-        session,
-        staff_id=staff.id,
-        action=AuditAction.UPDATE,
-        object_type=AuditObject.OUTBOX_MESSAGE,
-        object_id=message.id,
-        summary=_about(message),
-        changes=changes,
-        ip_address=ip,
-    )
+    _record(session, AuditAction.UPDATE, message, staff, ip, changes)
     session.flush()
     return message
 
