@@ -38,29 +38,20 @@ def outbox_messages(
     return query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
 
 
-def _record(
-    session: Session,
-    action: AuditAction,
-    message: OutboxMessage,
-    staff: Staff,
-    ip: str | None,
-    changes: dict | None = None,
-) -> None:
-    audit.record(
-        session,
-        staff_id=staff.id,
-        action=action,
-        object_type=AuditObject.OUTBOX_MESSAGE,
-        object_id=message.id,
-        summary=f"{message.recipient}: {message.subject or message.kind}",
-        changes=changes,
-        ip_address=ip,
-    )
+def _about(message: OutboxMessage) -> dict:
+    """What an audit event about the message says it is about."""
+    return {
+        "object_type": AuditObject.OUTBOX_MESSAGE,
+        "object_id": message.id,
+        "summary": f"{message.recipient}: {message.subject or message.kind}",
+    }
 
 
 def record_view(session: Session, message: OutboxMessage, staff: Staff, ip: str | None) -> None:
     """Reading a letter is reading personal data: audited (the caller commits)."""
-    _record(session, AuditAction.VIEW, message, staff, ip)
+    audit.record(
+        session, staff_id=staff.id, action=AuditAction.VIEW, ip_address=ip, **_about(message)
+    )
     session.flush()
 
 
@@ -79,7 +70,14 @@ def retry_message(
     changes = audit.diff({"status": message.status}, {"status": MessageStatus.PENDING})
     message.status = MessageStatus.PENDING
     message.scheduled_at = utcnow()
-    _record(session, AuditAction.UPDATE, message, staff, ip, changes)
+    audit.record(
+        session,
+        staff_id=staff.id,
+        action=AuditAction.UPDATE,
+        changes=changes,
+        ip_address=ip,
+        **_about(message),
+    )
     session.flush()
     return message
 
