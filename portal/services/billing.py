@@ -133,27 +133,36 @@ def _actual_accepted(reading):
     )
 
 
-def metered_volumes(period: date, first_id: int, last_id: int):
-    """(account, service, zone, category, volume) from the accepted actual readings of the
-    period."""
+def _by_meters(method: ChargeMethod, volume, basis):
+    """Volumes found from readings, per (account, service, zone, category): the SELECT over
+    the readings joined to their meters and accounts, its WHERE still to come."""
     return (
         select(
-            Meter.account_id,
-            Meter.service,
-            Reading.zone,
-            Account.category,
-            literal(ChargeMethod.METER.value).label("method"),
-            func.sum(Reading.consumption).label("volume"),
-            cast(null(), Numeric(10, 2)).label("basis"),
+            *_PER_METERED_ZONE,
+            literal(method.value).label("method"),
+            volume.label("volume"),
+            basis.label("basis"),
         )
         .join(Reading, Reading.meter_id == Meter.id)
         .join(Account, Account.id == Meter.account_id)
+    )
+
+
+_PER_METERED_ZONE = (Meter.account_id, Meter.service, Reading.zone, Account.category)
+
+
+def metered_volumes(period: date, first_id: int, last_id: int):
+    """(account, service, zone, category, volume) from the accepted actual readings of the
+    period."""
+    volume = func.sum(Reading.consumption)
+    return (
+        _by_meters(ChargeMethod.METER, volume, cast(null(), Numeric(10, 2)))
         .where(
             _open_accounts(period, first_id, last_id, Meter.account_id),
             Reading.period == period,
             _actual_accepted(Reading),
         )
-        .group_by(Meter.account_id, Meter.service, Reading.zone, Account.category)
+        .group_by(*_PER_METERED_ZONE)
     )
 
 
@@ -174,18 +183,9 @@ def average_volumes(period: date, first_id: int, last_id: int, months: int, mete
     earlier months, for active meters of services without a reading this period."""
     readings_count = func.count(Reading.id)
     join_on, missing = _not_in(metered_services, Meter.account_id, Meter.service)
+    volume = func.sum(Reading.consumption) / readings_count
     return (
-        select(
-            Meter.account_id,
-            Meter.service,
-            Reading.zone,
-            Account.category,
-            literal(ChargeMethod.AVERAGE.value).label("method"),
-            (func.sum(Reading.consumption) / readings_count).label("volume"),
-            func.cast(readings_count, Numeric(10, 2)).label("basis"),
-        )
-        .join(Reading, Reading.meter_id == Meter.id)
-        .join(Account, Account.id == Meter.account_id)
+        _by_meters(ChargeMethod.AVERAGE, volume, func.cast(readings_count, Numeric(10, 2)))
         .outerjoin(metered_services, join_on)
         .where(
             _open_accounts(period, first_id, last_id, Meter.account_id),
@@ -194,7 +194,7 @@ def average_volumes(period: date, first_id: int, last_id: int, months: int, mete
             Reading.period.between(add_months(period, -months), add_months(period, -1)),
             _actual_accepted(Reading),
         )
-        .group_by(Meter.account_id, Meter.service, Reading.zone, Account.category)
+        .group_by(*_PER_METERED_ZONE)
     )
 
 

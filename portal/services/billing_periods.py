@@ -126,17 +126,24 @@ def queue_run(
     row.status = PeriodStatus.QUEUED
     row.processed_accounts = 0
     row.total_accounts = _account_count(session)
+    _audit_status(
+        session, row, previous, f"billing run queued for {iso(period)}", staff_id=staff_id, ip=ip
+    )
+    return row
+
+
+def _audit_status(session: Session, row: BillingPeriod, previous, summary: str, *, staff_id, ip):
+    """The audit record of a period's change of status (to the one it has now)."""
     audit.record(
         session,
         staff_id=staff_id,
         action=AuditAction.UPDATE,
         object_type=AuditObject.BILLING_PERIOD,
         object_id=row.id,
-        summary=f"billing run queued for {iso(period)}",
-        changes={"status": [previous, PeriodStatus.QUEUED]},
+        summary=summary,
+        changes={"status": [previous, row.status]},
         ip_address=ip,
     )
-    return row
 
 
 def send_to_worker(broker_url: str | None, period: date) -> bool:
@@ -243,16 +250,8 @@ def close(
     commits)."""
     row = get_period(session, period)
     closing = ledger.close_period(session, period, staff_id)
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action=AuditAction.UPDATE,
-        object_type=AuditObject.BILLING_PERIOD,
-        object_id=row.id,
-        summary=f"period {iso(period)} closed: {closing.bills} bills",
-        changes={"status": [PeriodStatus.DRAFT, PeriodStatus.CLOSED]},
-        ip_address=ip,
-    )
+    summary = f"period {iso(period)} closed: {closing.bills} bills"
+    _audit_status(session, row, PeriodStatus.DRAFT, summary, staff_id=staff_id, ip=ip)
     return closing
 
 

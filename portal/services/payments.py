@@ -368,7 +368,7 @@ def create_registry(
         error_lines=checked.refused,
         imported_amount=Decimal("0.00"),
         source_csv=text,
-        errors_csv=_store_errors(checked),
+        errors_csv=csvfiles.stored_errors_text(checked),
     )
     session.add(registry)
     session.flush()
@@ -578,7 +578,7 @@ def _import_claimed(
             duplicate_lines=checked.duplicates,
             error_lines=checked.refused,
             imported_amount=amount,
-            errors_csv=_store_errors(checked),
+            errors_csv=csvfiles.stored_errors_text(checked),
         )
         .execution_options(synchronize_session=False)
     )
@@ -624,21 +624,6 @@ def _insert_payments(session: Session, lines, registry_id: int) -> set[tuple[str
 
 
 # --- the refused lines ----------------------------------------------------------------
-
-
-def _store_errors(checked: Checked) -> str | None:
-    """The refused lines as stored: line, code, reason, then the line's own cells; the
-    first row carries the file's header (if it had one). Kept as they came (the preview
-    re-reads them); the download neutralises formula cells (``errors_file``)."""
-    if not checked.errors:
-        return None
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(["line", "code", "reason", *(checked.header or [])])
-    writer.writerows(
-        [error.line, error.code, error.reason, *error.cells] for error in checked.errors
-    )
-    return out.getvalue()
 
 
 def stored_errors(registry: PaymentRegistry) -> tuple[list[str] | None, list[LineError]]:
