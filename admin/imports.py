@@ -6,17 +6,7 @@ The import itself runs in the background: a Celery worker when a broker is confi
 picks up queued imports on each round (and so does Celery beat, should a message be lost).
 """
 
-import io
-
-from flask import (
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    send_file,
-    url_for,
-)
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -25,42 +15,27 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.access import staff_required
-from admin.customers import page_of, staff_member
-from portal.extensions import db, htmx
-from portal.formatting import ZONE_LABELS
-from portal.models import Staff
+from portal.extensions import db
+from portal.models import ImportStatus, Staff, Zone
 from portal.services import exports
 from portal.services import readings_import as importer
-from portal.services.errors import DomainError, NotFound
-from portal.web import client_ip, receive_upload, redirect_after_post
+from portal.services.errors import DomainError
+from portal.web import (
+    client_ip,
+    page_of,
+    page_or_fragment,
+    receive_upload,
+    redirect_after_post,
+    send_download,
+    staff_member,
+)
 
 PAGE_SIZE = 20
-
-STATUS_LABELS = {
-    "uploaded": _l("waiting for the check"),
-    "checking": _l("checking"),
-    "pending": _l("not started"),
-    "queued": _l("queued"),
-    "running": _l("importing"),
-    "done": _l("done"),
-    "failed": _l("failed"),
-    "discarded": _l("discarded"),
-}
-STATUS_BADGES = {
-    "uploaded": "text-bg-info",
-    "checking": "text-bg-info",
-    "pending": "text-bg-warning",
-    "queued": "text-bg-info",
-    "running": "text-bg-info",
-    "done": "text-bg-success",
-    "failed": "text-bg-danger",
-    "discarded": "text-bg-secondary",
-}
 
 
 def within_size_limit(form, field) -> None:
     """The upload limit (app config READINGS_IMPORT_MAX_BYTES) as a form validator."""
-    max_bytes = importer.limits()[0]
+    max_bytes = importer.limits().bytes
     FileSize(max_bytes, message=importer.too_large_message(max_bytes))(form, field)
 
 
@@ -90,12 +65,18 @@ def staff_names(session, batches) -> dict[int, str]:
 
 def template_context() -> dict:
     return {
-        "STATUS_LABELS": STATUS_LABELS,
-        "STATUS_BADGES": STATUS_BADGES,
         "REASONS": importer.REASONS,
-        "ZONE_LABELS": ZONE_LABELS,
         "COLUMN_LABELS": importer.COLUMN_LABELS,
+        "ImportStatus": ImportStatus,
+        "Zone": Zone,
+        "is_active": importer.is_active,
+        "is_checking": importer.is_checking,
     }
+
+
+def _to_worker(batch_id: int) -> None:
+    """After the commit: the batch is handed to a worker (or waits for the scheduler)."""
+    importer.send_to_worker(current_app.config.get("CELERY_BROKER_URL"), batch_id)
 
 
 @bp.route("/imports/readings", methods=["GET", "POST"])
@@ -104,60 +85,60 @@ def imports():
     form = UploadForm()
     batch = receive_upload(form, importer.create_batch)
     if batch is not None:
-        if batch.status == "uploaded":  # a large file: its lines are checked in the background
-            importer.send_to_worker(current_app.config.get("CELERY_BROKER_URL"), batch.id)
+        db.session.commit()
+        if importer.is_checking(batch):  # a large file: its lines are checked in the background
+            _to_worker(batch.id)
         return redirect_after_post("admin.import_batch", batch_id=batch.id)
     page = page_of(importer.batches(db.session), PAGE_SIZE)
-    max_bytes, max_lines = importer.limits()
+    limits = importer.limits()
     return render_template(
         "admin/imports/index.html",
         form=form,
         page=page,
         names=staff_names(db.session, page.items),
-        max_mb=max_bytes // (1024 * 1024),
-        max_lines=max_lines,
+        max_mb=limits.bytes // (1024 * 1024),
+        max_lines=limits.lines,
         **template_context(),
     )
-
-
-def load(batch_id: int):
-    try:
-        return importer.get_batch(db.session, batch_id)
-    except NotFound:
-        abort(404)
 
 
 @bp.route("/imports/<int:batch_id>")
 @staff_required("readings.import")
 def import_batch(batch_id: int):
-    batch = load(batch_id)
+    batch = importer.get_batch(db.session, batch_id)
     context = {"batch": batch, **template_context()}
-    if batch.status in ("pending", "done", "failed"):
+    if batch.status in (ImportStatus.PENDING, ImportStatus.DONE, ImportStatus.FAILED):
         context["preview"] = importer.preview(importer.errors_text(db.session, batch_id))
-    if batch.status == "pending":
+    if batch.status == ImportStatus.PENDING:
         context["same_file"] = importer.same_file_batches(db.session, batch)
-        context["action_form"] = ActionForm()
-    if batch.status == "failed":
+    if batch.status in importer.STARTABLE_STATUSES:
         context["action_form"] = ActionForm()
     context["uploaded_by"] = staff_names(db.session, [batch]).get(batch.staff_id)
-    if htmx and not htmx.boosted and not htmx.history_restore_request:
-        return render_template("admin/imports/_status.html", **context)
-    return render_template("admin/imports/batch.html", **context)
+    return page_or_fragment("admin/imports/batch.html", "admin/imports/_status.html", **context)
+
+
+def _batch_action(batch_id: int, action) -> DomainError | None:
+    """Start or discard a batch (a POST with its CSRF token); the service's refusal, if any."""
+    importer.get_batch(db.session, batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        action(db.session, batch_id, staff_id=staff_member().id, ip=client_ip())
+    except DomainError as error:
+        db.session.rollback()
+        return error
+    db.session.commit()
+    return None
 
 
 @bp.route("/imports/<int:batch_id>/run", methods=["POST"])
 @staff_required("readings.import")
 def import_run(batch_id: int):
-    load(batch_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        importer.queue(db.session, batch_id, staff_id=staff_member().id, ip=client_ip())
-    except DomainError as error:
-        flash(error.message, "warning")
+    refused = _batch_action(batch_id, importer.queue)
+    if refused is not None:
+        flash(refused.message, "warning")
     else:
-        importer.send_to_worker(current_app.config.get("CELERY_BROKER_URL"), batch_id)
+        _to_worker(batch_id)
         flash(_("The import has started. It goes on if you leave this page."), "success")
     return redirect_after_post("admin.import_batch", batch_id=batch_id)
 
@@ -165,14 +146,9 @@ def import_run(batch_id: int):
 @bp.route("/imports/<int:batch_id>/discard", methods=["POST"])
 @staff_required("readings.import")
 def import_discard(batch_id: int):
-    load(batch_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        importer.discard(db.session, batch_id, staff_id=staff_member().id, ip=client_ip())
-    except DomainError as error:
-        flash(error.message, "warning")
+    refused = _batch_action(batch_id, importer.discard)
+    if refused is not None:
+        flash(refused.message, "warning")
         return redirect_after_post("admin.import_batch", batch_id=batch_id)
     flash(_("The file is discarded; nothing was imported."), "info")
     return redirect_after_post("admin.imports")
@@ -181,18 +157,14 @@ def import_discard(batch_id: int):
 @bp.route("/imports/<int:batch_id>/errors.csv")
 @staff_required("readings.import")
 def import_errors(batch_id: int):
-    batch = load(batch_id)
+    batch = importer.get_batch(db.session, batch_id)
     stored = importer.errors_text(db.session, batch_id)
     if not stored:
         abort(404)
     body = importer.errors_file(stored)
     importer.record_download(db.session, batch, staff_member().id, client_ip())
-    return send_file(
-        io.BytesIO(body),
-        mimetype=exports.CSV_MIMETYPE,
-        as_attachment=True,
-        download_name=f"import-{batch_id}-errors.csv",
-    )
+    db.session.commit()
+    return send_download(body, f"import-{batch_id}-errors.csv", exports.CSV_MIMETYPE)
 
 
 @bp.route("/imports")

@@ -2,9 +2,7 @@
 faulty and back in service, seal and verification dates, and the list of meters whose
 state verification is due. Every rule is in ``portal.services.meters``."""
 
-import io
-
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import flash, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,23 +19,25 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from admin import bp
 from admin.access import staff_required
-from admin.readings import reading_value, template_context
 from portal.extensions import db
-from portal.formatting import SERVICE_LABELS, ZONE_LABELS
+from portal.models import Meter, MeterStatus, Zone
 from portal.models.metering import ZONE_NAMES
-from portal.services import exports, meters
-from portal.services.errors import DomainError, NotFound
+from portal.readings.forms import readings_refusal_shown_on, with_zone_fields
+from portal.services import exports, meters, readings
+from portal.services.clock import local_today
 from portal.web import (
     client_ip,
-    list_page,
-    page_number,
+    options,
     page_of,
+    page_or_fragment,
+    redirect_after_post,
     refusal_shown_on,
+    send_download,
     staff_member,
 )
 
-# Every zone name a meter may have, in the order the forms show them.
-ALL_ZONES = ("total", "day", "peak", "semi_peak", "night")
+# Every zone a meter may have, in the order the forms show them.
+ALL_ZONES = (Zone.TOTAL, Zone.DAY, Zone.PEAK, Zone.SEMI_PEAK, Zone.NIGHT)
 
 # Names of what changed, as the meter's history shows them.
 CHANGE_LABELS = {
@@ -60,24 +60,34 @@ def _required(message):
     return DataRequired(message=message)
 
 
+def _zone_name(zone: str):
+    return Zone(zone).label
+
+
 class MeterSpecForm(FlaskForm):
     """The installation act: the new meter and its initial reading."""
 
     serial_number = StringField(
         _l("Serial number"),
-        validators=[_required(_l("Enter the meter's serial number.")), Length(max=40)],
+        validators=[
+            _required(_l("Enter the meter's serial number.")),
+            Length(max=meters.SERIAL_LENGTH),
+        ],
     )
-    model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
+    model = StringField(_l("Model"), validators=[Optional(), Length(max=meters.MODEL_LENGTH)])
     zones = SelectField(_l("Tariff zones"), choices=ZONE_CHOICES, coerce=int, default=1)
     whole_digits = IntegerField(
         _l("Whole digits"),
         default=6,
-        validators=[_required(_l("Enter a number from 1 to 12.")), NumberRange(1, 12)],
+        validators=[
+            _required(_l("Enter a number from 1 to 12.")),
+            NumberRange(*meters.WHOLE_DIGITS),
+        ],
     )
     fraction_digits = IntegerField(
         _l("Decimal digits"),
         default=1,
-        validators=[Optional(strip_whitespace=True), NumberRange(0, 4)],
+        validators=[Optional(strip_whitespace=True), NumberRange(*meters.FRACTION_DIGITS)],
     )
     installed_on = DateField(
         _l("Installed on"), validators=[_required(_l("Enter the installation date."))]
@@ -86,7 +96,9 @@ class MeterSpecForm(FlaskForm):
         _l("Next verification due"),
         validators=[_required(_l("Enter the date the next verification is due."))],
     )
-    seal_number = StringField(_l("Seal number"), validators=[Optional(), Length(max=40)])
+    seal_number = StringField(
+        _l("Seal number"), validators=[Optional(), Length(max=meters.SEAL_LENGTH)]
+    )
     remote_read = BooleanField(
         _l("Read remotely (АСКУЭ)"),
         description=_l("The customer will not be asked for its readings"),
@@ -106,26 +118,15 @@ class MeterSpecForm(FlaskForm):
             remote_read=self.remote_read.data,
         )
 
-    def initial_values(self) -> dict[str, str]:
-        return {zone: self[f"initial_{zone}"].data for zone in ALL_ZONES}
+    def zone_values(self, prefix: str, zones=ALL_ZONES) -> dict[str, str]:
+        return {zone: self[f"{prefix}_{zone}"].data for zone in zones}
 
 
-def _with_zone_fields(form_class, prefix: str, zones):
-    """A subclass of the form with one reading field per zone: ``{prefix}_{zone}``."""
-
-    class Form(form_class):
-        pass
-
-    for zone in zones:
-        setattr(
-            Form,
-            f"{prefix}_{zone}",
-            StringField(
-                ZONE_LABELS[zone],
-                validators=[Optional(), Length(max=24), reading_value],
-            ),
-        )
-    return Form
+def _with_initial_values(form_class):
+    """The form with the new meter's initial reading, a field per zone it may have."""
+    return with_zone_fields(
+        form_class, ALL_ZONES, prefix="initial_", label=_zone_name, required=None
+    )
 
 
 class RegisterForm(MeterSpecForm):
@@ -133,18 +134,20 @@ class RegisterForm(MeterSpecForm):
 
 
 def register_form(account, **kwargs):
-    form_class = _with_zone_fields(RegisterForm, "initial", ALL_ZONES)
-    form = form_class(**kwargs)
-    form.service.choices = [
-        SelectChoice(item.service, SERVICE_LABELS.get(item.service, item.service))
-        for item in account.services
-    ]
+    form = _with_initial_values(RegisterForm)(**kwargs)
+    form.service.choices = options((item.service, item.service.label) for item in account.services)
     return form
 
 
-def replace_form(old, **kwargs):
-    initial = _with_zone_fields(MeterSpecForm, "initial", ALL_ZONES)
-    form_class = _with_zone_fields(initial, "final", old.zone_names)
+def replace_form(old: Meter, **kwargs):
+    form_class = with_zone_fields(
+        _with_initial_values(MeterSpecForm),
+        old.zone_names,
+        prefix="final_",
+        label=_zone_name,
+        required=None,
+        meter=old,
+    )
     form = form_class(**kwargs)
     form.installed_on.label.text = _("Replacement date")
     return form
@@ -153,14 +156,17 @@ def replace_form(old, **kwargs):
 class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason"),
-        validators=[_required(_l("Say why: it stays in the meter's history.")), Length(max=300)],
+        validators=[
+            _required(_l("Say why: it stays in the meter's history.")),
+            Length(max=meters.MAX_REASON_LENGTH),
+        ],
     )
 
 
 class VerificationForm(FlaskForm):
     seal_number = StringField(
         _l("Seal number"),
-        validators=[Optional(), Length(max=40)],
+        validators=[Optional(), Length(max=meters.SEAL_LENGTH)],
         description=_l("Leave empty if the meter has no seal"),
     )
     verified_on = DateField(
@@ -174,16 +180,9 @@ class VerificationForm(FlaskForm):
     )
 
 
-def _meter_or_404(meter_id: int):
-    try:
-        return meters.get_meter(db.session, meter_id)
-    except NotFound:
-        abort(404)
-
-
-def _to_card(meter_id: int, message: str):
-    flash(message, "success")
-    return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
+def _to_card(meter_id: int, message: str, category: str = "success"):
+    flash(message, category)
+    return redirect_after_post("admin.meter_card", meter_id=meter_id)
 
 
 # --- the card -------------------------------------------------------------------------------
@@ -192,15 +191,15 @@ def _to_card(meter_id: int, message: str):
 @bp.route("/meters/<int:meter_id>")
 @staff_required("meters")
 def meter_card(meter_id: int):
-    try:
-        card = meters.open_card(
-            db.session, meter_id, staff_id=staff_member().id, ip=client_ip(), page=page_number()
-        )
-    except NotFound:
-        abort(404)
-    return render_template(
-        "admin/meters/card.html", card=card, CHANGE_LABELS=CHANGE_LABELS, **template_context()
+    history = page_of(readings.history_query(meter_id), meters.HISTORY_PAGE_SIZE)
+    card = meters.open_card(
+        db.session, meter_id, history.items, staff_id=staff_member().id, ip=client_ip()
     )
+    html = render_template(
+        "admin/meters/card.html", card=card, history=history, CHANGE_LABELS=CHANGE_LABELS
+    )
+    db.session.commit()  # the view's audit record; after the page, which it would expire
+    return html
 
 
 # --- registering and replacing --------------------------------------------------------------
@@ -209,24 +208,23 @@ def meter_card(meter_id: int):
 @bp.route("/accounts/<int:account_id>/meters/new", methods=["GET", "POST"])
 @staff_required("meters.manage")
 def meter_register(account_id: int):
-    try:
-        account = meters.get_account(db.session, account_id)
-    except NotFound:
-        abort(404)
-    except DomainError as error:
-        flash(error.message, "warning")
-        return redirect(url_for("admin.meters_verification"), code=303)
-    form = register_form(account, installed_on=meters.today())
+    account = meters.get_account(db.session, account_id)
+    refusal = meters.installation_refusal(account)
+    if refusal is not None:
+        flash(refusal, "warning")
+        return redirect_after_post("admin.meters_verification")
+    form = register_form(account, installed_on=local_today())
     if form.validate_on_submit():
-        with refusal_shown_on(form):
+        with readings_refusal_shown_on(form):
             meter = meters.register_meter(
                 db.session,
                 account.id,
                 form.spec(form.service.data),
-                form.initial_values(),
+                form.zone_values("initial"),
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             return _to_card(meter.id, _("The meter is registered with its initial reading."))
     return render_template(
         "admin/meters/register.html", form=form, account=account, ALL_ZONES=ALL_ZONES
@@ -236,29 +234,30 @@ def meter_register(account_id: int):
 @bp.route("/meters/<int:meter_id>/replace", methods=["GET", "POST"])
 @staff_required("meters.manage")
 def meter_replace(meter_id: int):
-    old = _meter_or_404(meter_id)
-    if old.status == "removed":
-        flash(_("The meter has been removed: it cannot be changed."), "warning")
-        return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
+    old = meters.get_meter(db.session, meter_id)
+    refusal = meters.change_refusal(old)
+    if refusal is not None:
+        return _to_card(meter_id, refusal, "warning")
     form = replace_form(
         old,
-        installed_on=meters.today(),
+        installed_on=local_today(),
         zones=old.zones,
         whole_digits=old.whole_digits,
         fraction_digits=old.fraction_digits,
         remote_read=old.remote_read,
     )
     if form.validate_on_submit():
-        with refusal_shown_on(form):
+        with readings_refusal_shown_on(form):
             new = meters.replace_meter(
                 db.session,
                 old.id,
                 form.spec(old.service),
-                final_values={zone: form[f"final_{zone}"].data for zone in old.zone_names},
-                initial_values=form.initial_values(),
+                final_values=form.zone_values("final", old.zone_names),
+                initial_values=form.zone_values("initial"),
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             return _to_card(new.id, _("The meter is replaced: the old one is removed."))
     return render_template(
         "admin/meters/replace.html",
@@ -272,26 +271,21 @@ def meter_replace(meter_id: int):
 # --- status, seal and verification ----------------------------------------------------------
 
 
-def _status_change(meter_id: int, change, expected: str, success: str, template_kind: str):
-    meter = _meter_or_404(meter_id)
-    if meter.status != expected:
-        flash(
-            _("The meter is already marked faulty.")
-            if meter.status == "faulty"
-            else _("The meter is in service.")
-            if meter.status == "active"
-            else _("The meter has been removed: it cannot be changed."),
-            "warning",
-        )
-        return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
+def _status_change(meter_id: int, status: MeterStatus, success: str):
+    meter = meters.get_meter(db.session, meter_id)
+    refusal = meters.status_refusal(meter, status)
+    if refusal is not None:
+        return _to_card(meter_id, refusal, "warning")
+    change = meters.mark_faulty if status == MeterStatus.FAULTY else meters.mark_repaired
     form = ReasonForm()
     if form.validate_on_submit():
         with refusal_shown_on(form):
             change(
                 db.session, meter.id, form.reason.data, staff_id=staff_member().id, ip=client_ip()
             )
+            db.session.commit()
             return _to_card(meter_id, success)
-    return render_template("admin/meters/status.html", form=form, meter=meter, kind=template_kind)
+    return render_template("admin/meters/status.html", form=form, meter=meter, status=status)
 
 
 @bp.route("/meters/<int:meter_id>/faulty", methods=["GET", "POST"])
@@ -299,28 +293,24 @@ def _status_change(meter_id: int, change, expected: str, success: str, template_
 def meter_faulty(meter_id: int):
     return _status_change(
         meter_id,
-        meters.mark_faulty,
-        "active",
+        MeterStatus.FAULTY,
         _("The meter is marked faulty: it takes no readings until repaired or replaced."),
-        "faulty",
     )
 
 
 @bp.route("/meters/<int:meter_id>/repaired", methods=["GET", "POST"])
 @staff_required("meters.manage")
 def meter_repaired(meter_id: int):
-    return _status_change(
-        meter_id, meters.mark_repaired, "faulty", _("The meter is back in service."), "repaired"
-    )
+    return _status_change(meter_id, MeterStatus.ACTIVE, _("The meter is back in service."))
 
 
 @bp.route("/meters/<int:meter_id>/verification", methods=["GET", "POST"])
 @staff_required("meters.manage")
 def meter_verification(meter_id: int):
-    meter = _meter_or_404(meter_id)
-    if meter.status == "removed":
-        flash(_("The meter has been removed: it cannot be changed."), "warning")
-        return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
+    meter = meters.get_meter(db.session, meter_id)
+    refusal = meters.change_refusal(meter)
+    if refusal is not None:
+        return _to_card(meter_id, refusal, "warning")
     form = VerificationForm(obj=meter)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -333,9 +323,9 @@ def meter_verification(meter_id: int):
                 staff_id=staff_member().id,
                 ip=client_ip(),
             )
+            db.session.commit()
             if not changes:
-                flash(_("Nothing was changed."), "info")
-                return redirect(url_for("admin.meter_card", meter_id=meter_id), code=303)
+                return _to_card(meter_id, _("Nothing was changed."), "info")
             return _to_card(meter_id, _("The seal and verification dates are saved."))
     return render_template("admin/meters/verification_form.html", form=form, meter=meter)
 
@@ -346,12 +336,11 @@ def meter_verification(meter_id: int):
 @bp.route("/meters/verification")
 @staff_required("meters")
 def meters_verification():
-    page = page_of(meters.verification_due(db.session), meters.PAGE_SIZE)
-    return list_page(
+    return page_or_fragment(
         "admin/meters/verification.html",
         "admin/meters/_verification_results.html",
-        page=page,
-        today=meters.today(),
+        page=page_of(meters.verification_due(db.session), meters.PAGE_SIZE),
+        today=local_today(),
         limit=meters.verification_limit(db.session),
     )
 
@@ -360,7 +349,6 @@ def meters_verification():
 @staff_required("meters")
 def meters_verification_csv():
     body = meters.verification_csv(db.session, staff_id=staff_member().id, ip=client_ip())
-    filename = f"verification-due-{meters.today().isoformat()}.csv"
-    return send_file(
-        io.BytesIO(body), mimetype=exports.CSV_MIMETYPE, as_attachment=True, download_name=filename
-    )
+    db.session.commit()  # the export's audit record
+    filename = f"verification-due-{local_today().isoformat()}.csv"
+    return send_download(body, filename, exports.CSV_MIMETYPE)

@@ -2,73 +2,38 @@
 or on a site visit; metering specialists review readings far above the usual; supervisors
 follow the acceptance figure. Every rule is in ``portal.services.readings``."""
 
-from datetime import date
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    HiddenField,
-    SelectChoice,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Optional
 
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
-from portal.formatting import ZONE_LABELS
-from portal.services import meters, readings
+from portal.models import Meter, ReadingSource, Zone
+from portal.readings.forms import (
+    MAX_VALUE_LENGTH,
+    ConfirmableForm,
+    readings_refusal_shown_on,
+    with_zone_fields,
+)
+from portal.services import meters, months, readings
+from portal.services.clock import local_today
 from portal.services.customers import clean_term
-from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, client_ip, list_page, page_of, staff_member, wants_fragment
+from portal.services.errors import DomainError
+from portal.web import (
+    client_ip,
+    options,
+    page_of,
+    page_or_fragment,
+    redirect_after_post,
+    staff_member,
+    wants_fragment,
+)
 
 PAGE_SIZE = 20
-ACCEPTANCE_MONTHS = 6
-EARLIEST_PERIOD = date(2000, 1, 1)
-
-READING_SOURCE_LABELS = {
-    "customer": _l("customer, on the portal"),
-    "operator": _l("operator: phone or office"),
-    "controller": _l("controller: site visit"),
-    "remote": _l("remote reading"),
-    "estimated": _l("estimated by the average"),
-    "norm": _l("by the norm"),
-}
-READING_STATUS_LABELS = {
-    "accepted": _l("accepted"),
-    "pending_review": _l("under review"),
-    "rejected": _l("rejected"),
-    "superseded": _l("superseded"),
-}
-READING_STATUS_BADGES = {
-    "accepted": "text-bg-success",
-    "pending_review": "text-bg-warning",
-    "rejected": "text-bg-danger",
-    "superseded": "text-bg-light border",
-}
-
-
-def template_context() -> dict:
-    return {
-        "READING_SOURCE_LABELS": READING_SOURCE_LABELS,
-        "READING_STATUS_LABELS": READING_STATUS_LABELS,
-        "READING_STATUS_BADGES": READING_STATUS_BADGES,
-    }
-
-
-def reading_value(_form, field) -> None:
-    """A register value as the readings service reads it (comma or point, spaces)."""
-    if field.data and field.data.strip():
-        try:
-            readings.parse_value(field.data)
-        except DomainError as error:
-            raise ValidationError(error.message) from None
-
 
 # --- entering readings ----------------------------------------------------------------------
 
@@ -77,27 +42,27 @@ def reading_value(_form, field) -> None:
 @staff_required("readings.enter")
 def reading_entry():
     term = clean_term(request.args.get("q"))
-    # Audit first: its commit would otherwise expire the meters just loaded.
     meters.record_search(db.session, term, staff_id=staff_member().id, ip=client_ip())
     page = page_of(meters.find_meters(term), PAGE_SIZE)
-    last = readings.last_readings(db.session, [meter.id for meter in page.items])
-    return list_page(
+    html = page_or_fragment(
         "admin/readings/enter.html",
         "admin/readings/_meters.html",
         term=term,
         page=page,
-        last=last,
-        **template_context(),
+        last=readings.last_readings(db.session, [meter.id for meter in page.items]),
     )
+    db.session.commit()  # the search's audit record; after the page, which it would expire
+    return html
 
 
-class EntryForm(FlaskForm):
+class EntryForm(ConfirmableForm):
+    """The readings of one meter (its zone fields are added by ``entry_form_for``); a value
+    far above the usual is confirmed for exactly the values typed."""
+
     source = SelectField(
         _l("Where the reading comes from"),
-        choices=[
-            SelectChoice(source, READING_SOURCE_LABELS[source]) for source in readings.STAFF_SOURCES
-        ],
-        default="operator",
+        choices=options((source, source.staff_label) for source in readings.STAFF_SOURCES),
+        default=ReadingSource.OPERATOR,
     )
     taken_on = DateField(
         _l("Date taken"),
@@ -106,92 +71,73 @@ class EntryForm(FlaskForm):
     confirmed = BooleanField(_l("The value is right: send it to the metering specialist"))
 
 
-def entry_form_for(meter, **kwargs) -> EntryForm:
-    """The entry form with one value field per tariff zone of the meter."""
+def _entry_label(zone: str):
+    return _l("Reading: %(zone)s", zone=Zone(zone).label)
 
-    class MeterEntryForm(EntryForm):
-        pass
 
-    for zone in meter.zone_names:
-        setattr(
-            MeterEntryForm,
-            f"value_{zone}",
-            StringField(
-                _l("Reading: %(zone)s", zone=ZONE_LABELS[zone]),
-                validators=[
-                    DataRequired(message=_l("Enter the reading of this zone.")),
-                    Length(max=24),
-                    reading_value,
-                ],
-            ),
-        )
-    return MeterEntryForm(**kwargs)
+def entry_form_for(meter: Meter, **kwargs) -> EntryForm:
+    """The entry form with one value field per tariff zone of the meter (``value_<zone>``)."""
+    form_class = with_zone_fields(
+        EntryForm,
+        meter.zone_names,
+        prefix="value_",
+        label=_entry_label,
+        required=_l("Enter the reading of this zone."),
+        meter=meter,
+    )
+    form = form_class(**kwargs)
+    form.value_names = tuple(f"value_{zone}" for zone in meter.zone_names)
+    return form
 
 
 @bp.route("/readings/enter/<int:meter_id>", methods=["GET", "POST"])
 @staff_required("readings.enter")
 def reading_entry_meter(meter_id: int):
     staff = staff_member()
-    try:
-        if request.method == "GET":
-            meters.record_view(db.session, meter_id, staff_id=staff.id, ip=client_ip())
-        meter = meters.get_meter(db.session, meter_id)
-    except NotFound:
-        abort(404)
-    form = entry_form_for(meter, taken_on=meters.today())
+    if request.method == "GET":
+        meters.record_view(db.session, meter_id, staff_id=staff.id, ip=client_ip())
+    meter = meters.get_meter(db.session, meter_id)
+    form = entry_form_for(meter, taken_on=local_today())
     to_confirm: dict[str, str] = {}
     if form.validate_on_submit():
-        values = {zone: form[f"value_{zone}"].data for zone in meter.zone_names}
-        try:
+        with readings_refusal_shown_on(form, prefix="value_"):
             receipts = readings.submit(
                 db.session,
                 meter,
-                values,
-                source=form.source.data,
+                {zone: form[f"value_{zone}"].data for zone in meter.zone_names},
+                source=ReadingSource(form.source.data),
                 taken_on=form.taken_on.data,
                 staff_id=staff.id,
-                confirmed=form.confirmed.data,
+                confirmed=form.is_confirmed(),
                 ip=client_ip(),
             )
-        except readings.ZoneErrors as error:
-            db.session.rollback()
-            for zone, message in error.errors.items():
-                form[f"value_{zone}"].errors.append(message)
-        except DomainError as error:
-            db.session.rollback()
-            attach_error(form, error)
-        else:
-            to_confirm = {
-                r.zone: r.verdict.reason for r in receipts if r.verdict.outcome == "confirm"
-            }
+            to_confirm = {r.zone: r.verdict.reason for r in receipts if r.verdict.asks_confirmation}
             if not to_confirm:
-                ids = [r.reading_id for r in receipts]
-                return redirect(url_for("admin.reading_receipt", id=ids), code=303)
-    return render_template(
+                db.session.commit()
+                ids = [receipt.reading_id for receipt in receipts]
+                return redirect_after_post("admin.reading_receipt", id=ids)
+            form.ask_confirmation()
+    return _entry_page(meter, form, to_confirm)
+
+
+def _entry_page(meter: Meter, form: EntryForm, to_confirm: dict[str, str]):
+    html = render_template(
         "admin/readings/entry_form.html",
         meter=meter,
         form=form,
         to_confirm=to_confirm,
         last=readings.last_readings(db.session, [meter.id]),
         window=readings.window(db.session),
-        **template_context(),
     )
+    db.session.commit()  # the view's audit record (GET); after the page, which it would expire
+    return html
 
 
 @bp.route("/readings/receipt")
 @staff_required("readings.enter")
 def reading_receipt():
-    ids = request.args.getlist("id", type=int)
-    try:
-        stored = meters.receipt(db.session, ids)
-    except NotFound:
-        abort(404)
-    return render_template(
-        "admin/readings/receipt.html",
-        readings=stored,
-        meter=stored[0].meter,
-        **template_context(),
-    )
+    stored = meters.receipt(db.session, request.args.getlist("id", type=int))
+    return render_template("admin/readings/receipt.html", readings=stored, meter=stored[0].meter)
 
 
 # --- the review queue -----------------------------------------------------------------------
@@ -212,7 +158,7 @@ def queue_context(**extra) -> dict:
         "previous": readings.previous_for(db.session, page.items),
         "errors": {},
         "typed": {},
-        **template_context(),
+        "max_value_length": MAX_VALUE_LENGTH,
         **extra,
     }
 
@@ -220,40 +166,41 @@ def queue_context(**extra) -> dict:
 @bp.route("/readings/review")
 @staff_required("readings.review")
 def readings_review():
-    return list_page("admin/readings/review.html", "admin/readings/_queue.html", **queue_context())
+    return page_or_fragment(
+        "admin/readings/review.html", "admin/readings/_queue.html", **queue_context()
+    )
+
+
+def _decide(reading_id: int, action: str, form: ReviewForm) -> str:
+    """Accept, reject or correct the reading (the service's rules); what to tell staff."""
+    staff_id, ip = staff_member().id, client_ip()
+    if action == "accept":
+        readings.accept(db.session, reading_id, staff_id, ip=ip)
+        return _("The reading is accepted.")
+    if action == "reject":
+        readings.reject(db.session, reading_id, staff_id, form.reason.data or "", ip=ip)
+        return _("The reading is rejected; the customer sees the reason.")
+    readings.correct(
+        db.session, reading_id, staff_id, form.value.data or "", form.reason.data or "", ip=ip
+    )
+    return _("The reading is corrected; the customer sees the new value.")
 
 
 def review_action(reading_id: int, action: str):
     """Accept, reject or correct one reading; htmx gets the row back, a browser the queue."""
+    meters.reading_with_meter(db.session, reading_id)  # NotFound: 404
     form = ReviewForm()
     form.validate()
-    staff_id, ip = staff_member().id, client_ip()
     try:
-        if action == "accept":
-            readings.accept(db.session, reading_id, staff_id, ip=ip)
-            message = _("The reading is accepted.")
-        elif action == "reject":
-            readings.reject(db.session, reading_id, staff_id, form.reason.data or "", ip=ip)
-            message = _("The reading is rejected; the customer sees the reason.")
-        else:
-            readings.correct(
-                db.session,
-                reading_id,
-                staff_id,
-                form.value.data or "",
-                form.reason.data or "",
-                ip=ip,
-            )
-            message = _("The reading is corrected; the customer sees the new value.")
-    except NotFound:
-        abort(404)
+        message = _decide(reading_id, action, form)
     except DomainError as error:
         db.session.rollback()
         return review_refused(reading_id, action, error, form)
+    db.session.commit()
     if wants_fragment():
         return review_row(reading_id, message=message)
     flash(message, "success")
-    return redirect(url_for("admin.readings_review", page=_page(form)), code=303)
+    return redirect_after_post("admin.readings_review", page=_page(form))
 
 
 def _page(form: ReviewForm) -> int | None:
@@ -262,10 +209,7 @@ def _page(form: ReviewForm) -> int | None:
 
 
 def review_row(reading_id: int, *, message=None, error=None, action=None, typed=None):
-    try:
-        reading = meters.reading_with_meter(db.session, reading_id)
-    except NotFound:
-        abort(404)
+    reading = meters.reading_with_meter(db.session, reading_id)
     return render_template(
         "admin/readings/_review_row.html",
         reading=reading,
@@ -273,7 +217,7 @@ def review_row(reading_id: int, *, message=None, error=None, action=None, typed=
         message=message,
         errors={reading.id: {"action": action, "error": error}} if error else {},
         typed={reading.id: typed or {}},
-        **template_context(),
+        max_value_length=MAX_VALUE_LENGTH,
     )
 
 
@@ -284,7 +228,7 @@ def review_refused(reading_id: int, action: str, error: DomainError, form: Revie
         if wants_fragment():
             return review_row(reading_id, message=error.message)
         flash(error.message, "warning")
-        return redirect(url_for("admin.readings_review", page=_page(form)), code=303)
+        return redirect_after_post("admin.readings_review", page=_page(form))
     if wants_fragment():
         return review_row(reading_id, error=error, action=action, typed=typed)
     context = queue_context(
@@ -314,47 +258,23 @@ def readings_review_correct(reading_id: int):
 # --- the acceptance figure ------------------------------------------------------------------
 
 
-def parse_period(raw: str | None) -> date | None:
-    """ "2026-11" → 1 November 2026; anything else → None."""
-    try:
-        year, month = (int(part) for part in (raw or "").strip().split("-"))
-        return date(year, month, 1)
-    except (ValueError, TypeError):
-        return None
-
-
-def months_up_to(period: date, count: int) -> list[date]:
-    """The period and the ``count - 1`` months before it, newest first."""
-    months = []
-    year, month = period.year, period.month
-    for _step in range(count):
-        months.append(date(year, month, 1))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return months
-
-
 @bp.route("/readings/acceptance")
 @staff_required("readings.acceptance")
 def readings_acceptance():
-    current = readings.period_of(meters.today())
+    current = months.period_of(local_today())
     raw = request.args.get("period")
-    period = parse_period(raw) if raw else current
     error = None
-    if period is None or not EARLIEST_PERIOD <= period <= current:
-        error = _(
-            "Choose a month from January 2000 to the current one, for example %(example)s.",
-            example=current.strftime("%Y-%m"),
-        )
-        period = current
-    figures = [
-        readings.acceptance(db.session, month) for month in months_up_to(period, ACCEPTANCE_MONTHS)
-    ]
+    try:
+        period = readings.acceptance_period(raw)
+    except DomainError as refused:
+        error, period = refused.message, current
     return render_template(
         "admin/readings/acceptance.html",
         period=period,
-        raw_period=raw if error else period.strftime("%Y-%m"),
+        raw_period=raw if error else months.iso(period),
         error=error,
-        figures=figures,
-        max_period=current.strftime("%Y-%m"),
+        figures=readings.acceptance_by_month(db.session, period),
+        min_period=months.iso(months.EARLIEST_PERIOD),
+        max_period=months.iso(current),
         window=readings.window(db.session),
     )

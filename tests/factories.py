@@ -202,6 +202,49 @@ def make_contract(session, organisation: Organisation, **fields) -> Contract:
 
 # --- metering: readings, meters, imports ------------------------------------------------
 
+
+def meter_with_history(session, **meter_fields) -> Meter:
+    """A single-rate meter on a new account, read on the 20th of each of the six months
+    before this one at 100 a month: 1000 first, 1500 last."""
+    from portal.services import clock, months
+
+    meter = make_meter(session, make_account(session), zones=1, **meter_fields)
+    this_period = months.period_of(clock.local_today())
+    for ago in range(6, 0, -1):
+        make_reading(
+            session,
+            meter,
+            1500 - 100 * (ago - 1),
+            months.add_months(this_period, -ago).replace(day=20),
+            consumption=None if ago == 6 else Decimal(100),
+        )
+    return meter
+
+
+def downloaded_csv(response, filename: str) -> list[list[str]]:
+    """The rows of a CSV download, after checking it is sent and written the one way: the
+    BOM, ";" and CRLF line endings."""
+    import csv
+    import io
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == f"attachment; filename={filename}"
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")
+    text = body.decode("utf-8")[1:]
+    assert text.endswith("\r\n")
+    assert "\n" not in text.replace("\r\n", "")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def project_dir():
+    """The project's folder, where a worker started by a test runs."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
+
+
 # --- billing: tariffs, periods, charges, bills, payments, debt -------------------------------
 
 

@@ -1,15 +1,29 @@
-"""Forms of meter readings: one input per tariff zone of a meter, and the quick form."""
+"""Forms of meter readings, for the portal and the back office alike: the one builder of
+per-zone register fields (``with_zone_fields``), the confirmation of an unusual value bound
+to the values typed (``ConfirmableForm``), the quick form; and the one way a refusal of the
+readings rules reaches a form's fields (``readings_refusal_shown_on``)."""
+
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp, StopValidation
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    StopValidation,
+)
 
-from portal.formatting import ZONE_LABELS
-from portal.models import Meter
+from portal.extensions import db
+from portal.models import Meter, Zone
 from portal.services import readings
 from portal.services.errors import DomainError
 from portal.services.readings import TARIFF_FIELDS
+from portal.web import attach_error
 
 MAX_VALUE_LENGTH = 24
 
@@ -24,6 +38,8 @@ def register_value(meter: Meter | None):
     field shows its error at once. The service applies them again when the form is sent."""
 
     def validator(_form, field):
+        if not field.data:
+            return  # the presence rule speaks for an empty field
         try:
             value = readings.parse_value(field.data)
         except DomainError as error:
@@ -35,10 +51,16 @@ def register_value(meter: Meter | None):
     return validator
 
 
-def _value_field(label, required: bool = True, description=None, meter=None) -> StringField:
-    presence = (
-        InputRequired(message=_l("Enter the value shown on the meter.")) if required else Optional()
-    )
+def value_field(
+    label,
+    *,
+    required=_l("Enter the value shown on the meter."),
+    description=None,
+    meter: Meter | None = None,
+) -> StringField:
+    """One register value: ``required`` is the message of an empty field (None: the field
+    may stay empty), ``meter`` the meter whose rules apply as it is typed."""
+    presence = DataRequired(message=required) if required else Optional()
     return StringField(
         label,
         validators=[
@@ -52,8 +74,28 @@ def _value_field(label, required: bool = True, description=None, meter=None) -> 
 
 
 def zone_label(zone: str) -> str:
-    text = str(ZONE_LABELS.get(zone, zone))
+    text = str(Zone(zone).label)
     return text[:1].upper() + text[1:]
+
+
+def with_zone_fields(
+    form_class: type[FlaskForm],
+    zones: Iterable[str],
+    *,
+    prefix: str = "",
+    label: Callable[[str], object] = zone_label,
+    hints: dict[str, str] | None = None,
+    **field_options,
+) -> type[FlaskForm]:
+    """A subclass of the form with one register value field per zone, named
+    ``{prefix}{zone}`` (``value_field``'s ``field_options`` apply to each)."""
+    fields = {
+        f"{prefix}{zone}": value_field(
+            label(zone), description=(hints or {}).get(zone), **field_options
+        )
+        for zone in zones
+    }
+    return type(form_class.__name__, (form_class,), fields)
 
 
 class ConfirmableForm(FlaskForm):
@@ -82,19 +124,32 @@ class ConfirmableForm(FlaskForm):
         self.confirmed_values.data = self.fingerprint()
 
 
-class ReadingForm(ConfirmableForm):
-    """Fields are added per meter by ``reading_form``: one per zone, named by the zone."""
-
-
-def reading_form(meter: Meter, hints: dict[str, str], **kwargs) -> ReadingForm:
-    fields = {
-        zone: _value_field(zone_label(zone), description=hints.get(zone), meter=meter)
-        for zone in meter.zone_names
-    }
-    form_class = type("MeterReadingForm", (ReadingForm,), fields)
-    form = form_class(**kwargs)
+def reading_form(meter: Meter, hints: dict[str, str], **kwargs) -> ConfirmableForm:
+    """The resident's form: one field per zone of the meter, named by the zone."""
+    form = with_zone_fields(ConfirmableForm, meter.zone_names, hints=hints, meter=meter)(**kwargs)
     form.value_names = meter.zone_names
     return form
+
+
+def attach_refusal(form: FlaskForm, error: DomainError, *, prefix: str = "") -> None:
+    """A refusal of the readings rules on the form: each zone's message of ZoneErrors next
+    to that zone's field (``{prefix}{zone}``), any other refusal as ``attach_error`` puts it."""
+    if isinstance(error, readings.ZoneErrors):
+        for zone, message in error.errors.items():
+            attach_error(form, DomainError(message, f"{prefix}{zone}"))
+    else:
+        attach_error(form, error)
+
+
+@contextmanager
+def readings_refusal_shown_on(form: FlaskForm, *, prefix: str = ""):
+    """``web.refusal_shown_on`` for forms of register values: when a rule refuses the
+    block's action its changes are undone and every refused zone shows its reason."""
+    try:
+        yield
+    except DomainError as error:
+        db.session.rollback()
+        attach_refusal(form, error, prefix=prefix)
 
 
 class QuickReadingForm(ConfirmableForm):
@@ -117,9 +172,9 @@ class QuickReadingForm(ConfirmableForm):
         filters=[_strip],
         description=_l("Printed on the meter's front panel, usually under a bar code"),
     )
-    t1 = _value_field("T1", description=_l("single rate, day or peak"))
-    t2 = _value_field("T2", required=False, description=_l("night"))
-    t3 = _value_field("T3", required=False, description=_l("semi-peak"))
+    t1 = value_field("T1", description=_l("single rate, day or peak"))
+    t2 = value_field("T2", required=None, description=_l("night"))
+    t3 = value_field("T3", required=None, description=_l("semi-peak"))
 
     value_names = TARIFF_FIELDS
 

@@ -1,62 +1,36 @@
 """A resident's meter readings: send (with validation as you type), receipt, history; and
 sending a reading without signing in. The rules live in ``portal.services.readings``."""
 
-from flask import (
-    Blueprint,
-    abort,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.extensions import db
-from portal.formatting import SERVICE_UNITS, label
-from portal.models import Meter
-from portal.readings.forms import QuickReadingForm, reading_form
-from portal.services import accounts, readings
-from portal.services.errors import DomainError, NotFound
-from portal.web import attach_error, customer_required, rate_limit, wants_fragment
+from portal.models import Meter, MeterStatus, ReadingSource, ReadingStatus
+from portal.readings.forms import (
+    QuickReadingForm,
+    reading_form,
+    readings_refusal_shown_on,
+    zone_label,
+)
+from portal.services import accounts, months, readings
+from portal.services.errors import DomainError
+from portal.web import customer_required, rate_limit, redirect_after_post, wants_fragment
 
 bp = Blueprint("readings", __name__)
 
-MAX_ID = 2**63 - 1  # larger numbers are no id of any row (and overflow SQLite's integers)
-MAX_RECEIPT_READINGS = 3  # one reading per tariff zone
-
-READING_SOURCE_LABELS = {
-    "customer": _l("customer"),
-    "operator": _l("operator"),
-    "controller": _l("controller's visit"),
-    "remote": _l("remote reading"),
-    "estimated": _l("estimated"),
-    "norm": _l("by consumption norm"),
-}
-READING_STATUS_LABELS = {
-    "accepted": _l("accepted"),
-    "pending_review": _l("under review"),
-    "rejected": _l("rejected"),
-    "superseded": _l("superseded"),
-}
-READING_STATUS_STYLES = {
-    "accepted": "success",
-    "pending_review": "warning",
-    "rejected": "danger",
-    "superseded": "secondary",
-}
-
 
 @bp.app_context_processor
-def reading_labels():
+def metering_choices():
+    """The enums the readings and meter pages of the portal and the back office compare
+    with (``reading.status == ReadingStatus.REJECTED``)."""
     return {
-        "READING_SOURCE_LABELS": READING_SOURCE_LABELS,
-        "READING_STATUS_LABELS": READING_STATUS_LABELS,
-        "READING_STATUS_STYLES": READING_STATUS_STYLES,
-        "ESTIMATED_SOURCES": ("estimated", "norm"),
+        "ReadingStatus": ReadingStatus,
+        "ReadingSource": ReadingSource,
+        "MeterStatus": MeterStatus,
+        # Until templates/portal/accounts/dashboard.html reads ``source.is_estimate``:
+        "ESTIMATED_SOURCES": tuple(source for source in ReadingSource if source.is_estimate),
     }
 
 
@@ -87,9 +61,9 @@ def source_label(reading) -> str:
         and not current_user.is_staff
         and reading.submitted_by_user_id == current_user.id
     )
-    if reading.source == "customer" and mine:
+    if reading.source == ReadingSource.CUSTOMER and mine:
         return _("you")
-    return str(label(READING_SOURCE_LABELS, reading.source))
+    return str(ReadingSource(reading.source).label)
 
 
 bp.add_app_template_global(source_label, "reading_source")
@@ -99,13 +73,9 @@ bp.add_app_template_global(source_label, "reading_source")
 
 
 def _meter(account_id: int, meter_id: int):
-    """The account and meter, if the account is the user's to see; otherwise 404."""
-    if account_id > MAX_ID or meter_id > MAX_ID:
-        abort(404)
-    try:
-        account = accounts.get_account_for(db.session, current_user, account_id)
-    except NotFound:
-        abort(404)
+    """The account and meter, if the account is the user's to see; otherwise 404 (the
+    service's NotFound, or no such meter on the account)."""
+    account = accounts.get_account_for(db.session, current_user, account_id)
     meter = next((m for m in account.meters if m.id == meter_id), None)
     if meter is None:
         abort(404)
@@ -115,18 +85,17 @@ def _meter(account_id: int, meter_id: int):
 
 def _hints(meter: Meter, last: dict) -> dict[str, str]:
     hints = {}
-    unit = label(SERVICE_UNITS, meter.service)
     for zone in meter.zone_names:
         reading = last.get((meter.id, zone))
         if reading is None:
             continue
         values = {
             "value": as_reading(reading.value, meter),
-            "unit": unit,
+            "unit": meter.service.unit,
             "date": format_date(reading.taken_on),
             "source": source_label(reading),
         }
-        if reading.source in ("estimated", "norm"):
+        if reading.source.is_estimate:
             hints[zone] = _(
                 "Last charged: %(value)s %(unit)s on %(date)s, %(source)s — not a meter reading.",
                 **values,
@@ -138,10 +107,8 @@ def _hints(meter: Meter, last: dict) -> dict[str, str]:
 
 def _render_submit(account, meter, form, last: dict, feedback=None):
     current = readings.window(db.session)
-    this_period = readings.period_of(current.today)
-    resent = any(
-        r.period == this_period and r.source in readings.ACTUAL_SOURCES for r in last.values()
-    )
+    this_period = months.period_of(current.today)
+    resent = any(r.period == this_period and not r.source.is_estimate for r in last.values())
     return render_template(
         "portal/readings/submit.html",
         account=account,
@@ -152,8 +119,13 @@ def _render_submit(account, meter, form, last: dict, feedback=None):
         closed_message=None if current.is_open else readings.window_closed_message(current),
         resent=resent,
         feedback=feedback or {},
-        unit=label(SERVICE_UNITS, meter.service),
+        unit=meter.service.unit,
     )
+
+
+def _asks_confirmation(receipts) -> bool:
+    """Nothing was stored: a value is far above the usual and needs the sender's word."""
+    return any(receipt.verdict.asks_confirmation for receipt in receipts)
 
 
 @bp.route("/accounts/<int:account_id>/meters/<int:meter_id>/submit", methods=["GET", "POST"])
@@ -164,33 +136,22 @@ def submit(account_id: int, meter_id: int):
     form = reading_form(meter, _hints(meter, last))
     feedback = {}
     if form.validate_on_submit():
-        try:
+        with readings_refusal_shown_on(form):
             receipts = readings.submit(
                 db.session,
                 meter,
                 form.values(),
-                source="customer",
+                source=ReadingSource.CUSTOMER,
                 user_id=current_user.id,
                 confirmed=form.is_confirmed(),
             )
-        except readings.ZoneErrors as error:
-            for zone, message in error.errors.items():
-                form[zone].errors = [*form[zone].errors, message]
-        except DomainError as error:
-            attach_error(form, error)
-        else:
-            if all(r.reading_id is not None for r in receipts):
-                return redirect(
-                    url_for(
-                        "readings.receipt",
-                        account_id=account.id,
-                        meter_id=meter.id,
-                        r=[r.reading_id for r in receipts],
-                    ),
-                    code=303,
+            if not _asks_confirmation(receipts):
+                db.session.commit()
+                ids = [receipt.reading_id for receipt in receipts]
+                return redirect_after_post(
+                    "readings.receipt", account_id=account.id, meter_id=meter.id, r=ids
                 )
-            # Nothing stored: a value is far above the usual and needs the sender's word.
-            feedback = {r.zone: r.verdict for r in receipts}
+            feedback = {receipt.zone: receipt.verdict for receipt in receipts}
             form.ask_confirmation()
     return _render_submit(account, meter, form, last, feedback)
 
@@ -208,7 +169,7 @@ def check(account_id: int, meter_id: int):
     verdict = error = None
     if raw:
         try:
-            verdict = readings.check(db.session, meter, zone, raw, "customer")
+            verdict = readings.check(db.session, meter, zone, raw, ReadingSource.CUSTOMER)
         except DomainError as problem:
             error = problem.message
     if wants_fragment():
@@ -218,16 +179,18 @@ def check(account_id: int, meter_id: int):
             zone=zone,
             verdict=verdict,
             error=error,
-            unit=label(SERVICE_UNITS, meter.service),
+            unit=meter.service.unit,
         )
+    return _checked_page(account, meter, zone, verdict, error)
+
+
+def _checked_page(account, meter, zone: str, verdict, error: str | None):
+    """The whole form with the typed values and the one zone's feedback (no JavaScript)."""
     last = readings.last_readings(db.session, [meter.id])
     form = reading_form(meter, _hints(meter, last))
     form.validate()  # keeps the typed values; the submit button sends them for real
-    if error:
-        form[zone].errors = [error]
     for name in meter.zone_names:
-        if name != zone:
-            form[name].errors = []
+        form[name].errors = [error] if name == zone and error else []
     return _render_submit(account, meter, form, last, {zone: verdict} if verdict else {})
 
 
@@ -236,20 +199,12 @@ def check(account_id: int, meter_id: int):
 def receipt(account_id: int, meter_id: int):
     account, meter = _meter(account_id, meter_id)
     ids = request.args.getlist("r", type=int)
-    if not ids or len(ids) > MAX_RECEIPT_READINGS or not all(0 < i <= MAX_ID for i in ids):
-        abort(404)
-    try:
-        received = readings.readings_of_meter(db.session, meter.id, ids)
-    except NotFound:
-        abort(404)
-    order = {zone: index for index, zone in enumerate(meter.zone_names)}
-    received.sort(key=lambda r: order.get(r.zone, len(order)))
     return render_template(
         "portal/readings/receipt.html",
         account=account,
         meter=meter,
-        received=received,
-        unit=label(SERVICE_UNITS, meter.service),
+        received=readings.readings_of_meter(db.session, meter, ids),
+        unit=meter.service.unit,
     )
 
 
@@ -259,25 +214,21 @@ def history(account_id: int, meter_id: int):
     account, meter = _meter(account_id, meter_id)
     past = readings.history(db.session, meter.id)
     series = readings.consumption_series(meter, past)
-    unit = label(SERVICE_UNITS, meter.service)
-    current = readings.window(db.session)
     return render_template(
         "portal/readings/history.html",
         account=account,
         meter=meter,
         past=past,
         series=series,
-        chart=_chart(series, unit),
-        unit=unit,
-        window=current,
+        chart=_chart(series, meter.service.unit),
+        unit=meter.service.unit,
+        window=readings.window(db.session),
         refusal=readings.customer_refusal(meter),
     )
 
 
 def _chart(series: readings.Series, unit) -> dict:
     """What consumption-chart.js draws: labels, one dataset per zone, texts it shows."""
-    from portal.readings.forms import zone_label
-
     return {
         "labels": [format_date(period, "LLL yyyy") for period in series.periods],
         "unit": str(unit),
@@ -309,51 +260,48 @@ def _account_tried() -> str:
 @rate_limit("quick_reading_account", methods=["POST"], key_func=_account_tried)
 def quick():
     form = QuickReadingForm()
-    current = readings.window(db.session)
+    warnings = []
     if form.validate_on_submit():
-        try:
+        with readings_refusal_shown_on(form):
             receipts = readings.quick_submit(
                 db.session,
                 form.account_number.data,
                 form.serial_number.data,
                 form.tariffs(),
                 confirmed=form.is_confirmed(),
-                user_id=current_user.id
-                if current_user.is_authenticated and not current_user.is_staff
-                else None,
+                user_id=None
+                if current_user.is_anonymous or current_user.is_staff
+                else current_user.id,
             )
-        except readings.ZoneErrors as error:
-            for name, message in error.errors.items():
-                form[name].errors = [*form[name].errors, message]
-        except DomainError as error:
-            attach_error(form, error)
-        else:
-            if all(r.reading_id is not None for r in receipts):
-                session[QUICK_RESULT] = [
-                    {
-                        "tariff": readings.TARIFF_FIELDS[index],
-                        "zone": r.zone,
-                        "value": form.tariffs()[readings.TARIFF_FIELDS[index]],
-                        "outcome": r.verdict.outcome,
-                        "reason": r.verdict.reason,
-                    }
-                    for index, r in enumerate(receipts)
-                ]
-                return redirect(url_for("readings.quick_result"), code=303)
+            if not _asks_confirmation(receipts):
+                db.session.commit()
+                session[QUICK_RESULT] = _quick_result(form, receipts)
+                return redirect_after_post("readings.quick_result")
             form.ask_confirmation()
-            return render_template(
-                "portal/readings/quick.html",
-                form=form,
-                window=current,
-                warnings=[r.verdict.reason for r in receipts if r.verdict.outcome == "confirm"],
-            )
+            warnings = [r.verdict.reason for r in receipts if r.verdict.asks_confirmation]
+    current = readings.window(db.session)
     return render_template(
         "portal/readings/quick.html",
         form=form,
         window=current,
         closed_message=None if current.is_open else readings.window_closed_message(current),
-        warnings=[],
+        warnings=warnings,
     )
+
+
+def _quick_result(form: QuickReadingForm, receipts) -> list[dict]:
+    """What the result page shows of each register: its T number, the value as typed, the
+    outcome and its reason (nothing else about the account)."""
+    return [
+        {
+            "tariff": readings.TARIFF_FIELDS[index],
+            "zone": receipt.zone,
+            "value": form.tariffs()[readings.TARIFF_FIELDS[index]],
+            "outcome": receipt.verdict.outcome,
+            "reason": receipt.verdict.reason,
+        }
+        for index, receipt in enumerate(receipts)
+    ]
 
 
 @bp.route("/readings/quick/result")

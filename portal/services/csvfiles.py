@@ -344,13 +344,21 @@ def stored_errors_text(checked: Checked) -> str | None:
     return out.getvalue()
 
 
-def read_stored_errors(stored: str | None) -> tuple[list[str] | None, list[LineError]]:
-    """(the file's header or None, the LineErrors) from ``stored_errors_text``."""
+def read_stored_errors(
+    stored: str | None, limit: int | None = None
+) -> tuple[list[str] | None, list[LineError], Counter]:
+    """From ``stored_errors_text``: the file's header or None, the LineErrors (the first
+    ``limit`` of them) and how many lines were refused for each code."""
     if not stored:
-        return None, []
+        return None, [], Counter()
     reader = csv.reader(io.StringIO(stored, newline=""), delimiter=";")
     header = next(reader)[3:] or None
-    return header, [LineError(int(row[0]), row[1], row[2], row[3:]) for row in reader]
+    errors, counts = [], Counter()
+    for row in reader:
+        counts[row[1]] += 1
+        if limit is None or len(errors) < limit:
+            errors.append(LineError(int(row[0]), row[1], row[2], row[3:]))
+    return header, errors, counts
 
 
 def chunks(items: list, size: int):

@@ -3,7 +3,8 @@ replacement (final and initial readings on one day), faulty and back in service,
 verification dates; the meter's card; meters whose state verification (поверка) is due.
 
 Readings are judged and stored by ``portal.services.readings``, never here. Every change
-is audited together with the change itself (one commit).
+is audited together with the change itself: the services flush, the caller commits once.
+Dates are compared with the supplier's day (``clock.local_today``).
 """
 
 import re
@@ -11,36 +12,37 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from flask_sqlalchemy.pagination import Pagination, SelectPagination
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import (
-    SERVICES,
     Account,
     AuditEvent,
     Customer,
     Meter,
+    MeterStatus,
     Premises,
     Reading,
+    ReadingSource,
+    Service,
     Staff,
 )
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, exports, readings, settings
-from portal.services.customers import MAX_ID, clean_term, text_matches
+from portal.services.clock import local_today
+from portal.services.customers import clean_term, text_matches
 from portal.services.errors import DomainError, NotFound
+from portal.services.readings import MAX_ID, MAX_RECEIPT_READINGS, ZoneErrors
 
 PAGE_SIZE = 25
-MAX_ZONES = 3
 MAX_REASON_LENGTH = 300
-# Only electricity has multi-rate tariffs (day/night, peak/semi-peak/night).
-MULTI_ZONE_SERVICES = ("electricity",)
 HISTORY_PAGE_SIZE = 24
-
-
-def today() -> date:
-    """The supplier's calendar day: the one clock every meter date is compared with."""
-    return readings.local_today()
+# The digits a meter's register may have (the table's check constraints say the same).
+WHOLE_DIGITS = (1, 12)
+FRACTION_DIGITS = (0, 4)
+SERIAL_LENGTH = 40
+MODEL_LENGTH = 100
+SEAL_LENGTH = 40
 
 
 # --- finding meters -------------------------------------------------------------------------
@@ -83,7 +85,6 @@ def record_search(session: Session, term: str, *, staff_id: int, ip: str | None)
         summary=term,
         ip_address=ip,
     )
-    session.commit()
 
 
 def get_meter(session: Session, meter_id: int) -> Meter:
@@ -97,10 +98,7 @@ def get_meter(session: Session, meter_id: int) -> Meter:
 
 
 def record_view(session: Session, meter_id: int, *, staff_id: int, ip: str | None) -> None:
-    """Opening a meter shows its customer's name and address (152-ФЗ): audited.
-
-    Called before the meter is loaded: the commit would otherwise expire what was loaded.
-    """
+    """Opening a meter shows its customer's name and address (152-ФЗ): audited."""
     found = session.execute(
         select(Meter.id, Meter.serial_number).where(Meter.id == meter_id)
     ).first()
@@ -115,7 +113,6 @@ def record_view(session: Session, meter_id: int, *, staff_id: int, ip: str | Non
         summary=found.serial_number,
         ip_address=ip,
     )
-    session.commit()
 
 
 # --- the card -------------------------------------------------------------------------------
@@ -124,8 +121,7 @@ def record_view(session: Session, meter_id: int, *, staff_id: int, ip: str | Non
 @dataclass
 class MeterCard:
     meter: Meter
-    history: Pagination  # of readings, newest first
-    staff_names: dict[int, str]
+    staff_names: dict[int, str]  # of the staff behind the readings shown and the changes
     events: list[AuditEvent]
     today: date
     verification_warning_before: date
@@ -143,27 +139,16 @@ class MeterCard:
 
 
 def open_card(
-    session: Session, meter_id: int, *, staff_id: int, ip: str | None, page: int = 1
+    session: Session, meter_id: int, shown: list[Reading], *, staff_id: int, ip: str | None
 ) -> MeterCard:
-    """The meter, one page of its readings (newest first) and its changes; the view is
-    audited. A constant number of queries whatever the length of the history."""
-    if not 0 < meter_id <= MAX_ID:
-        raise NotFound()
+    """The meter, its changes and the names of the staff behind them and behind the
+    readings ``shown`` (a page of ``readings.history_query``); the view is audited. A
+    constant number of queries whatever the length of the history."""
     record_view(session, meter_id, staff_id=staff_id, ip=ip)
     meter = session.scalar(
         _with_owner(select(Meter).where(Meter.id == meter_id)).options(
             selectinload(Meter.account).selectinload(Account.meters)
         )
-    )
-    history = _history_page(session, meter.id, page)
-    staff_ids = {
-        staff_id
-        for reading in history.items
-        for staff_id in (reading.entered_by_staff_id, reading.reviewed_by_staff_id)
-        if staff_id
-    }
-    staff_names = dict(
-        session.execute(select(Staff.id, Staff.full_name).where(Staff.id.in_(staff_ids))).all()
     )
     events = list(
         session.scalars(
@@ -173,41 +158,27 @@ def open_card(
                 AuditEvent.object_id == meter.id,
                 AuditEvent.action.in_(("create", "update")),
             )
-            .options(selectinload(AuditEvent.staff))
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         )
     )
-    day = today()
+    staff_ids = {event.staff_id for event in events} | {
+        staff_id
+        for reading in shown
+        for staff_id in (reading.entered_by_staff_id, reading.reviewed_by_staff_id)
+    }
+    staff_names = dict(
+        session.execute(
+            select(Staff.id, Staff.full_name).where(Staff.id.in_(staff_ids - {None}))
+        ).all()
+    )
+    day = local_today()
     return MeterCard(
         meter=meter,
-        history=history,
         staff_names=staff_names,
         events=events,
         today=day,
         verification_warning_before=day + timedelta(days=_warning_days(session)),
     )
-
-
-def _history_page(session: Session, meter_id: int, page: int) -> Pagination:
-    query = (
-        select(Reading)
-        .where(Reading.meter_id == meter_id)
-        .order_by(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc())
-    )
-
-    def paginate(number: int) -> Pagination:
-        return SelectPagination(
-            select=query,
-            session=session,
-            page=number,
-            per_page=HISTORY_PAGE_SIZE,
-            error_out=False,
-        )
-
-    found = paginate(max(page, 1))
-    if found.pages and found.page > found.pages:
-        found = paginate(found.pages)  # past the last page: the last page
-    return found
 
 
 def _warning_days(session: Session) -> int:
@@ -224,7 +195,7 @@ class MeterSpec:
     serial_number: str
     installed_on: date
     verification_due: date
-    service: str = "electricity"
+    service: str = Service.ELECTRICITY
     model: str | None = None
     zones: int = 1
     whole_digits: int = 6
@@ -241,50 +212,54 @@ def _checked_spec(spec: MeterSpec, account: Account) -> MeterSpec:
     serial = (spec.serial_number or "").strip().replace(" ", "")
     if not serial:
         raise DomainError(_("Enter the meter's serial number."), "serial_number")
-    if len(serial) > 40:
+    if len(serial) > SERIAL_LENGTH:
         raise DomainError(_("The serial number is at most 40 characters."), "serial_number")
-    if spec.service not in SERVICES:
-        raise DomainError(_("Choose the service the meter measures."), "service")
-    if spec.service not in {item.service for item in account.services}:
-        raise DomainError(_("This service is not supplied on the account."), "service")
-    if spec.zones not in (1, 2, 3):
-        raise DomainError(_("A meter has 1, 2 or 3 tariff zones."), "zones")
-    if spec.zones > 1 and spec.service not in MULTI_ZONE_SERVICES:
-        raise DomainError(_("Only electricity meters have several tariff zones."), "zones")
-    if not 1 <= spec.whole_digits <= 12:
+    _check_service_and_zones(spec, account)
+    if not WHOLE_DIGITS[0] <= spec.whole_digits <= WHOLE_DIGITS[1]:
         raise DomainError(_("Between 1 and 12 digits before the decimal point."), "whole_digits")
-    if not 0 <= spec.fraction_digits <= 4:
+    if not FRACTION_DIGITS[0] <= spec.fraction_digits <= FRACTION_DIGITS[1]:
         raise DomainError(_("Between 0 and 4 digits after the decimal point."), "fraction_digits")
-    if spec.installed_on > today():
+    if spec.installed_on > local_today():
         raise DomainError(_("The installation date cannot be in the future."), "installed_on")
     if spec.verification_due <= spec.installed_on:
         raise DomainError(
             _("The verification is due after the installation date."), "verification_due"
         )
-    model, seal = _text(spec.model), _text(spec.seal_number)
-    if model and len(model) > 100:
+    model, seal = _text(spec.model), _checked_seal(spec.seal_number)
+    if model and len(model) > MODEL_LENGTH:
         raise DomainError(_("The model is at most 100 characters."), "model")
-    if seal and len(seal) > 40:
-        raise DomainError(_("The seal number is at most 40 characters."), "seal_number")
-    return MeterSpec(
+    return replace(
+        spec,
         serial_number=serial,
-        installed_on=spec.installed_on,
-        verification_due=spec.verification_due,
-        service=spec.service,
         model=model,
-        zones=spec.zones,
-        whole_digits=spec.whole_digits,
-        fraction_digits=spec.fraction_digits,
         seal_number=seal,
         remote_read=bool(spec.remote_read),
     )
+
+
+def _check_service_and_zones(spec: MeterSpec, account: Account) -> None:
+    if spec.service not in Service.values():
+        raise DomainError(_("Choose the service the meter measures."), "service")
+    if spec.service not in {item.service for item in account.services}:
+        raise DomainError(_("This service is not supplied on the account."), "service")
+    if spec.zones not in ZONE_NAMES:
+        raise DomainError(_("A meter has 1, 2 or 3 tariff zones."), "zones")
+    if spec.zones > 1 and not Service(spec.service).has_zones:
+        raise DomainError(_("Only electricity meters have several tariff zones."), "zones")
+
+
+def _checked_seal(seal_number: str | None) -> str | None:
+    seal = _text(seal_number)
+    if seal and len(seal) > SEAL_LENGTH:
+        raise DomainError(_("The seal number is at most 40 characters."), "seal_number")
+    return seal
 
 
 def _check_serial_free(session: Session, spec: MeterSpec, except_id: int | None = None) -> None:
     query = select(Meter.id).where(
         Meter.serial_number == spec.serial_number,
         Meter.service == spec.service,
-        Meter.status != "removed",
+        Meter.status != MeterStatus.REMOVED,
     )
     if except_id is not None:
         query = query.where(Meter.id != except_id)
@@ -294,60 +269,39 @@ def _check_serial_free(session: Session, spec: MeterSpec, except_id: int | None 
         )
 
 
-def _zone_values(zones: int, raw: dict[str, str | None], field: str) -> dict[str, str]:
-    """The values of the meter's zones, {zone name: text}; every zone of the meter needs
-    one and a zone it lacks must stay empty. Errors name the field ``{field}_{zone}``."""
-    names = ZONE_NAMES[zones]
-    values = {}
-    for zone, text in (raw or {}).items():
-        text = (text or "").strip()
-        if text and zone not in names:
+def _zone_values(zones, raw: dict[str, str | None], field: str, missing: str) -> dict[str, str]:
+    """The values of the meter's ``zones``, {zone name: text}; every zone of the meter needs
+    one (else ``missing``) and a zone it lacks must stay empty. Errors name the field
+    ``{field}_{zone}``."""
+    typed = {zone: (text or "").strip() for zone, text in (raw or {}).items()}
+    for zone, text in typed.items():
+        if text and zone not in zones:
             raise DomainError(
                 _("The meter has no such zone: leave this field empty."), f"{field}_{zone}"
             )
-    for zone in names:
-        text = ((raw or {}).get(zone) or "").strip()
-        if not text:
-            raise DomainError(_("Enter the reading of this zone."), f"{field}_{zone}")
-        values[zone] = text
-    return values
+    for zone in zones:
+        if not typed.get(zone):
+            raise DomainError(missing, f"{field}_{zone}")
+    return {zone: typed[zone] for zone in zones}
 
 
-def _prejudge(
-    session: Session,
-    meter: Meter,
-    values: dict[str, str],
-    taken_on: date,
-    field_of: dict[str, str],
-) -> None:
-    """Refuse before anything is stored: a value the readings service would reject.
-
-    The verdicts are the service's own (parse_value and judge); a value it would only send
-    to review is let through (staff confirm what they typed from the act).
-    """
-    period = readings.period_of(taken_on)
-    previous = (
-        readings.previous_readings(session, [meter.id], period) if meter.id is not None else {}
+def _checked_values(
+    session: Session, meter: Meter, raw: dict[str, str | None], field: str, day: date
+) -> dict[str, str]:
+    """The register values of the act for every zone of the meter, refused before anything
+    is stored when the readings service would reject them (its own rules: ``refusals``);
+    a value it would only send to review is let through (staff confirm what they typed
+    from the act). Errors name the field ``{field}_{zone}``."""
+    missing = (
+        _("Enter the final reading of this zone.")
+        if field == "final"
+        else _("Enter the reading of this zone.")
     )
-    threshold = settings.get(session, "readings.review_threshold")
-    share = settings.get(session, "readings.rollover_share")
-    for zone, raw in values.items():
-        try:
-            value = readings.parse_value(raw)
-        except DomainError as error:
-            raise DomainError(error.message, field_of[zone]) from None
-        verdict = readings.judge(
-            meter,
-            value,
-            previous.get((meter.id, zone)),
-            period=period,
-            source="operator",
-            threshold=threshold,
-            rollover_share=share,
-            confirmed=True,
-        )
-        if verdict.outcome == "rejected":
-            raise DomainError(verdict.reason, field_of[zone])
+    values = _zone_values(meter.zone_names, raw, field, missing)
+    refused = readings.refusals(session, meter, values, taken_on=day, source=ReadingSource.OPERATOR)
+    if refused:
+        raise ZoneErrors({f"{field}_{zone}": message for zone, message in refused.items()})
+    return values
 
 
 def _new_meter(account: Account, spec: MeterSpec) -> Meter:
@@ -362,7 +316,7 @@ def _new_meter(account: Account, spec: MeterSpec) -> Meter:
         installed_on=spec.installed_on,
         verification_due=spec.verification_due,
         seal_number=spec.seal_number,
-        status="active",
+        status=MeterStatus.ACTIVE,
         remote_read=spec.remote_read,
     )
 
@@ -381,7 +335,8 @@ def _description(meter: Meter) -> dict:
     }
 
 
-def _account(session: Session, account_id: int) -> Account:
+def get_account(session: Session, account_id: int) -> Account:
+    """The account a meter is to be registered on, with its services, or NotFound."""
     account = (
         session.scalar(
             select(Account)
@@ -393,14 +348,53 @@ def _account(session: Session, account_id: int) -> Account:
     )
     if account is None:
         raise NotFound()
-    if account.closed_on is not None:
-        raise DomainError(_("The account is closed: no meter can be installed on it."))
     return account
 
 
-def get_account(session: Session, account_id: int) -> Account:
-    """The open account a meter is to be registered on, or NotFound / a DomainError."""
-    return _account(session, account_id)
+def installation_refusal(account: Account) -> str | None:
+    """Why no meter can be installed on the account, or None."""
+    if account.closed_on is not None:
+        return _("The account is closed: no meter can be installed on it.")
+    return None
+
+
+def _open_account(session: Session, account_id: int) -> Account:
+    account = get_account(session, account_id)
+    refusal = installation_refusal(account)
+    if refusal is not None:
+        raise DomainError(refusal)
+    return account
+
+
+def _install(session: Session, meter: Meter, summary: str, *, staff_id, ip, **changes) -> None:
+    """Store a new meter; audited with its description (and ``changes``)."""
+    session.add(meter)
+    session.flush()
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="create",
+        object_type="meter",
+        object_id=meter.id,
+        summary=summary,
+        changes={key: [None, str(value)] for key, value in _description(meter).items()}
+        | {key: [None, value] for key, value in changes.items()},
+        ip_address=ip,
+    )
+
+
+def _operator_readings(session, meter: Meter, values: dict[str, str], day: date, staff_id, ip):
+    """The readings of an act, taken on ``day`` and entered by staff (checked before)."""
+    readings.submit(
+        session,
+        meter,
+        values,
+        source=ReadingSource.OPERATOR,
+        taken_on=day,
+        staff_id=staff_id,
+        confirmed=True,
+        ip=ip,
+    )
 
 
 def register_meter(
@@ -414,42 +408,38 @@ def register_meter(
 ) -> Meter:
     """Install a meter on an account with its initial reading (source operator, taken on
     the installation day), {zone: value}; nothing is stored on an error."""
-    account = _account(session, account_id)
+    account = _open_account(session, account_id)
     spec = _checked_spec(spec, account)
     _check_serial_free(session, spec)
-    values = _zone_values(spec.zones, initial_values, "initial")
     meter = _new_meter(account, spec)
-    fields = {zone: f"initial_{zone}" for zone in values}
-    _prejudge(session, meter, values, spec.installed_on, fields)
-    session.add(meter)
-    session.flush()
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action="create",
-        object_type="meter",
-        object_id=meter.id,
-        summary=_("Installed on account %(number)s", number=account.number),
-        changes={key: [None, str(value)] for key, value in _description(meter).items()},
-        ip_address=ip,
-    )
-    readings.submit(
-        session,
-        meter,
-        values,
-        source="operator",
-        taken_on=spec.installed_on,
-        staff_id=staff_id,
-        confirmed=True,
-        ip=ip,
-    )
+    values = _checked_values(session, meter, initial_values, "initial", spec.installed_on)
+    summary = _("Installed on account %(number)s", number=account.number)
+    _install(session, meter, summary, staff_id=staff_id, ip=ip)
+    _operator_readings(session, meter, values, spec.installed_on, staff_id, ip)
     return meter
+
+
+def change_refusal(meter: Meter) -> str | None:
+    """Why the meter cannot be changed (replaced, its seal or dates), or None."""
+    if meter.status == MeterStatus.REMOVED:
+        return _("The meter has been removed: it cannot be changed.")
+    return None
+
+
+def status_refusal(meter: Meter, status: MeterStatus) -> str | None:
+    """Why the meter cannot be marked faulty or put back in service (``status``), or None."""
+    if meter.status == status:
+        if status == MeterStatus.FAULTY:
+            return _("The meter is already marked faulty.")
+        return _("The meter is already in service.")
+    return change_refusal(meter)
 
 
 def _live_meter(session: Session, meter_id: int) -> Meter:
     meter = get_meter(session, meter_id)
-    if meter.status == "removed":
-        raise DomainError(_("The meter has been removed: it cannot be changed."))
+    refusal = change_refusal(meter)
+    if refusal is not None:
+        raise DomainError(refusal)
     return meter
 
 
@@ -464,15 +454,36 @@ def replace_meter(
     ip: str | None = None,
 ) -> Meter:
     """Take the old meter off with its final reading and put the new one on with its initial
-    reading, both on the replacement day (``spec.installed_on``); the old one is "removed".
+    reading, both on the replacement day (``spec.installed_on``); the old one is removed.
 
     A faulty meter has no trustworthy register: it is replaced without a final reading.
-    One commit: the readings, both meters and the audit events are stored together.
+    Everything is checked before anything is stored; the readings, both meters and the
+    audit events go in one transaction.
     """
     old = _live_meter(session, meter_id)
-    account = _account(session, old.account_id)
+    account = _open_account(session, old.account_id)
     spec = _checked_spec(replace(spec, service=old.service), account)
     day = spec.installed_on
+    _check_replacement_day(session, old, day)
+    _check_serial_free(session, spec, except_id=old.id)
+    final = (
+        _checked_values(session, old, final_values, "final", day)
+        if old.status == MeterStatus.ACTIVE
+        else {}
+    )
+    new = _new_meter(account, spec)
+    initial = _checked_values(session, new, initial_values, "initial", day)
+    if final:
+        _operator_readings(session, old, final, day, staff_id, ip)
+    _take_off(session, old, new.serial_number, day, staff_id=staff_id, ip=ip)
+    summary = _("Replaces meter %(serial)s", serial=old.serial_number)
+    _install(session, new, summary, staff_id=staff_id, ip=ip, replaces=old.serial_number)
+    _operator_readings(session, new, initial, day, staff_id, ip)
+    return new
+
+
+def _check_replacement_day(session: Session, old: Meter, day: date) -> None:
+    """The replacement is not earlier than the old meter's installation or last reading."""
     if day < old.installed_on:
         raise DomainError(
             _("The old meter was installed later, on %(date)s.", date=old.installed_on.isoformat()),
@@ -489,73 +500,21 @@ def replace_meter(
             ),
             "installed_on",
         )
-    _check_serial_free(session, spec, except_id=old.id)
-    final_fields = {zone: f"final_{zone}" for zone in old.zone_names}
-    if old.status == "active":
-        final = {zone: (final_values.get(zone) or "").strip() for zone in old.zone_names}
-        for zone, text in final.items():
-            if not text:
-                raise DomainError(_("Enter the final reading of this zone."), final_fields[zone])
-        _prejudge(session, old, final, day, final_fields)
-    else:
-        final = {}
-    values = _zone_values(spec.zones, initial_values, "initial")
-    new = _new_meter(account, spec)
-    initial_fields = {zone: f"initial_{zone}" for zone in values}
-    _prejudge(session, new, values, day, initial_fields)
 
-    if final:
-        readings.submit(
-            session,
-            old,
-            final,
-            source="operator",
-            taken_on=day,
-            staff_id=staff_id,
-            confirmed=True,
-            ip=ip,
-            commit=False,
-        )
-    before = old.status
-    old.status = "removed"
-    session.add(new)
-    session.flush()
+
+def _take_off(session: Session, old: Meter, serial: str, day: date, *, staff_id, ip) -> None:
+    """The old meter removed, replaced by the meter ``serial``; audited."""
     audit.record(
         session,
         staff_id=staff_id,
         action="update",
         object_type="meter",
         object_id=old.id,
-        summary=_(
-            "Replaced on %(date)s by meter %(serial)s",
-            date=day.isoformat(),
-            serial=new.serial_number,
-        ),
-        changes={"status": [before, "removed"], "replaced_by": [None, new.serial_number]},
+        summary=_("Replaced on %(date)s by meter %(serial)s", date=day.isoformat(), serial=serial),
+        changes={"status": [old.status, MeterStatus.REMOVED], "replaced_by": [None, serial]},
         ip_address=ip,
     )
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action="create",
-        object_type="meter",
-        object_id=new.id,
-        summary=_("Replaces meter %(serial)s", serial=old.serial_number),
-        changes={key: [None, str(value)] for key, value in _description(new).items()}
-        | {"replaces": [None, old.serial_number]},
-        ip_address=ip,
-    )
-    readings.submit(
-        session,
-        new,
-        values,
-        source="operator",
-        taken_on=day,
-        staff_id=staff_id,
-        confirmed=True,
-        ip=ip,
-    )
-    return new
+    old.status = MeterStatus.REMOVED
 
 
 # --- status, seal and verification ----------------------------------------------------------
@@ -573,14 +532,14 @@ def _clean_reason(reason: str | None) -> str:
 
 
 def _set_status(
-    session: Session, meter_id: int, status: str, expected: str, reason, staff_id, ip
+    session: Session, meter_id: int, status: MeterStatus, reason, staff_id, ip
 ) -> Meter:
+    """The meter from the other status (faulty ↔ in service) to ``status``; audited."""
     reason = _clean_reason(reason)
     meter = _live_meter(session, meter_id)
-    if meter.status != expected:
-        if status == "faulty":
-            raise DomainError(_("The meter is already marked faulty."))
-        raise DomainError(_("The meter is already in service."))
+    refusal = status_refusal(meter, status)
+    if refusal is not None:
+        raise DomainError(refusal)
     audit.record(
         session,
         staff_id=staff_id,
@@ -592,7 +551,7 @@ def _set_status(
         ip_address=ip,
     )
     meter.status = status
-    session.commit()
+    session.flush()
     return meter
 
 
@@ -601,14 +560,14 @@ def mark_faulty(
 ) -> Meter:
     """From now on the meter takes no readings (the readings service refuses them) and the
     account is charged by the average until the meter is repaired or replaced."""
-    return _set_status(session, meter_id, "faulty", "active", reason, staff_id, ip)
+    return _set_status(session, meter_id, MeterStatus.FAULTY, reason, staff_id, ip)
 
 
 def mark_repaired(
     session: Session, meter_id: int, reason: str, *, staff_id: int, ip: str | None = None
 ) -> Meter:
     """A faulty meter back in service (repaired, or the fault was not confirmed)."""
-    return _set_status(session, meter_id, "active", "faulty", reason, staff_id, ip)
+    return _set_status(session, meter_id, MeterStatus.ACTIVE, reason, staff_id, ip)
 
 
 def update_seal_and_verification(
@@ -624,21 +583,8 @@ def update_seal_and_verification(
     """Set the seal number and the next verification date; ``verified_on`` (the day of the
     verification just made, if any) is kept in the meter's history. Returns the changes."""
     meter = _live_meter(session, meter_id)
-    seal = _text(seal_number)
-    if seal and len(seal) > 40:
-        raise DomainError(_("The seal number is at most 40 characters."), "seal_number")
-    if verified_on is not None and verified_on > today():
-        raise DomainError(_("The verification date cannot be in the future."), "verified_on")
-    if verified_on is not None and verified_on < meter.installed_on:
-        raise DomainError(_("The meter was installed later."), "verified_on")
-    if verification_due <= meter.installed_on:
-        raise DomainError(
-            _("The verification is due after the installation date."), "verification_due"
-        )
-    if verified_on is not None and verification_due <= verified_on:
-        raise DomainError(
-            _("The next verification is due after the one just made."), "verification_due"
-        )
+    seal = _checked_seal(seal_number)
+    _check_verification(meter, verification_due, verified_on)
     before = {"seal_number": meter.seal_number, "verification_due": meter.verification_due}
     after = {"seal_number": seal, "verification_due": verification_due}
     changes = audit.diff(before, after)
@@ -658,8 +604,23 @@ def update_seal_and_verification(
         changes=changes,
         ip_address=ip,
     )
-    session.commit()
+    session.flush()
     return changes
+
+
+def _check_verification(meter: Meter, due: date, verified_on: date | None) -> None:
+    if verified_on is not None and verified_on > local_today():
+        raise DomainError(_("The verification date cannot be in the future."), "verified_on")
+    if verified_on is not None and verified_on < meter.installed_on:
+        raise DomainError(_("The meter was installed later."), "verified_on")
+    if due <= meter.installed_on:
+        raise DomainError(
+            _("The verification is due after the installation date."), "verification_due"
+        )
+    if verified_on is not None and due <= verified_on:
+        raise DomainError(
+            _("The next verification is due after the one just made."), "verification_due"
+        )
 
 
 # --- verification due -----------------------------------------------------------------------
@@ -667,17 +628,16 @@ def update_seal_and_verification(
 
 def verification_limit(session: Session, day: date | None = None) -> date:
     """Meters due on or before this day are listed: overdue ones and those due soon."""
-    return (day or today()) + timedelta(days=_warning_days(session))
+    return (day or local_today()) + timedelta(days=_warning_days(session))
 
 
-def verification_due(session: Session, day: date | None = None) -> Select:
+def _due_for_verification(query: Select, session: Session, day: date | None) -> Select:
     """Meters in service or faulty on open accounts whose verification is overdue or due
     within the warning setting, the most urgent first."""
-    return _with_owner(
-        select(Meter)
-        .join(Meter.account)
+    return (
+        query.join(Meter.account)
         .where(
-            Meter.status != "removed",
+            Meter.status != MeterStatus.REMOVED,
             Account.closed_on.is_(None),
             Meter.verification_due <= verification_limit(session, day),
         )
@@ -685,34 +645,28 @@ def verification_due(session: Session, day: date | None = None) -> Select:
     )
 
 
+def verification_due(session: Session, day: date | None = None) -> Select:
+    """The meters whose verification is due (``_due_for_verification``), with their owners."""
+    return _with_owner(_due_for_verification(select(Meter), session, day))
+
+
 def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> bytes:
     """Every meter of the list as CSV for Excel (``exports.csv_file``), in one query;
     exporting names and phones is audited."""
-    from portal.formatting import METER_STATUS_LABELS, SERVICE_LABELS
-
-    day = today()
-    rows = session.execute(
-        select(
-            Account.number,
-            Premises.address,
-            Customer.full_name,
-            Customer.phone,
-            Meter.service,
-            Meter.serial_number,
-            Meter.model,
-            Meter.status,
-            Meter.verification_due,
-        )
-        .join(Meter.account)
-        .join(Account.premises)
-        .join(Account.customer)
-        .where(
-            Meter.status != "removed",
-            Account.closed_on.is_(None),
-            Meter.verification_due <= verification_limit(session, day),
-        )
-        .order_by(Meter.verification_due, Account.number, Meter.id)
-    ).all()
+    day = local_today()
+    columns = select(
+        Account.number,
+        Premises.address,
+        Customer.full_name,
+        Customer.phone,
+        Meter.service,
+        Meter.serial_number,
+        Meter.model,
+        Meter.status,
+        Meter.verification_due,
+    ).select_from(Meter)
+    query = _due_for_verification(columns, session, day).join(Account.premises)
+    rows = session.execute(query.join(Account.customer)).all()
     header = [
         _("Account"),
         _("Address"),
@@ -731,10 +685,10 @@ def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> byte
             row.address,
             row.full_name,
             row.phone or "",
-            str(SERVICE_LABELS.get(row.service, row.service)),
+            str(row.service.label),
             row.serial_number,
             row.model or "",
-            str(METER_STATUS_LABELS.get(row.status, row.status)),
+            str(row.status.label),
             row.verification_due.isoformat(),
             _("yes") if row.verification_due < day else _("no"),
         ]
@@ -749,7 +703,7 @@ def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> byte
         summary=_("Meters due for verification: %(n)s rows", n=len(rows)),
         ip_address=ip,
     )
-    session.commit()
+    session.flush()
     return exports.csv_file([header, *lines])
 
 
@@ -769,7 +723,7 @@ def _reading_query(reading_ids: list[int]) -> Select:
 def receipt(session: Session, reading_ids: list[int]) -> list[Reading]:
     """The readings just stored for one meter (one per zone), for the receipt; NotFound when
     the ids are none, unknown or of several meters."""
-    ids = sorted({i for i in reading_ids if 0 < i <= MAX_ID})[:MAX_ZONES]
+    ids = sorted({i for i in reading_ids if 0 < i <= MAX_ID})[:MAX_RECEIPT_READINGS]
     if not ids or len(ids) != len(set(reading_ids)):
         raise NotFound()
     found = list(session.scalars(_reading_query(ids).order_by(Reading.id)))

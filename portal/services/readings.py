@@ -7,30 +7,44 @@ far above the meter's own average is accepted for review once the customer confi
 remote-read and faulty meters take no customer readings; customers submit inside the window.
 """
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from portal.models import Account, Meter, Reading, utcnow
-from portal.services import audit, settings
+from portal.models import Account, Meter, MeterStatus, Reading, ReadingSource, ReadingStatus, Zone
+from portal.models.metering import ZONE_NAMES
+from portal.services import audit, clock, months, settings
 from portal.services.errors import DomainError, NotFound
+from portal.services.numbers import parse_decimal
 
 # Sources whose values are real register readings; estimated and norm values are not.
-ACTUAL_SOURCES = ("customer", "operator", "controller", "remote")
-STAFF_SOURCES = ("operator", "controller")
-LIVE_STATUSES = ("accepted", "pending_review")
+ACTUAL_SOURCES = tuple(source for source in ReadingSource if not source.is_estimate)
+STAFF_SOURCES = (ReadingSource.OPERATOR, ReadingSource.CONTROLLER)
+LIVE_STATUSES = (ReadingStatus.ACCEPTED, ReadingStatus.PENDING_REVIEW)
+# Every status but rejected: a reading taken, whatever became of it after review.
+TAKEN_STATUSES = (*LIVE_STATUSES, ReadingStatus.SUPERSEDED)
+CONFIRM = "confirm"  # the verdict that stores nothing until the sender confirms the value
+
+MAX_REASON_LENGTH = 300  # a reviewer's reason; stored with a prefix in a 400-character column
+MAX_ID = 2**63 - 1  # larger ids exist in no table (and overflow SQLite's integers)
+MAX_RECEIPT_READINGS = max(len(zones) for zones in ZONE_NAMES.values())  # one per zone
+
+# Names other parts of the portal still import from here: they are the clock's and the
+# months' own (``portal.services.clock``, ``portal.services.months``); to be removed once
+# nothing imports them.
+local_today = clock.local_today
+supplier_zone = clock.supplier_zone
+utcnow = clock.utcnow
+period_of = months.period_of
 
 
 def history_depth(session: Session) -> int:
@@ -39,31 +53,12 @@ def history_depth(session: Session) -> int:
     return settings.get(session, "readings.average_months") + 1
 
 
-MAX_REASON_LENGTH = 300  # a reviewer's reason; stored with a prefix in a 400-character column
-MAX_ID = 2**63 - 1  # larger ids exist in no table (and overflow SQLite's integers)
-
-
 # --- the window -----------------------------------------------------------------------
 
 
-def supplier_zone() -> ZoneInfo:
-    """The supplier's time zone (SUPPLIER_TIMEZONE, Europe/Moscow by default)."""
-    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
-    return ZoneInfo(zone or "Europe/Moscow")
-
-
-def local_today() -> date:
-    """The supplier's calendar day: the window opens and a period starts at local midnight,
-    not at midnight UTC. ``utcnow`` is the one clock."""
-    return utcnow().astimezone(supplier_zone()).date()
-
-
-def period_of(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _clip_day(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+def _day_of_month(day: date, number: int) -> date:
+    """The ``number``th of ``day``'s month, or the month's last day when it is shorter."""
+    return day.replace(day=min(number, months.month_end(day).day))
 
 
 @dataclass(frozen=True)
@@ -74,11 +69,11 @@ class Window:
 
     @property
     def opens(self) -> date:
-        return _clip_day(self.today.year, self.today.month, self.first_day)
+        return _day_of_month(self.today, self.first_day)
 
     @property
     def closes(self) -> date:
-        return _clip_day(self.today.year, self.today.month, self.last_day)
+        return _day_of_month(self.today, self.last_day)
 
     @property
     def is_open(self) -> bool:
@@ -88,15 +83,14 @@ class Window:
     def next_opening(self) -> date:
         if self.today < self.opens:
             return self.opens
-        following = (self.today.replace(day=28) + timedelta(days=4)).replace(day=1)
-        return _clip_day(following.year, following.month, self.first_day)
+        return _day_of_month(months.add_months(self.today, 1), self.first_day)
 
 
 def window(session: Session, today: date | None = None) -> Window:
     return Window(
         settings.get(session, "readings.window_first_day"),
         settings.get(session, "readings.window_last_day"),
-        today or local_today(),
+        today or clock.local_today(),
     )
 
 
@@ -113,23 +107,23 @@ def window_closed_message(current: Window) -> str:
 
 
 def parse_value(raw: str | None, field: str | None = None) -> Decimal:
-    """A register value as typed: spaces ignored, comma or point as decimal separator."""
-    text = (raw or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    if not text:
+    """A register value as typed (``numbers.parse_decimal``: spaces ignored, a comma or a
+    point before the decimals), with the refusals worded for a meter reading."""
+    text = str(raw if raw is not None else "")
+    if not text.strip():
         raise DomainError(_("Enter the value shown on the meter."), field)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    # Only plain decimal notation: "1e3", "1_000" and "Infinity" are not what a meter shows.
-    plain = text.lstrip("+-").replace(".", "", 1).isdigit() and text.isascii()
-    if value is None or not value.is_finite() or not plain or len(text) > 24:
-        raise DomainError(_("Enter the reading as a number, for example 12345,6."), field)
-    return value
+    # A meter shows the digits 0–9 only (parse_decimal would read other scripts' digits).
+    if text.isascii() or not any(char.isdigit() and not char.isascii() for char in text):
+        try:
+            return parse_decimal(text, field=field)
+        except DomainError:
+            pass
+    raise DomainError(_("Enter the reading as a number, for example 12345,6."), field)
 
 
 class ZoneErrors(DomainError):
-    """Several zones of one submission are wrong: ``errors`` maps each zone to its message.
+    """Several zones of one submission are wrong: ``errors`` maps each zone (or the form
+    field it was typed in) to its message.
 
     Shown as a whole it reads as the first message, next to the first zone."""
 
@@ -151,22 +145,27 @@ class Previous:
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str  # accepted | pending_review | rejected | confirm
+    outcome: str  # a ReadingStatus (accepted, pending_review, rejected) or CONFIRM
     reason: str | None = None
     consumption: Decimal | None = None
     # Which rule spoke: faulty, removed, remote_read, negative, too_large, decimals,
     # lower (below the last reading, no rollover), above_usual (confirm / pending_review).
     code: str | None = None
 
+    @property
+    def asks_confirmation(self) -> bool:
+        """Nothing is stored: the value is far above the usual and needs the sender's word."""
+        return self.outcome == CONFIRM
+
+    @property
+    def rejected(self) -> bool:
+        return self.outcome == ReadingStatus.REJECTED
+
 
 # Rules about the value alone: such a value is a typing error, never stored.
 VALUE_CODES = ("negative", "too_large", "decimals")
 # Rules about the meter: it takes no readings of this source at all.
-METER_CODES = ("faulty", "removed", "remote_read")
-
-
-def months_between(earlier: date, later: date) -> int:
-    return (later.year - earlier.year) * 12 + later.month - earlier.month
+METER_CODES = (MeterStatus.FAULTY, MeterStatus.REMOVED, "remote_read")
 
 
 def judge(
@@ -185,14 +184,14 @@ def judge(
     if refusal is not None:
         return refusal
     if previous is None:
-        return Verdict("accepted")
+        return Verdict(ReadingStatus.ACCEPTED)
     capacity = Decimal(10) ** meter.whole_digits
     consumption = value - previous.value
     if consumption < 0:
         consumption += capacity
         if consumption > capacity * rollover_share:
             return Verdict(
-                "rejected",
+                ReadingStatus.REJECTED,
                 _(
                     "The reading is lower than the last accepted one (%(value)s on %(date)s).",
                     value=_plain(previous.value),
@@ -200,47 +199,50 @@ def judge(
                 ),
                 code="lower",
             )
-    months = max(months_between(previous.period, period), 1)
-    if (
-        previous.average
-        and previous.average > 0
-        and consumption > previous.average * months * threshold
-    ):
-        if not confirmed:
-            return Verdict(
-                "confirm",
-                _(
-                    "The consumption of %(consumption)s is more than %(times)s times your usual. Check the value; if it is right, confirm it and a specialist will review it.",
-                    consumption=_plain(consumption),
-                    times=_plain(threshold),
-                ),
-                consumption,
-                "above_usual",
-            )
+    elapsed = max(months.months_between(previous.period, period), 1)
+    if (previous.average or 0) > 0 and consumption > previous.average * elapsed * threshold:
+        return _above_usual(consumption, threshold, confirmed)
+    return Verdict(ReadingStatus.ACCEPTED, None, consumption)
+
+
+def _above_usual(consumption: Decimal, threshold: Decimal, confirmed: bool) -> Verdict:
+    """Far above the meter's own average: the sender confirms it first, then it is reviewed."""
+    if not confirmed:
         return Verdict(
-            "pending_review",
-            _("Consumption far above the usual: sent for review."),
+            CONFIRM,
+            _(
+                "The consumption of %(consumption)s is more than %(times)s times your usual. Check the value; if it is right, confirm it and a specialist will review it.",
+                consumption=_plain(consumption),
+                times=_plain(threshold),
+            ),
             consumption,
             "above_usual",
         )
-    return Verdict("accepted", None, consumption)
+    return Verdict(
+        ReadingStatus.PENDING_REVIEW,
+        _("Consumption far above the usual: sent for review."),
+        consumption,
+        "above_usual",
+    )
 
 
 def meter_refusal(meter: Meter, source: str) -> Verdict | None:
     """Why the meter takes no reading from this source at all, or None. Pure."""
-    if meter.status == "faulty":
+    if meter.status == MeterStatus.FAULTY:
         return Verdict(
-            "rejected",
+            ReadingStatus.REJECTED,
             _(
                 "The meter is marked faulty: readings are not accepted until it is repaired or replaced."
             ),
-            code="faulty",
+            code=MeterStatus.FAULTY,
         )
-    if meter.status == "removed":
-        return Verdict("rejected", _("The meter has been removed."), code="removed")
-    if meter.remote_read and source == "customer":
+    if meter.status == MeterStatus.REMOVED:
         return Verdict(
-            "rejected",
+            ReadingStatus.REJECTED, _("The meter has been removed."), code=MeterStatus.REMOVED
+        )
+    if meter.remote_read and source == ReadingSource.CUSTOMER:
+        return Verdict(
+            ReadingStatus.REJECTED,
             _("This meter is read remotely: there is no need to send its readings."),
             code="remote_read",
         )
@@ -250,10 +252,10 @@ def meter_refusal(meter: Meter, source: str) -> Verdict | None:
 def value_refusal(meter: Meter, value: Decimal) -> Verdict | None:
     """Why the value cannot be a register value of this meter, or None. Pure."""
     if value < 0:
-        return Verdict("rejected", _("A reading cannot be negative."), code="negative")
+        return Verdict(ReadingStatus.REJECTED, _("A reading cannot be negative."), code="negative")
     if value >= Decimal(10) ** meter.whole_digits:
         return Verdict(
-            "rejected",
+            ReadingStatus.REJECTED,
             _("The meter has %(n)s whole digits: the value is too large.", n=meter.whole_digits),
             code="too_large",
         )
@@ -261,15 +263,13 @@ def value_refusal(meter: Meter, value: Decimal) -> Verdict | None:
         Decimal(1).scaleb(-meter.fraction_digits)
     ):
         if meter.fraction_digits == 0:
-            return Verdict("rejected", _("This meter shows whole numbers only."), code="decimals")
-        return Verdict(
-            "rejected",
-            _(
+            message = _("This meter shows whole numbers only.")
+        else:
+            message = _(
                 "This meter shows at most %(n)s digits after the decimal point.",
                 n=meter.fraction_digits,
-            ),
-            code="decimals",
-        )
+            )
+        return Verdict(ReadingStatus.REJECTED, message, code="decimals")
     return None
 
 
@@ -325,7 +325,7 @@ def previous_readings(
             )
             .where(
                 condition,
-                readings.status == "accepted",
+                readings.status == ReadingStatus.ACCEPTED,
                 readings.source.in_(ACTUAL_SOURCES),
                 readings.period < period,
             )
@@ -347,11 +347,11 @@ def _previous_from(history: list) -> Previous:
     """``history`` is newest first. The average is the consumption between the oldest and
     the newest reading spread over the months between them."""
     newest, oldest = history[0], history[-1]
-    months = months_between(oldest.period, newest.period)
+    spread = months.months_between(oldest.period, newest.period)
     average = None
-    if months > 0:
+    if spread > 0:
         consumed = sum((row.consumption or Decimal(0)) for row in history[:-1])
-        average = consumed / months
+        average = consumed / spread
     return Previous(newest.value, newest.taken_on, newest.period, average)
 
 
@@ -377,19 +377,49 @@ def submit(
     staff_id: int | None = None,
     confirmed: bool = False,
     ip: str | None = None,
-    commit: bool = True,
 ) -> list[Receipt]:
-    """Judge and store one reading per zone of a meter.
+    """Judge and store one reading per zone of a meter; the caller commits.
 
-    Customers submit inside the window only. When a zone needs the customer's confirmation
-    nothing is stored and the receipts say so (outcome "confirm"). A stored reading
+    Customers submit inside the window only. When a zone needs the sender's confirmation
+    nothing is stored and the receipts say so (outcome CONFIRM). A stored reading
     supersedes the live readings of the same zone and period; history keeps them all.
-    A reading staff enter by hand (operator, controller) is audited. With ``commit`` off
-    the caller commits, so the readings can be part of a larger change (a meter replacement).
+    A reading staff enter by hand (operator, controller) is audited.
     """
-    today = local_today()
+    today = clock.local_today()
     taken_on = taken_on or today
-    if source == "customer":
+    _check_submission(session, meter, values, source=source, taken_on=taken_on, today=today)
+    period = months.period_of(taken_on)
+    parsed = _parse_values(meter, values)
+    verdicts = _judge_values(session, meter, parsed, period, source, confirmed)
+    if any(verdict.asks_confirmation for verdict in verdicts.values()):
+        return [Receipt(zone, parsed[zone], verdicts[zone]) for zone in parsed]
+    receipts = [
+        _store(
+            session,
+            meter,
+            Reading(
+                zone=zone,
+                period=period,
+                taken_on=taken_on,
+                value=value,
+                source=source,
+                submitted_by_user_id=user_id,
+                entered_by_staff_id=staff_id,
+            ),
+            verdicts[zone],
+        )
+        for zone, value in parsed.items()
+    ]
+    if staff_id is not None and source in STAFF_SOURCES:
+        _audit_entry(session, meter, receipts, source, staff_id, ip)
+    session.flush()
+    return receipts
+
+
+def _check_submission(session, meter, values, *, source, taken_on: date, today: date) -> None:
+    """Refuse the submission as a whole: outside the window (customers), a meter the
+    customer cannot read, a date in the future, zones the meter lacks or misses."""
+    if source == ReadingSource.CUSTOMER:
         current = window(session, today)
         if not current.is_open:
             raise DomainError(window_closed_message(current))
@@ -400,64 +430,9 @@ def submit(
         raise DomainError(_("The reading date cannot be in the future."), "taken_on")
     unknown = set(values) - set(meter.zone_names)
     # A customer reads the whole register; staff may enter one zone (an import line).
-    missing = set(meter.zone_names) - set(values) if source == "customer" else set()
+    missing = set(meter.zone_names) - set(values) if source == ReadingSource.CUSTOMER else set()
     if unknown or missing or not values:
         raise DomainError(_("Enter a value for every tariff zone of the meter."))
-    period = period_of(taken_on)
-    parsed = _parse_values(meter, values)
-    previous = previous_readings(session, [meter.id], period)
-    threshold = settings.get(session, "readings.review_threshold")
-    share = settings.get(session, "readings.rollover_share")
-    verdicts = {
-        zone: judge(
-            meter,
-            value,
-            previous.get((meter.id, zone)),
-            period=period,
-            source=source,
-            threshold=threshold,
-            rollover_share=share,
-            confirmed=confirmed,
-        )
-        for zone, value in parsed.items()
-    }
-    if any(v.outcome == "confirm" for v in verdicts.values()):
-        return [Receipt(zone, parsed[zone], verdicts[zone]) for zone in parsed]
-    receipts = [
-        _store(
-            session,
-            meter,
-            zone,
-            parsed[zone],
-            verdicts[zone],
-            period,
-            taken_on,
-            source,
-            user_id,
-            staff_id,
-        )
-        for zone in parsed
-    ]
-    if staff_id is not None and source in STAFF_SOURCES:
-        for receipt in receipts:
-            audit.record(
-                session,
-                staff_id=staff_id,
-                action="create",
-                object_type="reading",
-                object_id=receipt.reading_id,
-                summary=f"{meter.serial_number} · {receipt.zone}: {_plain(receipt.value)} ({source})",
-                changes={
-                    "value": [None, str(receipt.value)],
-                    "status": [None, receipt.verdict.outcome],
-                },
-                ip_address=ip,
-            )
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return receipts
 
 
 def _parse_values(meter: Meter, values: dict[str, str]) -> dict[str, Decimal]:
@@ -481,10 +456,54 @@ def _parse_values(meter: Meter, values: dict[str, str]) -> dict[str, Decimal]:
     return parsed
 
 
+def _judge_values(
+    session: Session,
+    meter: Meter,
+    values: dict[str, Decimal],
+    period: date,
+    source: str,
+    confirmed: bool,
+) -> dict[str, Verdict]:
+    """The verdict on each zone's value against the meter's history before the period."""
+    previous = previous_readings(session, [meter.id], period) if meter.id is not None else {}
+    threshold = settings.get(session, "readings.review_threshold")
+    share = settings.get(session, "readings.rollover_share")
+    return {
+        zone: judge(
+            meter,
+            value,
+            previous.get((meter.id, zone)),
+            period=period,
+            source=source,
+            threshold=threshold,
+            rollover_share=share,
+            confirmed=confirmed,
+        )
+        for zone, value in values.items()
+    }
+
+
+def refusals(
+    session: Session, meter: Meter, values: dict[str, str], *, taken_on: date, source: str
+) -> dict[str, str]:
+    """What the rules would refuse of these values, by zone, before anything is stored: a
+    typing error, or a value the meter or its history rules out (a value only far above
+    the usual is let through: staff confirm what they typed from an act). The meter may be
+    one not stored yet (a meter being registered)."""
+    try:
+        parsed = _parse_values(meter, values)
+    except ZoneErrors as error:
+        return error.errors
+    verdicts = _judge_values(
+        session, meter, parsed, months.period_of(taken_on), source, confirmed=True
+    )
+    return {zone: verdict.reason for zone, verdict in verdicts.items() if verdict.rejected}
+
+
 def customer_refusal(meter: Meter) -> str | None:
     """Why the customer cannot send readings of this meter at all (whatever the window),
     or None. The portal shows this instead of the form."""
-    refusal = meter_refusal(meter, "customer")
+    refusal = meter_refusal(meter, ReadingSource.CUSTOMER)
     if refusal is not None:
         return refusal.reason
     if meter.account.closed_on is not None:
@@ -492,27 +511,35 @@ def customer_refusal(meter: Meter) -> str | None:
     return None
 
 
-def _store(
-    session, meter, zone, value, verdict, period, taken_on, source, user_id, staff_id
-) -> Receipt:
+def _store(session: Session, meter: Meter, reading: Reading, verdict: Verdict) -> Receipt:
+    """Store a reading of the meter as judged; a live one supersedes the zone's live ones."""
     if verdict.outcome in LIVE_STATUSES:
-        supersede(session, meter.id, zone, period)
-    reading = Reading(
-        meter_id=meter.id,
-        zone=zone,
-        period=period,
-        taken_on=taken_on,
-        value=value,
-        consumption=verdict.consumption,
-        source=source,
-        status=verdict.outcome,
-        reason=verdict.reason,
-        submitted_by_user_id=user_id,
-        entered_by_staff_id=staff_id,
-    )
+        supersede(session, meter.id, reading.zone, reading.period)
+    reading.meter_id = meter.id
+    reading.consumption = verdict.consumption
+    reading.status = verdict.outcome
+    reading.reason = verdict.reason
     session.add(reading)
     session.flush()
-    return Receipt(zone, value, verdict, reading.id)
+    return Receipt(reading.zone, reading.value, verdict, reading.id)
+
+
+def _audit_entry(session, meter: Meter, receipts: list[Receipt], source, staff_id, ip) -> None:
+    """Readings staff entered by hand: one audit record each."""
+    for receipt in receipts:
+        audit.record(
+            session,
+            staff_id=staff_id,
+            action="create",
+            object_type="reading",
+            object_id=receipt.reading_id,
+            summary=f"{meter.serial_number} · {receipt.zone}: {_plain(receipt.value)} ({source})",
+            changes={
+                "value": [None, str(receipt.value)],
+                "status": [None, receipt.verdict.outcome],
+            },
+            ip_address=ip,
+        )
 
 
 def supersede(session: Session, meter_id: int, zone: str, period: date) -> None:
@@ -524,7 +551,7 @@ def supersede(session: Session, meter_id: int, zone: str, period: date) -> None:
             Reading.period == period,
             Reading.status.in_(LIVE_STATUSES),
         )
-        .values(status="superseded")
+        .values(status=ReadingStatus.SUPERSEDED)
         .execution_options(synchronize_session=False)
     )
 
@@ -534,7 +561,7 @@ def check(session: Session, meter: Meter, zone: str, raw: str, source: str) -> V
     if zone not in meter.zone_names:
         raise NotFound()
     value = parse_value(raw, zone)
-    period = period_of(local_today())
+    period = months.period_of(clock.local_today())
     previous = previous_readings(session, [meter.id], period).get((meter.id, zone))
     return judge(
         meter,
@@ -553,7 +580,7 @@ def check(session: Session, meter: Meter, zone: str, raw: str, source: str) -> V
 def review_queue(session: Session):
     return (
         select(Reading)
-        .where(Reading.status == "pending_review")
+        .where(Reading.status == ReadingStatus.PENDING_REVIEW)
         .options(
             selectinload(Reading.meter).selectinload(Meter.account).selectinload(Account.premises)
         )
@@ -565,7 +592,7 @@ def _pending(session: Session, reading_id: int) -> Reading:
     reading = session.get(Reading, reading_id) if 0 < reading_id <= MAX_ID else None
     if reading is None:
         raise NotFound()
-    if reading.status != "pending_review":
+    if reading.status != ReadingStatus.PENDING_REVIEW:
         raise DomainError(_("This reading has already been reviewed."))
     return reading
 
@@ -581,7 +608,22 @@ def _reason(reason: str | None, missing: str) -> str:
     return reason
 
 
-def _audit_review(session, reading: Reading, staff_id, ip, changes: dict, summary: str) -> None:
+def _review(
+    session: Session,
+    reading: Reading,
+    status: str,
+    reason: str,
+    *,
+    staff_id: int,
+    summary: str,
+    changes: dict,
+    ip: str | None,
+) -> None:
+    """A reading under review decided: its status and reason, who and when; audited."""
+    reading.status = status
+    reading.reason = reason
+    reading.reviewed_by_staff_id = staff_id
+    reading.reviewed_at = clock.utcnow()
     audit.record(
         session,
         staff_id=staff_id,
@@ -589,26 +631,24 @@ def _audit_review(session, reading: Reading, staff_id, ip, changes: dict, summar
         object_type="reading",
         object_id=reading.id,
         summary=f"{reading.meter.serial_number} · {reading.zone}: {summary}",
-        changes=changes,
+        changes={"status": [ReadingStatus.PENDING_REVIEW, status]} | changes,
         ip_address=ip,
     )
+    session.flush()
 
 
 def accept(session: Session, reading_id: int, staff_id: int, *, ip: str | None = None) -> Reading:
     reading = _pending(session, reading_id)
-    reading.status = "accepted"
-    reading.reason = _("Accepted after review.")
-    reading.reviewed_by_staff_id = staff_id
-    reading.reviewed_at = utcnow()
-    _audit_review(
+    _review(
         session,
         reading,
-        staff_id,
-        ip,
-        {"status": ["pending_review", "accepted"]},
-        _plain(reading.value),
+        ReadingStatus.ACCEPTED,
+        _("Accepted after review."),
+        staff_id=staff_id,
+        summary=_plain(reading.value),
+        changes={},
+        ip=ip,
     )
-    session.commit()
     return reading
 
 
@@ -617,19 +657,16 @@ def reject(
 ) -> Reading:
     reason = _reason(reason, _("Give the reason for the refusal: the customer will see it."))
     reading = _pending(session, reading_id)
-    reading.status = "rejected"
-    reading.reason = reason
-    reading.reviewed_by_staff_id = staff_id
-    reading.reviewed_at = utcnow()
-    _audit_review(
+    _review(
         session,
         reading,
-        staff_id,
-        ip,
-        {"status": ["pending_review", "rejected"], "reason": [None, reason]},
-        f"{_plain(reading.value)} — {reason}",
+        ReadingStatus.REJECTED,
+        reason,
+        staff_id=staff_id,
+        summary=f"{_plain(reading.value)} — {reason}",
+        changes={"reason": [None, reason]},
+        ip=ip,
     )
-    session.commit()
     return reading
 
 
@@ -645,60 +682,48 @@ def correct(
     """Replace a reading under review with a corrected value; the original stays in history."""
     reason = _reason(reason, _("Give the reason for the correction: the customer will see it."))
     original = _pending(session, reading_id)
-    meter = original.meter
-    try:
-        value = parse_value(raw_value)
-    except DomainError as error:
-        raise DomainError(error.message, "value") from None
-    previous = previous_readings(session, [meter.id], original.period).get(
-        (meter.id, original.zone)
-    )
+    value = parse_value(raw_value, "value")
+    previous = previous_readings(session, [original.meter_id], original.period)
     verdict = judge(
-        meter,
+        original.meter,
         value,
-        previous,
+        previous.get((original.meter_id, original.zone)),
         period=original.period,
-        source="operator",
+        source=ReadingSource.OPERATOR,
         threshold=settings.get(session, "readings.review_threshold"),
         rollover_share=settings.get(session, "readings.rollover_share"),
         confirmed=True,
     )
-    if verdict.outcome == "rejected":
+    if verdict.rejected:
         raise DomainError(verdict.reason, "value")
-    original.status = "superseded"
-    original.reason = reason
-    original.reviewed_by_staff_id = staff_id
-    original.reviewed_at = utcnow()
+    _review(
+        session,
+        original,
+        ReadingStatus.SUPERSEDED,
+        reason,
+        staff_id=staff_id,
+        summary=f"{_plain(original.value)} → {_plain(value)} — {reason}",
+        changes={"value": [str(original.value), str(value)], "reason": [None, reason]},
+        ip=ip,
+    )
     corrected = Reading(
-        meter_id=meter.id,
+        meter_id=original.meter_id,
         zone=original.zone,
         period=original.period,
         taken_on=original.taken_on,
         value=value,
         consumption=verdict.consumption,
         source=original.source,
-        status="accepted",
+        status=ReadingStatus.ACCEPTED,
         reason=_("Corrected by a specialist: %(reason)s", reason=reason),
         submitted_by_user_id=original.submitted_by_user_id,
         entered_by_staff_id=original.entered_by_staff_id,
         reviewed_by_staff_id=staff_id,
-        reviewed_at=utcnow(),
+        reviewed_at=original.reviewed_at,
         corrects_id=original.id,
     )
     session.add(corrected)
-    _audit_review(
-        session,
-        original,
-        staff_id,
-        ip,
-        {
-            "status": ["pending_review", "superseded"],
-            "value": [str(original.value), str(value)],
-            "reason": [None, reason],
-        },
-        f"{_plain(original.value)} → {_plain(value)} — {reason}",
-    )
-    session.commit()
+    session.flush()
     return corrected
 
 
@@ -734,7 +759,7 @@ def previous_for(session: Session, readings: list[Reading]) -> dict[int, Previou
         )
         .where(
             asked.id.in_(ids),
-            Reading.status == "accepted",
+            Reading.status == ReadingStatus.ACCEPTED,
             Reading.source.in_(ACTUAL_SOURCES),
         )
         .subquery()
@@ -765,7 +790,7 @@ def last_readings(session: Session, meter_ids: list[int]) -> dict[tuple[int, str
             )
             .label("rank"),
         )
-        .where(Reading.meter_id.in_(meter_ids), Reading.status == "accepted")
+        .where(Reading.meter_id.in_(meter_ids), Reading.status == ReadingStatus.ACCEPTED)
         .subquery()
     )
     readings = session.scalars(
@@ -774,15 +799,17 @@ def last_readings(session: Session, meter_ids: list[int]) -> dict[tuple[int, str
     return {(r.meter_id, r.zone): r for r in readings}
 
 
-def history(session: Session, meter_id: int, limit: int = 120) -> list[Reading]:
-    return list(
-        session.scalars(
-            select(Reading)
-            .where(Reading.meter_id == meter_id)
-            .order_by(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc())
-            .limit(limit)
-        )
+def history_query(meter_id: int):
+    """Every reading of the meter, newest first: the query a page of history is taken from."""
+    return (
+        select(Reading)
+        .where(Reading.meter_id == meter_id)
+        .order_by(Reading.period.desc(), Reading.taken_on.desc(), Reading.id.desc())
     )
+
+
+def history(session: Session, meter_id: int, limit: int = 120) -> list[Reading]:
+    return list(session.scalars(history_query(meter_id).limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -802,17 +829,16 @@ def acceptance(session: Session, period: date) -> Acceptance:
     """Share of metered accounts with an actual reading taken inside the period's window."""
     first = settings.get(session, "readings.window_first_day")
     last = settings.get(session, "readings.window_last_day")
-    opens = _clip_day(period.year, period.month, first)
-    closes = _clip_day(period.year, period.month, last)
-    metered = select(Meter.account_id).where(Meter.status == "active").distinct()
+    opens, closes = _day_of_month(period, first), _day_of_month(period, last)
+    metered = select(Meter.account_id).where(Meter.status == MeterStatus.ACTIVE).distinct()
     with_reading = (
         select(Meter.account_id)
         .join(Reading, Reading.meter_id == Meter.id)
         .where(
-            Meter.status == "active",
+            Meter.status == MeterStatus.ACTIVE,
             Reading.period == period,
             Reading.source.in_(ACTUAL_SOURCES),
-            Reading.status.in_(("accepted", "pending_review", "superseded")),
+            Reading.status.in_(TAKEN_STATUSES),
             Reading.taken_on.between(opens, closes),
         )
         .distinct()
@@ -824,23 +850,53 @@ def acceptance(session: Session, period: date) -> Acceptance:
     )
 
 
+ACCEPTANCE_MONTHS = 6  # the month asked for and the five before it
+
+
+def acceptance_period(raw: str | None, today: date | None = None) -> date:
+    """The month of an acceptance figure as asked ("2026-09"), this month when not asked;
+    a DomainError for anything but a month from EARLIEST_PERIOD to this one."""
+    current = months.period_of(today or clock.local_today())
+    if not raw:
+        return current
+    try:
+        period = months.parse_period(raw)
+    except DomainError:
+        period = None
+    if period is None or period > current:
+        raise DomainError(
+            _(
+                "Choose a month from January 2000 to the current one, for example %(example)s.",
+                example=months.iso(current),
+            ),
+            "period",
+        )
+    return period
+
+
+def acceptance_by_month(session: Session, period: date) -> list[Acceptance]:
+    """The acceptance figures of the period and of the months before it, newest first."""
+    return [acceptance(session, month) for month in months.months_back(period, ACCEPTANCE_MONTHS)]
+
+
 # --- the customer's own pages ------------------------------------------------------------
 
 
-def readings_of_meter(session: Session, meter_id: int, reading_ids: list[int]) -> list[Reading]:
+def readings_of_meter(session: Session, meter: Meter, reading_ids: list[int]) -> list[Reading]:
     """The readings with these ids, all of them of this meter (a receipt), in zone order.
 
-    The caller has checked the meter is the customer's; any id of another meter, or no id
-    at all, answers NotFound."""
+    The caller has checked the meter is the customer's; any id of another meter, too many
+    ids or none at all answer NotFound."""
     wanted = set(reading_ids)
-    if not wanted:
+    if not 0 < len(wanted) <= MAX_RECEIPT_READINGS or not all(0 < i <= MAX_ID for i in wanted):
         raise NotFound()
     found = list(
-        session.scalars(select(Reading).where(Reading.id.in_(wanted), Reading.meter_id == meter_id))
+        session.scalars(select(Reading).where(Reading.id.in_(wanted), Reading.meter_id == meter.id))
     )
     if len(found) != len(wanted):
         raise NotFound()
-    return found
+    order = {zone: index for index, zone in enumerate(meter.zone_names)}
+    return sorted(found, key=lambda reading: order.get(reading.zone, len(order)))
 
 
 @dataclass(frozen=True)
@@ -870,7 +926,7 @@ def consumption_series(meter: Meter, readings: list[Reading], months: int = 24) 
     """The consumption of the accepted readings of the last ``months`` periods. Pure."""
     newest: dict[tuple[date, str], Reading] = {}
     for reading in readings:
-        if reading.status != "accepted" or reading.consumption is None:
+        if reading.status != ReadingStatus.ACCEPTED or reading.consumption is None:
             continue
         key = (reading.period, reading.zone)
         kept = newest.get(key)
@@ -897,7 +953,11 @@ def _value_of(reading: Reading | None) -> Decimal | None:
 
 # The registers a meter's display numbers T1, T2, T3, in that order (a two-rate meter:
 # T1 day, T2 night; a three-rate one: T1 peak, T2 night, T3 semi-peak).
-TARIFF_ZONES = {1: ("total",), 2: ("day", "night"), 3: ("peak", "night", "semi_peak")}
+TARIFF_ZONES = {
+    1: (Zone.TOTAL,),
+    2: (Zone.DAY, Zone.NIGHT),
+    3: (Zone.PEAK, Zone.NIGHT, Zone.SEMI_PEAK),
+}
 TARIFF_FIELDS = ("t1", "t2", "t3")
 
 
@@ -919,7 +979,7 @@ def quick_meter(session: Session, account_number: str, serial_number: str) -> Me
                 Account.number == number,
                 Account.closed_on.is_(None),
                 func.upper(Meter.serial_number) == serial,
-                Meter.status != "removed",
+                Meter.status != MeterStatus.REMOVED,
             )
         )
     if meter is None:
@@ -974,7 +1034,12 @@ def quick_submit(
     field_of = {zone: TARIFF_FIELDS[i] for i, zone in enumerate(TARIFF_ZONES[meter.zones])}
     try:
         receipts = submit(
-            session, meter, values, source="customer", user_id=user_id, confirmed=confirmed
+            session,
+            meter,
+            values,
+            source=ReadingSource.CUSTOMER,
+            user_id=user_id,
+            confirmed=confirmed,
         )
     except ZoneErrors as error:
         raise ZoneErrors(
@@ -990,7 +1055,7 @@ def _undisclosing(receipt: Receipt) -> Receipt:
     reason = verdict.reason
     if verdict.code == "lower":
         reason = _("The value is lower than the last accepted reading of this meter.")
-    elif verdict.outcome == "confirm":
+    elif verdict.asks_confirmation:
         reason = _(
             "The value is far above the usual consumption of this meter. Check it; if it is right, confirm it and a specialist will review it."
         )

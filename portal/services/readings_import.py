@@ -25,15 +25,14 @@ on SQLite); rows go in chunk by chunk (PostgreSQL: COPY) with one superseding UP
 chunk; no ORM object per line.
 """
 
-import csv
 import gc
-import io
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from operator import itemgetter
+from decimal import Decimal
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -41,20 +40,32 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, defer
 
-from portal.models import Account, ImportBatch, Meter, Reading, utcnow
+from portal.models import (
+    Account,
+    ImportBatch,
+    ImportStatus,
+    Meter,
+    MeterStatus,
+    Reading,
+    ReadingSource,
+    ReadingStatus,
+    Zone,
+)
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, csvfiles, settings
-from portal.services.csvfiles import Table, parse_date, sha256, trimmed
+from portal.services.clock import local_today, utcnow
+from portal.services.csvfiles import FileLine, LineError, Table, line_date, sha256, trimmed
 from portal.services.csvfiles import too_large_message as too_large_message
 from portal.services.errors import DomainError, NotFound
+from portal.services.months import period_of
 from portal.services.readings import (
     LIVE_STATUSES,
+    MAX_ID,
+    TARIFF_ZONES,
     Previous,
     judge,
-    local_today,
     one_of,
     parse_value,
-    period_of,
     previous_readings,
 )
 
@@ -64,16 +75,15 @@ MAX_BYTES = 20 * 1024 * 1024  # app config READINGS_IMPORT_MAX_BYTES overrides
 MAX_LINES = 500_000  # app config READINGS_IMPORT_MAX_LINES overrides
 CHUNK = 5_000  # lines stored per INSERT, progress update and commit
 PREVIEW_ERRORS = 50
-SOURCE = "remote"
+SOURCE = ReadingSource.REMOTE
 EXTERNAL_REF = "csv"  # with (meter, zone, date) unique: a line imported twice adds nothing
-MAX_ID = 2**63 - 1
+KIND = "readings"  # the ImportBatch kind of these imports
 
-# uploaded → checking → pending (the preview) → queued → running → done; or failed, discarded.
-# A large file is checked in the background ("uploaded", "checking"); a small one at once.
-STATUSES = (
-    "uploaded", "checking", "pending", "queued", "running", "done", "failed", "discarded"
-)  # fmt: skip
-ACTIVE_STATUSES = ("uploaded", "checking", "queued", "running")
+# The statuses of a batch (``ImportStatus``): a large file is checked in the background
+# (uploaded, checking), a small one at once; these are still at work.
+CHECKING_STATUSES = (ImportStatus.UPLOADED, ImportStatus.CHECKING)
+ACTIVE_STATUSES = (*CHECKING_STATUSES, ImportStatus.QUEUED, ImportStatus.RUNNING)
+STARTABLE_STATUSES = (ImportStatus.PENDING, ImportStatus.FAILED)
 INLINE_CHECK_LINES = 20_000  # larger files are checked by the background worker
 
 COLUMNS = ("account", "meter", "zone", "date", "value")
@@ -119,38 +129,37 @@ REASONS = {
     "decimals": _l("Too many decimal places"),
     "too_large": _l("Too large for the meter"),
     "negative": _l("Negative reading"),
-    "faulty": _l("Meter faulty"),
-    "removed": _l("Meter removed"),
+    MeterStatus.FAULTY: _l("Meter faulty"),
+    MeterStatus.REMOVED: _l("Meter removed"),
     "rules": _l("Refused by the readings rules"),
 }
 DUPLICATE_CODES = ("imported",)
 
+# Other spellings of each zone (its own name is understood too).
 _ZONE_WORDS = {
-    "total": "total", "общая": "total", "общий": "total", "однотарифный": "total",
-    "day": "day", "день": "day", "дневная": "day",
-    "night": "night", "ночь": "night", "ночная": "night",
-    "peak": "peak", "пик": "peak", "пиковая": "peak",
-    "semi_peak": "semi_peak", "semi-peak": "semi_peak", "semipeak": "semi_peak",
-    "semi peak": "semi_peak", "полупик": "semi_peak", "полупиковая": "semi_peak",
-}  # fmt: skip
+    Zone.TOTAL: ("общая", "общий", "однотарифный"),
+    Zone.DAY: ("день", "дневная"),
+    Zone.NIGHT: ("ночь", "ночная"),
+    Zone.PEAK: ("пик", "пиковая"),
+    Zone.SEMI_PEAK: ("semi-peak", "semipeak", "semi peak", "полупик", "полупиковая"),
+}
 # Tariff numbers as Russian meters label them: Т1, Т2, Т3 by the meter's number of zones.
 _ZONE_NUMBERS = {
-    1: {"1": "total"},
-    2: {"1": "day", "2": "night"},
-    3: {"1": "peak", "2": "night", "3": "semi_peak"},
+    zones: {str(number): zone for number, zone in enumerate(names, start=1)}
+    for zones, names in TARIFF_ZONES.items()
 }
 
 
-def _zone_lookup() -> dict[int, dict[str, str]]:
-    """For each number of zones: every accepted spelling → the zone name."""
+def _zone_lookup() -> dict[int, dict[str, Zone]]:
+    """For each number of zones: every accepted spelling → the zone."""
     lookup = {}
     for zones, names in ZONE_NAMES.items():
-        spellings = {word: zone for word, zone in _ZONE_WORDS.items() if zone in names}
+        spellings = {word: zone for zone in names for word in (zone.value, *_ZONE_WORDS[zone])}
         for number, zone in _ZONE_NUMBERS[zones].items():
             for prefix in ("", "t", "т"):  # Latin and Cyrillic T
                 spellings[prefix + number] = zone
         if zones == 1:
-            spellings[""] = "total"
+            spellings[""] = Zone.TOTAL
         lookup[zones] = spellings
     return lookup
 
@@ -176,37 +185,18 @@ NOT_TEXT_MESSAGE = _l("This is not a CSV text file. Save the readings as CSV and
 
 
 @dataclass
-class LineError:
-    line: int  # the line number in the file, counted from 1
-    code: str  # a key of REASONS
-    reason: str  # translated, for the person who fixes the file
-    cells: list[str]  # the line as it was
+class Checked(csvfiles.Checked):
+    """Every line of a file, judged: the rows ready to insert and the lines refused
+    (``csvfiles.Checked``: duplicates, refused, counts by reason)."""
 
-
-@dataclass
-class Checked:
-    """Every line of a file, judged: the rows ready to insert and the lines refused."""
-
-    total: int
-    header: list[str] | None
     rows: list[tuple[int, dict]] = field(default_factory=list)  # (ordinal, row), file order
-    errors: list[LineError] = field(default_factory=list)  # file order
+
+    reasons = REASONS
+    duplicate_codes = DUPLICATE_CODES
 
     @property
     def valid(self) -> int:
         return len(self.rows)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(1 for error in self.errors if error.code in DUPLICATE_CODES)
-
-    @property
-    def refused(self) -> int:
-        return len(self.errors) - self.duplicates
-
-    @property
-    def counts(self) -> Counter:
-        return Counter(error.code for error in self.errors)
 
 
 @dataclass
@@ -235,7 +225,7 @@ def bulk_work():
 # --- reading the file -----------------------------------------------------------------
 
 
-def limits() -> tuple[int, int]:
+def limits() -> csvfiles.Limits:
     """The size limits: bytes and lines (app config, else the defaults here)."""
     return csvfiles.limits("READINGS_IMPORT", MAX_BYTES, MAX_LINES)
 
@@ -283,7 +273,7 @@ def _meters(session: Session, numbers: list[str]) -> tuple[set[str], dict]:
     counts only when no meter in service on the account has its serial number."""
     known: set[str] = set()
     meters: dict[tuple[str, str], MeterRules] = {}
-    rank = {"active": 0, "faulty": 1, "removed": 2}
+    rank = {status: order for order, status in enumerate(MeterStatus)}  # in service first
     rows = _rows_where_in(
         session,
         Account.number,
@@ -331,12 +321,32 @@ def _imported_keys(session: Session, meter_ids: list[int], first: date, last: da
     }
 
 
-def _previous_by_period(session: Session, meters_by_period: dict[date, set[int]]) -> dict:
-    """{period: {(meter id, zone): Previous}} from the database, one lookup per period."""
-    return {
-        period: previous_readings(session, sorted(meter_ids), period)
-        for period, meter_ids in meters_by_period.items()
-    }
+@dataclass(slots=True)
+class _ReadLine(FileLine):
+    """A line whose cells are read; its date and value may be refusals still (kept until
+    the meter is known: an unknown account or meter is what to say first)."""
+
+    ordinal: int  # the line's place among the data lines
+    account: str
+    serial: str  # upper-case
+    zone: str  # as written
+    taken_on: date | str  # or the code of its refusal (csvfiles.DATE_REASONS)
+    value: Decimal | str  # or the message of its refusal
+
+
+@dataclass(slots=True)
+class _Candidate(FileLine):
+    """A line of a known meter and zone with a date and a value, to be judged."""
+
+    ordinal: int
+    meter: MeterRules
+    zone: Zone
+    taken_on: date
+    value: Decimal
+
+    @property
+    def key(self) -> tuple[int, str, date]:
+        return (self.meter.id, self.zone, self.taken_on)
 
 
 def check(
@@ -354,182 +364,157 @@ def check(
     lines for one meter, zone and month the latest stays live and the others are stored as
     superseded, as a new reading supersedes an older one of the same period.
     """
-    today = today or local_today()
-    known_reason = {
-        "account": _("There is no account with this number."),
-        "meter": _("The account has no meter with this serial number."),
-        "date": _("The date is not valid: write it as 2026-03-25 or 25.03.2026."),
-        "future": _("The date is in the future."),
-        "imported": _("Already imported: this meter, zone and date are in the database."),
-    }
     checked = Checked(total=len(table.rows), header=table.header)
     errors = checked.errors
-    i_account, i_meter, i_zone, i_date, i_value = table.positions
-    width = table.width
-
-    # 1. Cells → values; the lines that cannot be read at all are refused here.
-    parsed = []  # (ordinal, line, cells, account, SERIAL, zone text, date | code, value | message)
-    dates: dict[str, date | str] = {}
-    for ordinal, (line, cells) in enumerate(table.rows):
-        if len(cells) != width and len(trimmed(cells, width)) != width:
-            errors.append(
-                LineError(
-                    line,
-                    "columns",
-                    _(
-                        "Expected %(expected)s columns, found %(found)s.",
-                        expected=width,
-                        found=len(cells),
-                    ),
-                    cells,
-                )
-            )
-            continue
-        raw_date = cells[i_date].strip()
-        taken_on = dates.get(raw_date)
-        if taken_on is None:
-            taken_on = parse_date(raw_date) or "date"
-            if taken_on != "date" and taken_on > today:
-                taken_on = "future"
-            dates[raw_date] = taken_on
-        try:
-            value = parse_value(cells[i_value])
-        except DomainError as error:
-            # The message, not the exception: its traceback holds this frame, and with it
-            # every line, in a reference cycle only the (paused) garbage collector frees.
-            value = error.message
-        parsed.append(
-            (
-                ordinal,
-                line,
-                cells,
-                cells[i_account].strip(),
-                cells[i_meter].strip().upper(),
-                cells[i_zone].strip().lower(),
-                taken_on,
-                value,
-            )
-        )
-
-    # 2. Accounts and meters, one lookup for the whole file.
-    known, meters = _meters(session, sorted({p[3] for p in parsed}))
-    candidates = []  # (meter id, zone, date, ordinal, line, meter, value, cells)
-    for ordinal, line, cells, account, serial, zone_text, taken_on, value in parsed:
-        meter = meters.get((account, serial))
-        if meter is None:
-            code = "account" if account not in known else "meter"
-            errors.append(LineError(line, code, known_reason[code], cells))
-            continue
-        zone = ZONE_LOOKUP[meter.zones].get(zone_text)
-        if zone is None:
-            errors.append(LineError(line, "zone", _zone_message(meter, cells[i_zone]), cells))
-            continue
-        if type(taken_on) is str:
-            errors.append(LineError(line, taken_on, known_reason[taken_on], cells))
-            continue
-        if type(value) is str:
-            errors.append(LineError(line, "value", value, cells))
-            continue
-        candidates.append((meter.id, zone, taken_on, ordinal, line, meter, value, cells))
-
-    # 3. Already imported, and repeated within the file.
-    if candidates:
-        imported = _imported_keys(
-            session,
-            sorted({c[0] for c in candidates}),
-            min(c[2] for c in candidates),
-            max(c[2] for c in candidates),
-        )
-    else:
-        imported = set()
-    first_line: dict[tuple, int] = {}
-    unique = []
-    for candidate in candidates:
-        key = candidate[:3]
-        if key in imported:
-            errors.append(
-                LineError(candidate[4], "imported", known_reason["imported"], candidate[7])
-            )
-        elif key in first_line:
-            errors.append(
-                LineError(
-                    candidate[4],
-                    "duplicate",
-                    _(
-                        "Line %(line)s has the same meter, zone and date.",
-                        line=first_line[key],
-                    ),
-                    candidate[7],
-                )
-            )
-        else:
-            first_line[key] = candidate[4]
-            unique.append(candidate)
-
-    # 4. The rules, in date order per meter and zone, against the previous readings.
+    read = _read_lines(table, today or local_today(), errors)
+    candidates = _of_known_meters(session, read, errors)
+    unique = _not_imported_nor_repeated(session, candidates, errors)
     rows = _judge_all(session, unique, errors, batch_id=batch_id, staff_id=staff_id)
-    rows.sort(key=lambda item: item[0])
+    rows.sort(key=itemgetter(0))
     checked.rows = rows
-    errors.sort(key=lambda error: error.line)
+    errors.sort(key=attrgetter("line"))
     return checked
 
 
-def _zone_message(meter, raw: str) -> str:
-    from portal.formatting import ZONE_LABELS
+def _read_lines(table: Table, today: date, errors: list[LineError]) -> list[_ReadLine]:
+    """1. Cells → values; the lines that cannot be read at all are refused here."""
+    i_account, i_meter, i_zone, i_date, i_value = table.positions
+    width = table.width
+    dates: dict[str, date | str] = {}
+    read = []
+    for ordinal, (line, cells) in enumerate(table.rows):
+        if len(cells) != width and len(trimmed(cells, width)) != width:
+            reason = _(
+                "Expected %(expected)s columns, found %(found)s.", expected=width, found=len(cells)
+            )
+            errors.append(LineError(line, "columns", reason, cells))
+            continue
+        raw_date = cells[i_date]
+        taken_on = dates.get(raw_date)
+        if taken_on is None:
+            taken_on = dates[raw_date] = line_date(raw_date, today)
+        read.append(
+            _ReadLine(
+                line,
+                cells,
+                ordinal,
+                cells[i_account].strip(),
+                cells[i_meter].strip().upper(),
+                cells[i_zone].strip(),
+                taken_on,
+                _value_or_refusal(cells[i_value]),
+            )
+        )
+    return read
 
+
+def _value_or_refusal(raw: str) -> Decimal | str:
+    try:
+        return parse_value(raw)
+    except DomainError as error:
+        # The message, not the exception: kept, its traceback would hold the frames of
+        # the check, and with them every line, in a reference cycle only the (paused)
+        # garbage collector frees.
+        return error.message
+
+
+def _of_known_meters(session: Session, read: list[_ReadLine], errors) -> list[_Candidate]:
+    """2. Accounts and meters, one lookup for the whole file; the line's zone of its meter;
+    then the refusals of its date and value."""
+    known, meters = _meters(session, sorted({line.account for line in read}))
+    unknown = {
+        "account": _("There is no account with this number."),
+        "meter": _("The account has no meter with this serial number."),
+    }
+    candidates = []
+    for line in read:
+        meter = meters.get((line.account, line.serial))
+        if meter is None:
+            code = "account" if line.account not in known else "meter"
+            errors.append(line.refused(code, unknown[code]))
+            continue
+        zone = ZONE_LOOKUP[meter.zones].get(line.zone.lower())
+        if zone is None:
+            errors.append(line.refused("zone", _zone_message(meter, line.zone)))
+        elif type(line.taken_on) is str:
+            errors.append(line.refused(line.taken_on, csvfiles.DATE_REASONS[line.taken_on]))
+        elif type(line.value) is str:
+            errors.append(line.refused("value", line.value))
+        else:
+            candidates.append(
+                _Candidate(
+                    line.line, line.cells, line.ordinal, meter, zone, line.taken_on, line.value
+                )
+            )
+    return candidates
+
+
+def _not_imported_nor_repeated(
+    session: Session, candidates: list[_Candidate], errors: list[LineError]
+) -> list[_Candidate]:
+    """3. Already imported (one lookup), and repeated within the file."""
+    imported = set()
+    if candidates:
+        imported = _imported_keys(
+            session,
+            sorted({candidate.meter.id for candidate in candidates}),
+            min(candidate.taken_on for candidate in candidates),
+            max(candidate.taken_on for candidate in candidates),
+        )
+    already = _("Already imported: this meter, zone and date are in the database.")
+    first_line: dict[tuple, int] = {}
+    unique = []
+    for candidate in candidates:
+        key = candidate.key
+        if key in imported:
+            errors.append(candidate.refused("imported", already))
+        elif key in first_line:
+            reason = _("Line %(line)s has the same meter, zone and date.", line=first_line[key])
+            errors.append(candidate.refused("duplicate", reason))
+        else:
+            first_line[key] = candidate.line
+            unique.append(candidate)
+    return unique
+
+
+def _zone_message(meter: MeterRules, raw: str) -> str:
     return _(
         "The meter has no zone “%(zone)s”; its zones: %(zones)s.",
-        zone=raw.strip(),
+        zone=raw,
         zones=", ".join(
-            f"{n} — {ZONE_LABELS[name]}" for n, name in sorted(_ZONE_NUMBERS[meter.zones].items())
+            f"{number} — {zone.label}" for number, zone in _ZONE_NUMBERS[meter.zones].items()
         ),
     )
 
 
 def _judge_all(session, candidates, errors, *, batch_id, staff_id) -> list[tuple[int, dict]]:
-    periods: dict[date, date] = {}
-    meters_by_period: dict[date, set[int]] = defaultdict(set)
-    for candidate in candidates:
-        day = candidate[2]
-        line_period = periods.get(day)
-        if line_period is None:
-            line_period = periods[day] = period_of(day)
-        meters_by_period[line_period].add(candidate[0])
-    previous = _previous_by_period(session, meters_by_period)
+    """4. The rules, in date order per meter and zone, against the previous reading: the
+    database's or, when newer, the last live one of an earlier period of the file."""
+    periods, previous = _previous_of_periods(session, candidates)
     threshold = settings.get(session, "readings.review_threshold")
     share = settings.get(session, "readings.rollover_share")
     now = utcnow()
 
     rows: list[tuple[int, dict]] = []
-    candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+    candidates.sort(key=attrgetter("meter.id", "zone", "taken_on"))
     group_key = None
     in_file = None  # the live reading of the last finished period of this meter and zone
     period = last = None  # the period being judged and its latest live row
     period_live: list[dict] = []
-    for meter_id, zone, taken_on, ordinal, line, meter, value, cells in candidates:
-        line_period = periods[taken_on]
-        if (meter_id, zone) != group_key or line_period != period:
+    for candidate in candidates:
+        line_period = periods[candidate.taken_on]
+        key = (candidate.meter.id, candidate.zone)
+        if key != group_key or line_period != period:
             _settle(period_live)
-            if (meter_id, zone) != group_key:
-                group_key, in_file = (meter_id, zone), None
-            elif last is not None and last["status"] == "accepted":
+            if key != group_key:
+                group_key, in_file = key, None
+            elif last is not None and last["status"] == ReadingStatus.ACCEPTED:
                 in_file = last
             period, last, period_live = line_period, None, []
-        before = previous[line_period].get(group_key)
-        if in_file is not None and (
-            before is None
-            or (in_file["period"], in_file["taken_on"]) >= (before.period, before.taken_on)
-        ):
-            before = Previous(
-                in_file["value"],
-                in_file["taken_on"],
-                in_file["period"],
-                before.average if before is not None else None,
-            )
         verdict = judge(
-            meter,
-            value,
-            before,
+            candidate.meter,
+            candidate.value,
+            _before(previous[line_period].get(group_key), in_file),
             period=line_period,
             source=SOURCE,
             threshold=threshold,
@@ -537,31 +522,67 @@ def _judge_all(session, candidates, errors, *, batch_id, staff_id) -> list[tuple
             confirmed=True,
         )
         if verdict.outcome not in LIVE_STATUSES:
-            code = getattr(verdict, "code", None)
-            errors.append(
-                LineError(line, code if code in REASONS else "rules", verdict.reason, cells)
-            )
+            code = verdict.code if verdict.code in REASONS else "rules"
+            errors.append(candidate.refused(code, verdict.reason))
             continue
-        row = {
-            "meter_id": meter_id,
-            "zone": zone,
-            "period": line_period,
-            "taken_on": taken_on,
-            "value": value,
-            "consumption": verdict.consumption,
-            "source": SOURCE,
-            "status": verdict.outcome,
-            "reason": verdict.reason,
-            "external_ref": EXTERNAL_REF,
-            "import_batch_id": batch_id,
-            "entered_by_staff_id": staff_id,
-            "created_at": now,
-        }
-        rows.append((ordinal, row))
+        row = _row(candidate, line_period, verdict, batch_id, staff_id, now)
+        rows.append((candidate.ordinal, row))
         period_live.append(row)
         last = row
     _settle(period_live)
     return rows
+
+
+def _previous_of_periods(session: Session, candidates: list[_Candidate]):
+    """{date: period} of the lines' dates, and {period: {(meter id, zone): Previous}} from
+    the database, one lookup per period."""
+    periods: dict[date, date] = {}
+    meters_by_period: dict[date, set[int]] = defaultdict(set)
+    for candidate in candidates:
+        day = candidate.taken_on
+        line_period = periods.get(day)
+        if line_period is None:
+            line_period = periods[day] = period_of(day)
+        meters_by_period[line_period].add(candidate.meter.id)
+    previous = {
+        line_period: previous_readings(session, sorted(meter_ids), line_period)
+        for line_period, meter_ids in meters_by_period.items()
+    }
+    return periods, previous
+
+
+def _before(stored: Previous | None, in_file: dict | None) -> Previous | None:
+    """The reading a line is judged against: the database's, or the file's when newer."""
+    if in_file is None or (
+        stored is not None
+        and (in_file["period"], in_file["taken_on"]) < (stored.period, stored.taken_on)
+    ):
+        return stored
+    return Previous(
+        in_file["value"],
+        in_file["taken_on"],
+        in_file["period"],
+        stored.average if stored is not None else None,
+    )
+
+
+def _row(candidate: _Candidate, period: date, verdict, batch_id, staff_id, now) -> dict:
+    """The reading to insert (``INSERT_COLUMNS``)."""
+    return {
+        "meter_id": candidate.meter.id,
+        "zone": candidate.zone,
+        "period": period,
+        "taken_on": candidate.taken_on,
+        "value": candidate.value,
+        "consumption": verdict.consumption,
+        "source": SOURCE,
+        "status": verdict.outcome,
+        "reason": verdict.reason,
+        "external_ref": EXTERNAL_REF,
+        "import_batch_id": batch_id,
+        "entered_by_staff_id": staff_id,
+        "created_at": now,
+    }
 
 
 def _settle(period_live: list[dict]) -> None:
@@ -587,21 +608,22 @@ def create_batch(
     today: date | None = None,
 ) -> ImportBatch:
     """Keep an uploaded file as a batch waiting to be started, with the verdict on every
-    line (the preview). A file that is not a readable CSV raises DomainError.
+    line (the preview); the caller commits. A file that is not a readable CSV raises
+    DomainError.
 
     A file of more than INLINE_CHECK_LINES lines is only read here; its lines are checked
-    by the background worker (status "uploaded", see ``check_batch``), so that an upload
+    by the background worker (status uploaded, see ``check_batch``), so that an upload
     never takes longer than a web request may."""
     max_bytes, max_lines = limits()
     text = decode(data, max_bytes)
     with bulk_work():
         table = read_table(text, max_lines)
     batch = ImportBatch(
-        kind="readings",
+        kind=KIND,
         filename=clean_filename(filename),
         file_sha256=sha256(data),
         staff_id=staff_id,
-        status="uploaded",
+        status=ImportStatus.UPLOADED,
         total_lines=len(table.rows),
         processed_lines=0,
         imported_lines=0,
@@ -625,27 +647,27 @@ def create_batch(
         summary=_summary(batch, checked.valid) if checked else f"{batch.filename}: uploaded",
         ip_address=ip,
     )
-    session.commit()
     return batch
 
 
 def _set_preview(batch: ImportBatch, checked: Checked) -> None:
-    batch.status = "pending"
+    batch.status = ImportStatus.PENDING
     batch.total_lines = checked.total
     batch.duplicate_lines = checked.duplicates
     batch.error_lines = checked.refused
-    batch.errors_csv = _store_errors(checked)
+    batch.errors_csv = csvfiles.stored_errors_text(checked)
 
 
 def check_batch(session: Session, batch_id: int, *, today: date | None = None):
-    """Check the lines of an uploaded batch (the preview) in the background. Returns None
-    when the batch was not waiting for it (another worker has it)."""
-    if not _claim(session, batch_id, "uploaded", "checking"):
+    """Check the lines of an uploaded batch (the preview) in the background, committing as
+    it goes (the worker's own transactions). Returns None when the batch was not waiting
+    for it (another worker has it)."""
+    if not _claim(session, batch_id, ImportStatus.UPLOADED, ImportStatus.CHECKING):
         return None
     try:
         batch = get_batch(session, batch_id, with_files=True)
         with bulk_work():
-            table = read_table(batch.source_csv or "", limits()[1])
+            table = read_table(batch.source_csv or "", limits().lines)
             _set_preview(batch, check(session, table, today=today))
         session.commit()
     except Exception:
@@ -671,7 +693,7 @@ def _fail(session: Session, batch_id: int) -> None:
     session.execute(
         update(ImportBatch)
         .where(ImportBatch.id == batch_id)
-        .values(status="failed", finished_at=utcnow())
+        .values(status=ImportStatus.FAILED, finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -690,7 +712,7 @@ def get_batch(session: Session, batch_id: int, *, with_files: bool = False) -> I
         raise NotFound()
     options = [] if with_files else [defer(ImportBatch.source_csv), defer(ImportBatch.errors_csv)]
     batch = session.get(ImportBatch, batch_id, options=options, populate_existing=True)
-    if batch is None or batch.kind != "readings":
+    if batch is None or batch.kind != KIND:
         raise NotFound()
     return batch
 
@@ -699,7 +721,7 @@ def batches(session: Session):
     """Every readings import, newest first, without the stored files (a query to page)."""
     return (
         select(ImportBatch)
-        .where(ImportBatch.kind == "readings")
+        .where(ImportBatch.kind == KIND)
         .options(defer(ImportBatch.source_csv), defer(ImportBatch.errors_csv))
         .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
     )
@@ -720,12 +742,22 @@ def valid_lines(batch: ImportBatch) -> int:
     return max(batch.total_lines - batch.error_lines - batch.duplicate_lines, 0)
 
 
+def is_active(batch: ImportBatch) -> bool:
+    """The batch is being checked or imported: its page follows the progress."""
+    return batch.status in ACTIVE_STATUSES
+
+
+def is_checking(batch: ImportBatch) -> bool:
+    return batch.status in CHECKING_STATUSES
+
+
 def queue(session: Session, batch_id: int, *, staff_id: int | None, ip: str | None = None):
-    """Put a batch in the queue of the background worker (which imports it)."""
+    """Put a batch in the queue of the background worker (which imports it once the caller
+    has committed)."""
     batch = get_batch(session, batch_id)
-    if batch.status in ("uploaded", "checking"):
+    if is_checking(batch):
         raise DomainError(_("The lines of this file are still being checked."))
-    if batch.status not in ("pending", "failed"):
+    if batch.status not in STARTABLE_STATUSES:
         raise DomainError(_("This import has already been started."))
     audit.record(
         session,
@@ -734,19 +766,19 @@ def queue(session: Session, batch_id: int, *, staff_id: int | None, ip: str | No
         object_type="import_batch",
         object_id=batch.id,
         summary=f"{batch.filename}: started",
-        changes=audit.diff({"status": batch.status}, {"status": "queued"}),
+        changes=audit.diff({"status": batch.status}, {"status": ImportStatus.QUEUED}),
         ip_address=ip,
     )
-    batch.status = "queued"
+    batch.status = ImportStatus.QUEUED
     batch.processed_lines = 0
-    session.commit()
+    session.flush()
     return batch
 
 
 def discard(session: Session, batch_id: int, *, staff_id: int | None, ip: str | None = None):
     """Drop a batch that was not started; its file is deleted."""
     batch = get_batch(session, batch_id)
-    if batch.status not in ("pending", "failed"):
+    if batch.status not in STARTABLE_STATUSES:
         raise DomainError(_("An import that has been started cannot be discarded."))
     audit.record(
         session,
@@ -755,13 +787,13 @@ def discard(session: Session, batch_id: int, *, staff_id: int | None, ip: str | 
         object_type="import_batch",
         object_id=batch.id,
         summary=f"{batch.filename}: discarded",
-        changes=audit.diff({"status": batch.status}, {"status": "discarded"}),
+        changes=audit.diff({"status": batch.status}, {"status": ImportStatus.DISCARDED}),
         ip_address=ip,
     )
-    batch.status = "discarded"
+    batch.status = ImportStatus.DISCARDED
     batch.source_csv = None
     batch.finished_at = utcnow()
-    session.commit()
+    session.flush()
     return batch
 
 
@@ -769,10 +801,11 @@ def run_import(
     session: Session, batch_id: int, *, today: date | None = None, chunk_size: int = CHUNK
 ) -> ImportBatch | None:
     """Import a queued batch: check every line again, store the valid ones chunk by chunk
-    (progress committed after each), then the totals. Returns None when the batch was not
-    queued (another worker has it, or it is done). On failure the batch is "failed", keeps
-    its file and may be started again: lines already stored count as already imported."""
-    if not _claim(session, batch_id, "queued", "running"):
+    (progress committed after each: the worker's own transactions), then the totals.
+    Returns None when the batch was not queued (another worker has it, or it is done). On
+    failure the batch is failed, keeps its file and may be started again: lines already
+    stored count as already imported."""
+    if not _claim(session, batch_id, ImportStatus.QUEUED, ImportStatus.RUNNING):
         return None
     try:
         with bulk_work():
@@ -786,7 +819,7 @@ def run_import(
 def _run(session: Session, batch_id: int, *, today, chunk_size) -> ImportBatch:
     batch = get_batch(session, batch_id, with_files=True)
     staff_id, filename = batch.staff_id, batch.filename
-    table = read_table(batch.source_csv or "", max_lines=limits()[1])
+    table = read_table(batch.source_csv or "", max_lines=limits().lines)
     checked = check(session, table, today=today, batch_id=batch_id, staff_id=staff_id)
     progress = update(ImportBatch).where(ImportBatch.id == batch_id)
     session.execute(
@@ -811,12 +844,12 @@ def _run(session: Session, batch_id: int, *, today, chunk_size) -> ImportBatch:
     imported = len(rows)
     session.execute(
         progress.values(
-            status="done",
+            status=ImportStatus.DONE,
             processed_lines=checked.total,
             imported_lines=imported,
             duplicate_lines=checked.duplicates,
             error_lines=checked.refused,
-            errors_csv=_store_errors(checked),
+            errors_csv=csvfiles.stored_errors_text(checked),
             source_csv=None,
             finished_at=utcnow(),
         ).execution_options(synchronize_session=False)
@@ -831,7 +864,10 @@ def _run(session: Session, batch_id: int, *, today, chunk_size) -> ImportBatch:
             f"{filename}: imported {imported} of {checked.total} lines, "
             f"{checked.duplicates} already imported, {checked.refused} refused"
         ),
-        changes={"status": ["running", "done"], "imported_lines": [None, str(imported)]},
+        changes={
+            "status": [ImportStatus.RUNNING, ImportStatus.DONE],
+            "imported_lines": [None, str(imported)],
+        },
     )
     session.commit()
     return get_batch(session, batch_id)
@@ -914,9 +950,9 @@ def send_to_worker(broker_url: str | None, batch_id: int) -> bool:
 def process_batch(session: Session, batch_id: int) -> ImportBatch | None:
     """Do what a batch waits for: the check of its lines, or the import. The Celery task."""
     status = session.scalar(select(ImportBatch.status).where(ImportBatch.id == batch_id))
-    if status == "uploaded":
+    if status == ImportStatus.UPLOADED:
         return check_batch(session, batch_id)
-    if status == "queued":
+    if status == ImportStatus.QUEUED:
         return run_import(session, batch_id)
     return None
 
@@ -927,7 +963,10 @@ def process_queued_imports(session: Session) -> int:
     done = 0
     for batch_id in session.scalars(
         select(ImportBatch.id)
-        .where(ImportBatch.status.in_(("uploaded", "queued")), ImportBatch.kind == "readings")
+        .where(
+            ImportBatch.status.in_((ImportStatus.UPLOADED, ImportStatus.QUEUED)),
+            ImportBatch.kind == KIND,
+        )
         .order_by(ImportBatch.id)
     ).all():
         if process_batch(session, batch_id) is not None:
@@ -938,58 +977,20 @@ def process_queued_imports(session: Session) -> int:
 # --- the refused lines ----------------------------------------------------------------
 
 
-def _store_errors(checked: Checked) -> str | None:
-    """The refused lines as stored: line, code, reason, then the line's own cells; the
-    first row carries the file's header (if it had one). Kept as they came (the preview
-    re-reads them); the download neutralises formula cells (``errors_file``)."""
-    if not checked.errors:
-        return None
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(["line", "code", "reason", *(checked.header or [])])
-    writer.writerows(
-        [error.line, error.code, error.reason, *error.cells] for error in checked.errors
-    )
-    return out.getvalue()
-
-
 def errors_text(session: Session, batch_id: int) -> str | None:
     """The batch's stored refused lines (without loading its file)."""
     return session.scalar(select(ImportBatch.errors_csv).where(ImportBatch.id == batch_id))
 
 
-def stored_errors(stored: str | None, limit: int | None = None) -> tuple[list | None, list]:
-    """(the file's header or None, LineErrors) from a batch's stored refused lines."""
-    if not stored:
-        return None, []
-    reader = csv.reader(io.StringIO(stored, newline=""), delimiter=";")
-    header = next(reader)[3:] or None
-    errors = []
-    for row in reader:
-        if limit is not None and len(errors) >= limit:
-            break
-        errors.append(LineError(int(row[0]), row[1], row[2], row[3:]))
-    return header, errors
-
-
 def preview(stored: str | None) -> Preview:
     """Refused lines by reason and the first refused lines, from the stored ones."""
-    counts: Counter = Counter()
-    first = []
-    if stored:
-        reader = csv.reader(io.StringIO(stored, newline=""), delimiter=";")
-        next(reader)
-        for row in reader:
-            counts[row[1]] += 1
-            if len(first) < PREVIEW_ERRORS:
-                first.append(LineError(int(row[0]), row[1], row[2], row[3:]))
-    ordered = [(code, counts[code]) for code in REASONS if counts[code]]
-    return Preview(ordered, first)
+    _header, first, counts = csvfiles.read_stored_errors(stored, PREVIEW_ERRORS)
+    return Preview(csvfiles.ordered_counts(counts, REASONS), first)
 
 
 def errors_file(stored: str | None) -> bytes:
     """The refused lines as a CSV Excel opens (``csvfiles.refused_lines_file``)."""
-    header, errors = stored_errors(stored)
+    header, errors, _counts = csvfiles.read_stored_errors(stored)
     if header is None:
         header = [str(COLUMN_LABELS[column]) for column in COLUMNS]
     return csvfiles.refused_lines_file(header, errors)
@@ -1005,4 +1006,4 @@ def record_download(session: Session, batch: ImportBatch, staff_id: int, ip: str
         summary=f"{batch.filename}: refused lines downloaded",
         ip_address=ip,
     )
-    session.commit()
+    session.flush()

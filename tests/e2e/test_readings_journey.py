@@ -4,7 +4,6 @@ without signing in; the readings pages pass an axe-core check."""
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,8 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Account, Meter, Reading, Setting
-from portal.services import readings, settings
+from portal.models import Account, Meter, Reading, ReadingStatus, Setting
+from portal.services import clock, months, readings, settings
 from tests.e2e.conftest import assert_accessible
 
 WINDOW_KEYS = ("readings.window_first_day", "readings.window_last_day")
@@ -67,15 +66,14 @@ def customer_meter(app, account_number: str) -> MeterInfo:
             for m in sorted(account.meters, key=lambda m: -m.zones)
             if m.status == "active" and not m.remote_read
         )
-        this_period = readings.period_of(readings.local_today())
+        this_period = months.period_of(clock.local_today())
         has_history = session.scalar(
             select(Reading.id).where(Reading.meter_id == meter.id, Reading.period < this_period)
         )
         if has_history is None:
             previous = None
-            for months_ago, value in ((3, Decimal(1000)), (2, Decimal(1150)), (1, Decimal(1290))):
-                index = this_period.year * 12 + this_period.month - 1 - months_ago
-                period = date(index // 12, index % 12 + 1, 1)
+            for ago, value in ((3, Decimal(1000)), (2, Decimal(1150)), (1, Decimal(1290))):
+                period = months.add_months(this_period, -ago)
                 for zone in meter.zone_names:
                     session.add(
                         Reading(
@@ -191,7 +189,8 @@ def test_a_second_reading_supersedes_the_first(browser, live_portal, open_window
         page.locator("form.reading-form button[type=submit]").click()
         expect(page.locator(".receipt-line[data-status=accepted]").first).to_be_visible()
     page.goto(live_portal.url + meter.base + "/history")
-    expect(page.locator("table.readings-table .badge.text-bg-secondary").first).to_be_visible()
+    superseded = ".badge." + ReadingStatus.SUPERSEDED.badge.replace(" ", ".")
+    expect(page.locator(f"table.readings-table {superseded}").first).to_be_visible()
     context.close()
 
 

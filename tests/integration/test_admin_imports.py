@@ -15,7 +15,7 @@ from portal.models import STAFF_ROLES, AuditEvent, ImportBatch, Reading
 from portal.services import readings_import as importer
 from tests import factories
 from tests.conftest import csrf_token, login_as, page, post_form, translated
-from tests.unit.test_exports import downloaded_csv
+from tests.factories import downloaded_csv
 
 ALLOWED = {"metering", "supervisor", "admin"}
 DAY = date(2026, 3, 10)

@@ -8,24 +8,39 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.models import STAFF_ROLES, AccountService, Meter, Reading
-from portal.services import readings, settings
+from portal.models import STAFF_ROLES, AccountService, AuditEvent, Meter, Reading
+from portal.services import clock, months, readings, settings
 from portal.services.errors import DomainError
 from tests import factories
-from tests.conftest import field_error, field_value, form_alert, page, post_form
-from tests.integration.test_admin_readings import (
-    add_reading,
-    audit_events,
+from tests.conftest import (
     counted_queries,
-    meter_with_history,
-    months_ago,
+    field_error,
+    field_value,
+    form_alert,
+    page,
+    post_form,
     sign_in_staff,
-    today,
 )
-from tests.unit.test_exports import downloaded_csv
+from tests.factories import downloaded_csv, meter_with_history
+
+
+def today():
+    return clock.local_today()
+
+
+def months_ago(count: int, day: int = 20):
+    return months.add_months(today(), -count).replace(day=day)
+
+
+def audit_events(session, object_type, **filters) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.object_type == object_type)
+    for name, value in filters.items():
+        query = query.where(getattr(AuditEvent, name) == value)
+    return list(session.scalars(query.order_by(AuditEvent.id)))
 
 
 def yesterday():
@@ -186,14 +201,14 @@ def test_the_card_needs_a_constant_number_of_queries(client, db_session):
     client.get(url)
     with counted_queries() as few:
         client.get(url)
-    for months in range(8, 20):
+    for ago in range(8, 20):
         enterer = factories.make_staff(db_session, role="operator")
         reviewer = factories.make_staff(db_session, role="metering")
-        add_reading(
+        factories.make_reading(
             db_session,
             meter,
-            100 + months,
-            months_ago(months),
+            100 + ago,
+            months_ago(ago),
             source="operator",
             entered_by_staff_id=enterer.id,
             reviewed_by_staff_id=reviewer.id,
@@ -302,9 +317,13 @@ def test_a_closed_account_takes_no_new_meter(client, db_session):
     ],
 )
 def test_replace_records_final_and_initial_readings_the_same_day(
-    client, db_session, monkeypatch, now, consumption
+    client, db_session, now, consumption
 ):
-    monkeypatch.setattr(readings, "utcnow", lambda: now)
+    with time_machine.travel(now, tick=False):
+        replace_and_check(client, db_session, consumption)
+
+
+def replace_and_check(client, db_session, consumption):
     old = meter_with_history(db_session)
     staff = sign_in_staff(client, db_session, "metering")
     response = post_form(client, f"/admin/meters/{old.id}/replace", replace_data())
@@ -563,8 +582,8 @@ def test_form_alerts_name_no_problem_on_a_clean_form(client, db_session):
 
 def test_the_history_on_the_card_is_paginated(client, db_session):
     meter = meter_with_history(db_session)  # six readings
-    for months in range(7, 31):
-        add_reading(db_session, meter, 100 + months, months_ago(months))
+    for ago in range(7, 31):
+        factories.make_reading(db_session, meter, 100 + ago, months_ago(ago))
     sign_in_staff(client, db_session, "operator")
     url = f"/admin/meters/{meter.id}"
 

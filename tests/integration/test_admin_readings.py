@@ -1,16 +1,18 @@
 """The back office's readings: operator entry, the review queue and the acceptance figure,
 through the test client with CSRF on and a real database."""
 
+import html
 import re
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from admin.access import AREA_ROLES
-from portal.models import STAFF_ROLES, AuditEvent, Reading
-from portal.services import readings, settings
+from portal.models import STAFF_ROLES, AuditEvent, Reading, ReadingStatus
+from portal.services import clock, months, readings, settings
 from portal.services.errors import DomainError
 from tests import factories
 from tests.conftest import (
@@ -22,6 +24,7 @@ from tests.conftest import (
     sign_in_staff,
     translated,
 )
+from tests.factories import meter_with_history
 
 HTMX = {"HX-Request": "true"}
 
@@ -30,44 +33,11 @@ HTMX = {"HX-Request": "true"}
 
 
 def today() -> date:
-    return readings.local_today()
+    return clock.local_today()
 
 
 def months_ago(count: int, day: int = 20) -> date:
-    year, month = today().year, today().month - count
-    while month < 1:
-        year, month = year - 1, month + 12
-    return date(year, month, day)
-
-
-def add_reading(session, meter, value, taken_on, *, zone="total", status="accepted", **fields):
-    reading = Reading(
-        meter_id=meter.id,
-        zone=zone,
-        period=taken_on.replace(day=1),
-        taken_on=taken_on,
-        value=Decimal(str(value)),
-        source=fields.pop("source", "customer"),
-        status=status,
-        **fields,
-    )
-    session.add(reading)
-    session.flush()
-    return reading
-
-
-def meter_with_history(session, **meter_fields):
-    """A single-rate meter read monthly for six months at 100 kWh a month, last 1500."""
-    account = factories.make_account(session)
-    meter = factories.make_meter(session, account, zones=1, **meter_fields)
-    value = Decimal(1000)
-    previous = None
-    for months in range(6, 0, -1):
-        consumption = None if previous is None else Decimal(100)
-        value = value + (consumption or 0)
-        add_reading(session, meter, value, months_ago(months), consumption=consumption)
-        previous = value
-    return meter
+    return months.add_months(today(), -count).replace(day=day)
 
 
 def pending_reading(session, meter=None, value="5000"):
@@ -75,12 +45,12 @@ def pending_reading(session, meter=None, value="5000"):
     last = session.scalars(
         select(Reading).where(Reading.meter_id == meter.id).order_by(Reading.taken_on.desc())
     ).first()
-    return add_reading(
+    return factories.make_reading(
         session,
         meter,
         Decimal(value),
         today() - timedelta(days=1) if today().day > 1 else today(),
-        status="pending_review",
+        status=ReadingStatus.PENDING_REVIEW,
         consumption=Decimal(value) - last.value,
         reason="Consumption far above the usual: sent for review.",
     )
@@ -207,7 +177,12 @@ def test_search_fragment_for_htmx_and_nothing_for_an_empty_term(client, db_sessi
     assert client.get("/admin/readings/enter?q=&page=abc").status_code == 200
 
 
-def test_operator_enters_a_reading_outside_the_window(client, db_session):
+def test_operator_enters_a_reading_outside_the_window(app, client, db_session):
+    # Before any service speaks in this app context (Flask-Babel keeps the first locale).
+    closed = translated(
+        app,
+        "The window for customers is closed; readings entered by staff are accepted all the same.",
+    )
     meter = meter_with_history(db_session)
     close_the_window(db_session)
     with pytest.raises(DomainError):
@@ -215,7 +190,7 @@ def test_operator_enters_a_reading_outside_the_window(client, db_session):
     staff = sign_in_staff(client, db_session, "operator")
     url = f"/admin/readings/enter/{meter.id}"
     form = client.get(url)
-    assert "closed" in page(form) or "закрыт" in page(form)
+    assert closed in page(form)
     response = post_form(
         client,
         url,
@@ -279,6 +254,14 @@ def test_entry_errors_show_next_to_the_field(client, db_session, values, field, 
     )
 
 
+def confirmed_values(response) -> str:
+    """The values the page asks to confirm (its hidden field), as the browser sends them."""
+    body = response.get_data(as_text=True)
+    return html.unescape(
+        re.search(r'name="confirmed_values" type="hidden" value="([^"]*)"', body).group(1)
+    )
+
+
 def test_a_far_too_high_value_is_confirmed_then_goes_to_review(client, db_session):
     meter = meter_with_history(db_session)
     sign_in_staff(client, db_session, "operator")
@@ -289,10 +272,31 @@ def test_a_far_too_high_value_is_confirmed_then_goes_to_review(client, db_sessio
     assert 'name="confirmed"' in asked.get_data(as_text=True)
     assert field_value(asked, "value_total") == "9000"
     assert db_session.scalar(select(Reading).where(Reading.source == "operator")) is None
-    confirmed = post_form(client, url, data | {"confirmed": "y"})
+    confirmed = post_form(
+        client, url, data | {"confirmed": "y", "confirmed_values": confirmed_values(asked)}
+    )
     assert confirmed.status_code == 303
     stored = db_session.scalars(select(Reading).where(Reading.source == "operator")).one()
     assert stored.status == "pending_review"
+
+
+def test_a_confirmation_holds_only_for_the_values_it_was_given_for(client, db_session):
+    """Confirmed for 9 000, a value typed afterwards (90 000) is asked about again."""
+    meter = meter_with_history(db_session)
+    sign_in_staff(client, db_session, "operator")
+    url = f"/admin/readings/enter/{meter.id}"
+    data = {"value_total": "9000", "source": "operator", "taken_on": today().isoformat()}
+    asked = post_form(client, url, data)
+    changed = data | {"value_total": "90000", "confirmed": "y"}
+    again = post_form(client, url, changed | {"confirmed_values": confirmed_values(asked)})
+    assert again.status_code == 200
+    assert 'name="confirmed"' in again.get_data(as_text=True)
+    assert field_value(again, "value_total") == "90000"
+    assert db_session.scalar(select(Reading).where(Reading.source == "operator")) is None
+    confirmed = post_form(client, url, changed | {"confirmed_values": confirmed_values(again)})
+    assert confirmed.status_code == 303
+    stored = db_session.scalars(select(Reading).where(Reading.source == "operator")).one()
+    assert (stored.value, stored.status) == (Decimal("90000"), "pending_review")
 
 
 def test_a_value_lower_than_the_last_is_recorded_as_rejected_on_the_receipt(client, db_session):
@@ -358,7 +362,7 @@ def test_the_search_page_needs_a_constant_number_of_queries(client, db_session):
 # --- the review queue -----------------------------------------------------------------------
 
 
-def test_the_queue_shows_previous_new_consumption_and_average(client, db_session):
+def test_the_queue_shows_previous_new_consumption_and_average(app, client, db_session):
     reading = pending_reading(db_session, value="5000")
     meter = reading.meter
     sign_in_staff(client, db_session, "metering")
@@ -373,7 +377,9 @@ def test_the_queue_shows_previous_new_consumption_and_average(client, db_session
     assert "3 500" in row  # the consumption
     assert re.search(r">\s*100\s*<span", row)  # the monthly average
     assert 'hx-confirm="' in row
-    assert "1 reading awaits review" in html or "1 показание" in html or "ожида" in html
+    with app.test_request_context():
+        awaiting = ngettext("%(num)d reading awaits review", "%(num)d readings await review", 1)
+    assert awaiting in html
 
 
 def test_accept_from_a_browser_redirects_and_is_audited(client, db_session):
@@ -485,9 +491,9 @@ def test_the_queue_needs_a_constant_number_of_queries(client, db_session):
     client.get("/admin/readings/review")
     with counted_queries() as few:
         assert client.get("/admin/readings/review").status_code == 200
-    for months in range(2, 8):  # readings of other periods and other meters
+    for ago in range(2, 8):  # readings of other periods and other meters
         reading = pending_reading(db_session)
-        reading.period = months_ago(months, 1)
+        reading.period = months_ago(ago, 1)
     db_session.flush()
     with counted_queries() as many:
         response = client.get("/admin/readings/review")
@@ -508,15 +514,15 @@ def acceptance_data(db_session):
     period = date(2026, 9, 1)
     accounts = [factories.make_account(db_session) for _ in range(4)]
     meters = [factories.make_meter(db_session, account, zones=1) for account in accounts]
-    add_reading(db_session, meters[0], 100, date(2026, 9, 15))
-    add_reading(db_session, meters[1], 100, date(2026, 9, 25), status="pending_review")
-    add_reading(db_session, meters[2], 100, date(2026, 9, 27))
-    add_reading(db_session, meters[3], 100, date(2026, 9, 20), status="rejected")
+    factories.make_reading(db_session, meters[0], 100, date(2026, 9, 15))
+    factories.make_reading(db_session, meters[1], 100, date(2026, 9, 25), status="pending_review")
+    factories.make_reading(db_session, meters[2], 100, date(2026, 9, 27))
+    factories.make_reading(db_session, meters[3], 100, date(2026, 9, 20), status="rejected")
     factories.make_account(db_session)
     removed = factories.make_meter(
         db_session, factories.make_account(db_session), zones=1, status="removed"
     )
-    add_reading(db_session, removed, 100, date(2026, 9, 20))
+    factories.make_reading(db_session, removed, 100, date(2026, 9, 20))
     return period
 
 

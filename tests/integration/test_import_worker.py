@@ -14,7 +14,6 @@ from portal.models import ImportBatch, Reading
 from portal.services import readings_import as importer
 from tests import factories
 from tests.conftest import IN_CI
-from tests.integration.test_worker import PROJECT
 
 # A Redis database of its own: test runs that share a Redis server flush theirs.
 REDIS_URL = os.environ.get("TEST_IMPORT_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -54,7 +53,7 @@ def worker(tmp_path):
             "--without-gossip",
             "--without-mingle",
         ],
-        cwd=PROJECT,
+        cwd=factories.project_dir(),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,6 +91,7 @@ def test_worker_checks_and_imports_a_file(worker, monkeypatch):
         ).encode()
         db.session.commit()
         batch = importer.create_batch(db.session, filename="a.csv", data=data, staff_id=None)
+        db.session.commit()  # as the upload view does, before the worker looks for it
         batch_id = batch.id
         assert batch.status == "uploaded"
         assert importer.send_to_worker(env["REDIS_URL"], batch_id)
@@ -101,6 +101,7 @@ def test_worker_checks_and_imports_a_file(worker, monkeypatch):
 
     with app.app_context():
         importer.queue(db.session, batch_id, staff_id=None)
+        db.session.commit()
         assert importer.send_to_worker(env["REDIS_URL"], batch_id)
         assert importer.send_to_worker(env["REDIS_URL"], batch_id)  # twice: imported once
 

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from portal.models import Reading
-from portal.services import readings, settings
+from portal.services import settings
 from tests import factories
 from tests.conftest import (
     counted_queries,
@@ -30,9 +31,11 @@ NOVEMBER, OCTOBER = date(2026, 11, 1), date(2026, 10, 1)
 
 
 @pytest.fixture(autouse=True)
-def clock(monkeypatch):
-    """ "Today" for the readings service: 20 November 2026."""
-    monkeypatch.setattr(readings, "utcnow", lambda: NOW)
+def now(request):
+    """Every clock stopped at NOW, or at the moment a test gives with
+    ``@pytest.mark.parametrize("now", [moment], indirect=True)``."""
+    with time_machine.travel(getattr(request, "param", NOW), tick=False):
+        yield
 
 
 @pytest.fixture
@@ -129,10 +132,8 @@ def test_account_page_shows_zones_last_readings_and_the_open_window(
     assert url(meter, "history") in card
 
 
-def test_account_page_marks_estimates_and_says_when_the_window_opens(
-    signed_in, db_session, meter, monkeypatch
-):
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2026, 11, 27, 9, tzinfo=UTC))
+@pytest.mark.parametrize("now", [datetime(2026, 11, 27, 9, tzinfo=UTC)], indirect=True)
+def test_account_page_marks_estimates_and_says_when_the_window_opens(signed_in, db_session, meter):
     make_reading(db_session, meter, "day", OCTOBER, "1234.5", source="estimated")
     card = meter_card(signed_in.get(f"/accounts/{meter.account_id}"), "77001122")
     text = " ".join(re.sub(r"<[^>]+>", " ", card).split())
@@ -307,10 +308,10 @@ def test_every_zone_must_be_sent(signed_in, db_session, meter):
     assert stored(db_session, meter) == []
 
 
+@pytest.mark.parametrize("now", [datetime(2026, 11, 26, 9, tzinfo=UTC)], indirect=True)
 def test_outside_the_window_the_page_says_when_it_opens_and_has_no_form(
-    signed_in, db_session, meter, monkeypatch
+    signed_in, db_session, meter
 ):
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2026, 11, 26, 9, tzinfo=UTC))
     response = signed_in.get(url(meter, "submit"))
     body = page(response)
     assert "The window opens on December 15, 2026" in body
@@ -738,8 +739,8 @@ def test_quick_bad_values_never_crash(client, db_session, known):
     assert len(stored(db_session, meter)) == 4
 
 
-def test_quick_page_outside_the_window_has_no_form(visitor, monkeypatch):
-    monkeypatch.setattr(readings, "utcnow", lambda: NOW + timedelta(days=10))
+@pytest.mark.parametrize("now", [NOW + timedelta(days=10)], indirect=True)
+def test_quick_page_outside_the_window_has_no_form(visitor):
     body = page(visitor.get("/readings/quick"))
     assert "The window opens on" in body
     assert 'name="t1"' not in body

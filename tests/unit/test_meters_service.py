@@ -7,14 +7,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import AccountService, AuditEvent, Meter, Reading
-from portal.services import meters, readings, settings
+from portal.models import AccountService, AuditEvent, Meter, Reading, ReadingStatus
+from portal.services import clock, meters, readings, settings
 from portal.services.errors import DomainError, NotFound
 from tests import factories
 
 
 def today() -> date:
-    return meters.today()
+    return clock.local_today()
 
 
 def yesterday() -> date:
@@ -60,10 +60,13 @@ def account(db_session):
 
 
 def installed(session, account, staff, **changes):
+    """A meter registered and committed, as the back office does."""
     values = changes.pop("values", {"total": "100"})
-    return meters.register_meter(
+    meter = meters.register_meter(
         session, account.id, spec(**changes), values, staff_id=staff.id, ip="10.0.0.1"
     )
+    session.commit()
+    return meter
 
 
 # --- registering ----------------------------------------------------------------------------
@@ -171,6 +174,7 @@ def old_meter(db_session, account, staff):
         {"total": "100"},
         staff_id=staff.id,
     )
+    db_session.commit()
     return meter
 
 
@@ -443,27 +447,22 @@ def test_receipt_and_reading_lookups(db_session, old_meter, staff):
 def test_previous_for_answers_each_reading_by_its_own_period(db_session):
     meter = factories.make_meter(db_session, factories.make_account(db_session), zones=1)
 
-    def add(value, period, status="accepted", consumption=None):
-        reading = Reading(
-            meter_id=meter.id,
-            zone="total",
-            period=period,
-            taken_on=period.replace(day=20),
-            value=Decimal(value),
-            consumption=None if consumption is None else Decimal(consumption),
-            source="customer",
+    def add(value, period, status=ReadingStatus.ACCEPTED, consumption=None):
+        return factories.make_reading(
+            db_session,
+            meter,
+            value,
+            period.replace(day=20),
             status=status,
+            consumption=None if consumption is None else Decimal(consumption),
         )
-        db_session.add(reading)
-        db_session.flush()
-        return reading
 
     add(100, date(2026, 1, 1))
     add(200, date(2026, 2, 1), consumption=100)
     add(300, date(2026, 3, 1), consumption=100)
-    early = add(900, date(2026, 3, 1), status="pending_review")
-    late = add(9000, date(2026, 5, 1), status="pending_review")
-    first = add(5, date(2025, 12, 1), status="pending_review")
+    early = add(900, date(2026, 3, 1), status=ReadingStatus.PENDING_REVIEW)
+    late = add(9000, date(2026, 5, 1), status=ReadingStatus.PENDING_REVIEW)
+    first = add(5, date(2025, 12, 1), status=ReadingStatus.PENDING_REVIEW)
     found = readings.previous_for(db_session, [early, late, first])
     assert (found[early.id].value, found[early.id].average) == (Decimal(200), Decimal(100))
     assert (found[late.id].value, found[late.id].average) == (Decimal(300), Decimal(100))

@@ -8,11 +8,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from portal.models import Account, Meter
-from portal.services import readings
+from portal.services import clock, readings
 from portal.services.errors import DomainError
 from portal.services.readings import Previous, Verdict, Window, judge
 
@@ -371,11 +372,11 @@ def test_next_opening(today, opening):
     assert Window(15, 25, today).next_opening == opening
 
 
-def test_the_window_counts_days_in_the_suppliers_zone(monkeypatch):
+@time_machine.travel(datetime(2026, 11, 14, 22, 30, tzinfo=UTC), tick=False)
+def test_the_window_counts_days_in_the_suppliers_zone(db_session):
     # 22:30 UTC on the 14th is 01:30 on the 15th in Moscow: the window is open.
-    monkeypatch.setattr(readings, "utcnow", lambda: datetime(2026, 11, 14, 22, 30, tzinfo=UTC))
-    assert readings.local_today() == date(2026, 11, 15)
-    assert Window(15, 25, readings.local_today()).is_open
+    assert clock.local_today() == date(2026, 11, 15)
+    assert readings.window(db_session).is_open
 
 
 # --- the consumption series -------------------------------------------------------------
