@@ -19,8 +19,8 @@ from portal.models import STAFF_ROLES, Bill, DebtAction, OutboxMessage, Payment
 from portal.services.months import add_months
 from portal.services.readings import local_today
 from tests import factories
-from tests.conftest import csrf_token, form_alert, login_as, page, post_form, sign_in
-from tests.unit.test_exports import downloaded_csv
+from tests.conftest import csrf_token, form_alert, login_as, page, post_form
+from tests.factories import downloaded_csv
 
 HTMX = {"HX-Request": "true"}
 D = Decimal
@@ -33,12 +33,11 @@ def clean_ledger(db_session):
     db_session.flush()
 
 
-def login(client, db_session, role: str = "billing"):
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
+def english(browser):
+    """The browser reads the English texts the assertions quote."""
+    with browser.session_transaction() as session:
+        session["language"] = "en"
+    return browser
 
 
 def months_back(count: int) -> date:
@@ -60,8 +59,8 @@ def text_of(response) -> str:
 # --- the list -------------------------------------------------------------------------------
 
 
-def test_the_list_full_page_and_fragment(client, db_session):
-    login(client, db_session)
+def test_the_list_full_page_and_fragment(staff_client, db_session):
+    client = english(staff_client("billing"))
     one = make_debtor(db_session)
     two = make_debtor(db_session, amounts=("50.00",), months=2, district="Заречный")
     paid = factories.make_account(db_session)
@@ -100,15 +99,15 @@ def test_the_list_full_page_and_fragment(client, db_session):
         "min_amount=%00%ff",
     ],
 )
-def test_malformed_filters_never_fail(client, db_session, query):
-    login(client, db_session)
+def test_malformed_filters_never_fail(staff_client, db_session, query):
+    client = english(staff_client("billing"))
     make_debtor(db_session)
     assert client.get(f"/admin/debt?{query}").status_code == 200
     assert client.get(f"/admin/debt/export.csv?{query}").status_code == 200
 
 
-def test_filters_narrow_the_list_and_the_ageing_table(client, db_session):
-    login(client, db_session)
+def test_filters_narrow_the_list_and_the_ageing_table(staff_client, db_session):
+    client = english(staff_client("billing"))
     old = make_debtor(db_session, amounts=("9000.00",), months=14)
     young = make_debtor(db_session, amounts=("100.00",), months=2, category="others")
     html = text_of(client.get("/admin/debt?min_amount=5 000"))
@@ -142,8 +141,8 @@ def count_queries(client, url: str) -> tuple[str, int]:
     return response.get_data(as_text=True), len(statements)
 
 
-def test_the_list_makes_the_same_number_of_queries_for_3_and_20_debtors(client, db_session):
-    login(client, db_session)
+def test_the_list_makes_the_same_number_of_queries_for_3_and_20_debtors(staff_client, db_session):
+    client = english(staff_client("billing"))
     for _ in range(3):
         make_debtor(db_session)
     html, with_three = count_queries(client, "/admin/debt")
@@ -162,8 +161,8 @@ def test_the_list_makes_the_same_number_of_queries_for_3_and_20_debtors(client, 
     assert with_three > 3
 
 
-def test_exports_csv_and_xlsx_of_the_filtered_list(client, db_session):
-    login(client, db_session)
+def test_exports_csv_and_xlsx_of_the_filtered_list(staff_client, db_session):
+    client = english(staff_client("billing"))
     one = make_debtor(db_session, district="Заречный")
     other = make_debtor(db_session)
     response = client.get("/admin/debt/export.csv?district=Заречный")
@@ -183,9 +182,9 @@ def test_exports_csv_and_xlsx_of_the_filtered_list(client, db_session):
     assert sheet["G2"].number_format == "#,##0.00"
 
 
-def test_exports_neutralise_formulas_and_keep_numbers(client, db_session):
+def test_exports_neutralise_formulas_and_keep_numbers(staff_client, db_session):
     """Names and addresses are typed by people: none may run as a formula in Excel."""
-    login(client, db_session)
+    client = english(staff_client("billing"))
     account = make_debtor(db_session, district="-2+3")
     account.customer.full_name = '=HYPERLINK("http://x")'
     account.premises.address = "@SUM(A1)"
@@ -230,8 +229,8 @@ def action_form(step: str, acted_on: date, **fields) -> dict:
     return data
 
 
-def test_escalation_through_the_forms(client, db_session):
-    login(client, db_session)
+def test_escalation_through_the_forms(staff_client, db_session):
+    client = english(staff_client("billing"))
     account = make_debtor(db_session)
     url = f"/admin/debt/accounts/{account.id}"
     html = text_of(client.get(url))
@@ -284,8 +283,8 @@ def test_escalation_through_the_forms(client, db_session):
     assert "1 700,00" in text.replace("\u00a0", " ")
 
 
-def test_a_delivery_is_recorded_later(client, db_session):
-    login(client, db_session)
+def test_a_delivery_is_recorded_later(staff_client, db_session):
+    client = english(staff_client("billing"))
     account = make_debtor(db_session)
     today = local_today()
     url = f"/admin/debt/accounts/{account.id}"
@@ -318,8 +317,8 @@ def test_a_delivery_is_recorded_later(client, db_session):
     assert notice.delivered_at is not None
 
 
-def test_refusals_and_malformed_posts_never_fail(client, db_session):
-    login(client, db_session)
+def test_refusals_and_malformed_posts_never_fail(staff_client, db_session):
+    client = english(staff_client("billing"))
     account = make_debtor(db_session)
     paid_up = factories.make_account(db_session)
     url = f"/admin/debt/accounts/{account.id}"
@@ -348,8 +347,8 @@ def test_refusals_and_malformed_posts_never_fail(client, db_session):
     assert response.status_code == 400  # no CSRF token
 
 
-def test_a_document_of_another_account_is_404(client, db_session):
-    login(client, db_session)
+def test_a_document_of_another_account_is_404(staff_client, db_session):
+    client = english(staff_client("billing"))
     mine, other = make_debtor(db_session), make_debtor(db_session)
     action = DebtAction(
         account_id=other.id, step="debt_notice", amount=D("1"), acted_on=local_today()
@@ -387,14 +386,14 @@ ROUTES = [
 
 @pytest.mark.parametrize("role", STAFF_ROLES)
 @pytest.mark.parametrize(("method", "url", "area"), ROUTES)
-def test_roles(client, db_session, role, method, url, area):
+def test_roles(staff_client, db_session, role, method, url, area):
     account = make_debtor(db_session)
     action = DebtAction(
         account_id=account.id, step="debt_notice", amount=D("1"), acted_on=local_today()
     )
     db_session.add(action)
     db_session.flush()
-    login(client, db_session, role)
+    client = english(staff_client(role))
     target = url.format(account=account.id, action=action.id)
     if method == "GET":
         response = client.get(target)
@@ -415,8 +414,8 @@ def test_roles(client, db_session, role, method, url, area):
         assert response.status_code == 403
 
 
-def test_an_operator_sees_the_account_but_no_forms(client, db_session):
-    login(client, db_session, "operator")
+def test_an_operator_sees_the_account_but_no_forms(staff_client, db_session):
+    client = english(staff_client("operator"))
     account = make_debtor(db_session)
     html = page(client.get(f"/admin/debt/accounts/{account.id}"))
     assert "/actions/debt_notice" not in html

@@ -14,17 +14,16 @@ from portal.models import STAFF_ROLES, AuditEvent, Payment, PaymentRegistry
 from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import csrf_token, field_error, page, post_form, sign_in
-from tests.unit.test_exports import downloaded_csv
+from tests.factories import downloaded_csv
 
 HTMX = {"HX-Request": "true"}
 
 
-def login(client, db_session, role: str = "billing"):
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
+def english(browser):
+    """The browser reads the English texts the assertions quote."""
+    with browser.session_transaction() as session:
+        session["language"] = "en"
+    return browser
 
 
 @pytest.fixture
@@ -57,8 +56,9 @@ def registry_id(response) -> int:
     return int(re.search(r"/admin/payments/registries/(\d+)$", response.headers["Location"])[1])
 
 
-def test_upload_preview_import(client, db_session, accounts):
-    staff = login(client, db_session)
+def test_upload_preview_import(staff_client, db_session, accounts):
+    client = english(staff_client("billing"))
+    staff = client.staff
     ref = uuid.uuid4().hex[:10]
     response = upload(client, registry_file(accounts, ref))
     assert response.status_code == 303
@@ -98,8 +98,8 @@ def test_upload_preview_import(client, db_session, accounts):
     assert f"/admin/payments/registries/{number}" in html  # the same file before
 
 
-def test_errors_file_download(client, db_session, accounts):
-    login(client, db_session)
+def test_errors_file_download(staff_client, db_session, accounts):
+    client = english(staff_client("billing"))
     number = registry_id(upload(client, registry_file(accounts, uuid.uuid4().hex[:10])))
     response = client.get(f"/admin/payments/registries/{number}/errors.csv")
     assert response.status_code == 200
@@ -113,10 +113,10 @@ def test_errors_file_download(client, db_session, accounts):
     assert [row[-1] for row in rows[1:]] == ["4", "5"]
 
 
-def test_the_errors_file_neutralises_formulas_and_keeps_numbers(client, db_session, accounts):
+def test_the_errors_file_neutralises_formulas_and_keeps_numbers(staff_client, db_session, accounts):
     """Before and after the import (checked again, then as stored) the cells of the refused
     lines come back unable to run as formulas; plain numbers stay as they were."""
-    login(client, db_session)
+    client = english(staff_client("billing"))
     ref = uuid.uuid4().hex[:10]
     day = local_today().strftime("%d.%m.%Y")
     text = (
@@ -150,8 +150,8 @@ def test_the_errors_file_neutralises_formulas_and_keeps_numbers(client, db_sessi
         (b"account;amount;date;reference;agent\n", "header.csv", "only a header"),
     ],
 )
-def test_bad_files_are_refused_next_to_the_field(client, db_session, data, filename, message):
-    login(client, db_session)
+def test_bad_files_are_refused_next_to_the_field(staff_client, db_session, data, filename, message):
+    client = english(staff_client("billing"))
     response = upload(client, data, filename)
     assert response.status_code == 200
     assert message in (field_error(response, "file") or "")
@@ -160,8 +160,8 @@ def test_bad_files_are_refused_next_to_the_field(client, db_session, data, filen
     )) == 0  # fmt: skip
 
 
-def test_no_file_and_no_multipart(client, db_session):
-    login(client, db_session)
+def test_no_file_and_no_multipart(staff_client, db_session):
+    client = english(staff_client("billing"))
     response = post_form(client, "/admin/payments/registries", {})
     assert response.status_code == 200
     assert field_error(response, "file") == "Choose the registry file."
@@ -169,24 +169,24 @@ def test_no_file_and_no_multipart(client, db_session):
     assert response.status_code == 200
 
 
-def test_post_without_csrf_is_refused(client, db_session, accounts):
-    login(client, db_session)
+def test_post_without_csrf_is_refused(staff_client, db_session, accounts):
+    client = english(staff_client("billing"))
     number = registry_id(upload(client, registry_file(accounts, uuid.uuid4().hex[:10])))
     response = client.post(f"/admin/payments/registries/{number}/import", data={})
     assert response.status_code == 400
     assert db_session.get(PaymentRegistry, number).status == "preview"
 
 
-def test_unknown_registry_is_404(client, db_session):
-    login(client, db_session)
+def test_unknown_registry_is_404(staff_client, db_session):
+    client = english(staff_client("billing"))
     assert client.get("/admin/payments/registries/999999").status_code == 404
     assert client.get("/admin/payments/registries/999999/errors.csv").status_code == 404
     response = post_form(client, "/admin/payments/registries/999999/import", {})
     assert response.status_code == 404
 
 
-def test_the_list_shows_registries_and_totals_by_agent_and_day(client, db_session, accounts):
-    login(client, db_session)
+def test_the_list_shows_registries_and_totals_by_agent_and_day(staff_client, db_session, accounts):
+    client = english(staff_client("billing"))
     ref = uuid.uuid4().hex[:10]
     number = registry_id(upload(client, registry_file(accounts, ref), filename=f"{ref}.csv"))
     post_form(client, f"/admin/payments/registries/{number}/import", {})
@@ -201,8 +201,9 @@ def test_the_list_shows_registries_and_totals_by_agent_and_day(client, db_sessio
     assert client.get("/admin/payments/registries?page=99999999999").status_code == 200
 
 
-def test_payments_of_an_account_full_page_and_fragment(client, db_session, accounts):
-    staff = login(client, db_session)
+def test_payments_of_an_account_full_page_and_fragment(staff_client, db_session, accounts):
+    client = english(staff_client("billing"))
+    staff = client.staff
     ref = uuid.uuid4().hex[:10]
     number = registry_id(upload(client, registry_file(accounts, ref)))
     post_form(client, f"/admin/payments/registries/{number}/import", {})
@@ -239,7 +240,7 @@ ROUTES = [
 
 @pytest.mark.parametrize("role", STAFF_ROLES)
 @pytest.mark.parametrize(("method", "url"), ROUTES)
-def test_roles(client, db_session, accounts, role, method, url):
+def test_roles(staff_client, db_session, accounts, role, method, url):
     registry = PaymentRegistry(
         filename="x.csv",
         file_sha256="0" * 64,
@@ -249,7 +250,7 @@ def test_roles(client, db_session, accounts, role, method, url):
     )
     db_session.add(registry)
     db_session.flush()
-    login(client, db_session, role)
+    client = english(staff_client(role))
     target = url.format(registry=registry.id, account=accounts[0].number)
     if method == "GET":
         response = client.get(target)
@@ -261,8 +262,8 @@ def test_roles(client, db_session, accounts, role, method, url):
         assert response.status_code == 403
 
 
-def test_the_menu_shows_payments_to_billing_only(client, db_session):
-    login(client, db_session, "billing")
+def test_the_menu_shows_payments_to_billing_only(staff_client, db_session):
+    client = english(staff_client("billing"))
     assert 'href="/admin/payments/registries"' in client.get("/admin/").get_data(as_text=True)
     other = factories.make_staff(db_session, role="operator")
     client.post("/admin/logout", data={"csrf_token": csrf_token(client)})

@@ -30,8 +30,8 @@ MAY = date(2025, 5, 1)
 
 
 @pytest.fixture
-def resident(db_session):
-    return factories.make_user(db_session, full_name="Иванова Мария Петровна")
+def resident(resident_client):
+    return resident_client.user
 
 
 @pytest.fixture
@@ -42,12 +42,6 @@ def account(db_session, resident):
     )
     factories.link(db_session, resident, account)
     return account
-
-
-@pytest.fixture
-def signed_in(client, resident):
-    login_as(client, resident)
-    return client
 
 
 @pytest.fixture
@@ -252,12 +246,12 @@ def test_summary_without_bills(db_session, account):
 
 
 def test_dashboard_card_shows_what_is_owed_overdue_and_the_penalties(
-    app, signed_in, db_session, account, history
+    app, resident_client, db_session, account, history
 ):
     may = history[-1]
     paid_since = Decimal("0.00")  # every payment is dated within a closed period
     assert may.penalties_total > 0
-    html = page(signed_in.get(f"/accounts/{account.id}"))
+    html = page(resident_client.get(f"/accounts/{account.id}"))
     card = section(html, "billing-heading")
     assert data_value(card, "summary", "amount-due") == money(app, may.closing_balance - paid_since)
     # May's bill was due in June 2025: today all of it is overdue.
@@ -271,11 +265,11 @@ def test_dashboard_card_shows_what_is_owed_overdue_and_the_penalties(
 
 
 def test_dashboard_card_counts_a_payment_made_after_the_bill(
-    app, signed_in, db_session, account, history
+    app, resident_client, db_session, account, history
 ):
     add_payment(db_session, account, local_today(), "1000.00", reference="today")
     db_session.flush()
-    card = section(page(signed_in.get(f"/accounts/{account.id}")), "billing-heading")
+    card = section(page(resident_client.get(f"/accounts/{account.id}")), "billing-heading")
     expected = history[-1].closing_balance - Decimal("1000.00")
     assert data_value(card, "summary", "amount-due") == money(app, expected)
     assert data_value(card, "summary", "paid-since") == money(app, "1000.00")
@@ -309,16 +303,16 @@ def test_a_bill_is_overdue_from_midnight_in_the_supplier_zone(
             assert data_value(card, "summary", "overdue") == money(app, bill.closing_balance)
 
 
-def test_dashboard_without_bills_says_so(app, signed_in, account):
-    card = section(page(signed_in.get(f"/accounts/{account.id}")), "billing-heading")
+def test_dashboard_without_bills_says_so(app, resident_client, account):
+    card = section(page(resident_client.get(f"/accounts/{account.id}")), "billing-heading")
     assert (
         translated(app, "No bills yet. The first bill appears after the billing period closes.")
         in card
     )
 
 
-def test_account_pages_link_to_bills_and_payments(signed_in, account):
-    html = page(signed_in.get(f"/accounts/{account.id}"))
+def test_account_pages_link_to_bills_and_payments(resident_client, account):
+    html = page(resident_client.get(f"/accounts/{account.id}"))
     nav = re.search(r'<nav class="account-nav.*?</nav>', html, re.S).group(0)
     assert f'href="/accounts/{account.id}/bills"' in nav
     assert f'href="/accounts/{account.id}/payments"' in nav
@@ -327,8 +321,8 @@ def test_account_pages_link_to_bills_and_payments(signed_in, account):
 # --- the list ---------------------------------------------------------------------------------
 
 
-def test_bills_list_by_month_with_every_figure(app, signed_in, account, history):
-    html = page(signed_in.get(f"/accounts/{account.id}/bills"))
+def test_bills_list_by_month_with_every_figure(app, resident_client, account, history):
+    html = page(resident_client.get(f"/accounts/{account.id}/bills"))
     rows = re.findall(r'<tr data-bill="(\d{4}-\d{2})">(.*?)</tr>', html, re.S)
     assert [period for period, _row in rows] == [
         "2025-05",
@@ -351,22 +345,22 @@ def test_bills_list_by_month_with_every_figure(app, signed_in, account, history)
         assert f"/bills/{bill.period:%Y-%m}.pdf" in row
 
 
-def test_bills_list_pages_by_year(app, signed_in, db_session, account, rules):
+def test_bills_list_pages_by_year(app, resident_client, db_session, account, rules):
     for period in (date(2024, 11, 1), date(2024, 12, 1), JANUARY):
         add_charge(db_session, account, period)
     db_session.flush()
     for period in (date(2024, 11, 1), date(2024, 12, 1), JANUARY):
         close(db_session, period)
-    latest = page(signed_in.get(f"/accounts/{account.id}/bills"))
+    latest = page(resident_client.get(f"/accounts/{account.id}/bills"))
     assert re.findall(r'data-bill="([\d-]+)"', latest) == ["2025-01"]
     assert f"/accounts/{account.id}/bills?year=2024" in latest
-    earlier = page(signed_in.get(f"/accounts/{account.id}/bills?year=2024"))
+    earlier = page(resident_client.get(f"/accounts/{account.id}/bills?year=2024"))
     assert re.findall(r'data-bill="([\d-]+)"', earlier) == ["2024-12", "2024-11"]
-    assert signed_in.get(f"/accounts/{account.id}/bills?year=2019").status_code == 404
+    assert resident_client.get(f"/accounts/{account.id}/bills?year=2019").status_code == 404
 
 
-def test_bills_list_without_bills(app, signed_in, account):
-    response = signed_in.get(f"/accounts/{account.id}/bills")
+def test_bills_list_without_bills(app, resident_client, account):
+    response = resident_client.get(f"/accounts/{account.id}/bills")
     assert response.status_code == 200
     assert translated(app, "No bills yet.") in page(response)
 
@@ -375,10 +369,10 @@ def test_bills_list_without_bills(app, signed_in, account):
 
 
 def test_bill_page_shows_every_section_and_explains_each_method(
-    app, signed_in, db_session, account, history
+    app, resident_client, db_session, account, history
 ):
     may = history[-1]
-    response = signed_in.get(f"/accounts/{account.id}/bills/2025-05")
+    response = resident_client.get(f"/accounts/{account.id}/bills/2025-05")
     assert response.status_code == 200
     html = page(response)
 
@@ -443,23 +437,26 @@ def test_bill_page_shows_every_section_and_explains_each_method(
 
 
 def test_a_bill_without_charges_or_penalties_still_renders(
-    app, signed_in, db_session, account, rules
+    app, resident_client, db_session, account, rules
 ):
     db_session.flush()
     close(db_session, JANUARY)
-    html = page(signed_in.get(f"/accounts/{account.id}/bills/2025-01"))
+    html = page(resident_client.get(f"/accounts/{account.id}/bills/2025-01"))
     assert translated(app, "Nothing was charged for this month.") in html
     assert 'aria-labelledby="penalties-heading"' not in html
 
 
 def test_missing_months_and_others_bills_answer_404(
-    signed_in, other_client, db_session, account, history
+    resident_client, other_client, db_session, account, history
 ):
-    assert signed_in.get(f"/accounts/{account.id}/bills/2025-06").status_code == 404
-    assert signed_in.get(f"/accounts/{account.id}/bills/2025-06.pdf").status_code == 404
-    assert signed_in.get(f"/accounts/{account.id}/bills/2025-13").status_code == 404
-    assert signed_in.get(f"/accounts/{account.id}/bills/2025-5").status_code == 404
-    assert signed_in.get(f"/accounts/{account.id}/bills/99999999999999999999-05").status_code == 404
+    assert resident_client.get(f"/accounts/{account.id}/bills/2025-06").status_code == 404
+    assert resident_client.get(f"/accounts/{account.id}/bills/2025-06.pdf").status_code == 404
+    assert resident_client.get(f"/accounts/{account.id}/bills/2025-13").status_code == 404
+    assert resident_client.get(f"/accounts/{account.id}/bills/2025-5").status_code == 404
+    assert (
+        resident_client.get(f"/accounts/{account.id}/bills/99999999999999999999-05").status_code
+        == 404
+    )
 
     stranger = factories.make_user(db_session)
     login_as(other_client, stranger)
@@ -473,7 +470,7 @@ def test_missing_months_and_others_bills_answer_404(
     # Someone else's account with bills of the same month: still not visible.
     theirs = factories.make_account(db_session)
     factories.link(db_session, stranger, theirs)
-    assert signed_in.get(f"/accounts/{theirs.id}/bills/2025-05").status_code == 404
+    assert resident_client.get(f"/accounts/{theirs.id}/bills/2025-05").status_code == 404
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, account):
@@ -486,10 +483,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, account):
 
 
 def test_pdf_is_a_bill_with_requisites_and_a_qr_code_holding_every_field(
-    app, signed_in, account, history
+    app, resident_client, account, history
 ):
     may = history[-1]
-    response = signed_in.get(f"/accounts/{account.id}/bills/2025-05.pdf")
+    response = resident_client.get(f"/accounts/{account.id}/bills/2025-05.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == (
@@ -545,8 +542,8 @@ def test_pdf_is_a_bill_with_requisites_and_a_qr_code_holding_every_field(
 # --- payments and the chart -------------------------------------------------------------------
 
 
-def test_payments_history_with_chart_data_and_its_table(app, signed_in, account, history):
-    response = signed_in.get(f"/accounts/{account.id}/payments")
+def test_payments_history_with_chart_data_and_its_table(app, resident_client, account, history):
+    response = resident_client.get(f"/accounts/{account.id}/payments")
     assert response.status_code == 200
     html = page(response)
     rows = re.findall(r'<tr data-payment="\d+">(.*?)</tr>', html, re.S)
@@ -583,15 +580,15 @@ def test_payments_history_with_chart_data_and_its_table(app, signed_in, account,
     assert " style=" not in html
 
 
-def test_payments_page_paginates(app, signed_in, db_session, account):
+def test_payments_page_paginates(app, resident_client, db_session, account):
     for n in range(25):
         add_payment(db_session, account, date(2025, 1, 1) + timedelta(days=n), "10.00", f"p{n}")
     db_session.flush()
-    first = page(signed_in.get(f"/accounts/{account.id}/payments"))
+    first = page(resident_client.get(f"/accounts/{account.id}/payments"))
     assert len(re.findall(r"<tr data-payment=", first)) == 20
-    second = page(signed_in.get(f"/accounts/{account.id}/payments?page=2"))
+    second = page(resident_client.get(f"/accounts/{account.id}/payments?page=2"))
     assert len(re.findall(r"<tr data-payment=", second)) == 5
-    beyond = page(signed_in.get(f"/accounts/{account.id}/payments?page=99"))
+    beyond = page(resident_client.get(f"/accounts/{account.id}/payments?page=99"))
     assert len(re.findall(r"<tr data-payment=", beyond)) == 5
 
 
@@ -615,7 +612,7 @@ def count_queries(db_session, client, url: str) -> int:
 
 
 def test_pages_run_the_same_number_of_queries_for_2_and_12_bills(
-    signed_in, db_session, account, rules
+    resident_client, db_session, account, rules
 ):
     def add_months(first: int, last: int):
         for index in range(first, last):
@@ -641,8 +638,8 @@ def test_pages_run_the_same_number_of_queries_for_2_and_12_bills(
         ]
 
     add_months(0, 2)
-    few = [count_queries(db_session, signed_in, url) for url in urls(1)]
+    few = [count_queries(db_session, resident_client, url) for url in urls(1)]
     add_months(2, 12)
-    many = [count_queries(db_session, signed_in, url) for url in urls(11)]
+    many = [count_queries(db_session, resident_client, url) for url in urls(11)]
     assert many == few
     assert few[1] < 20, few
