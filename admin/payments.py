@@ -19,7 +19,7 @@ from portal.formatting import as_money
 from portal.models import RegistryStatus
 from portal.services import exports, payments
 from portal.services.clock import local_today
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError
 from portal.web import (
     client_ip,
     page_of,
@@ -106,10 +106,9 @@ def payment_registries():
 @bp.route("/payments/registries/<int:registry_id>")
 @staff_required("payments")
 def payment_registry(registry_id: int):
+    payments.get_registry(db.session, registry_id)  # 404 for an unknown one
     try:
         view = payments.view_registry(db.session, registry_id)
-    except NotFound:
-        raise  # answered 404 by the error page
     except DomainError as error:  # a stored file that no longer reads (never expected)
         flash(error.message, "danger")
         return redirect_after_post("admin.payment_registries")
@@ -129,13 +128,12 @@ def payment_registry(registry_id: int):
 def payment_registry_import(registry_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
+    payments.get_registry(db.session, registry_id)  # 404 for an unknown one
     try:
         registry = payments.import_registry(
             db.session, registry_id, staff_id=staff_member().id, ip=client_ip()
         )
         db.session.commit()
-    except NotFound:
-        raise
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "warning")
@@ -154,12 +152,11 @@ def payment_registry_import(registry_id: int):
 @bp.route("/payments/registries/<int:registry_id>/errors.csv")
 @staff_required("payments")
 def payment_registry_errors(registry_id: int):
+    payments.get_registry(db.session, registry_id)  # 404 for an unknown one
     try:
         body = payments.errors_file(
             db.session, registry_id, staff_id=staff_member().id, ip=client_ip()
         )
-    except NotFound:
-        raise
     except DomainError as error:
         flash(error.message, "danger")
         return redirect_after_post("admin.payment_registry", registry_id=registry_id)

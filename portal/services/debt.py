@@ -50,7 +50,7 @@ from portal.services import audit, exports, settings
 from portal.services.clock import local_day_of, local_today, supplier_zone, utcnow
 from portal.services.documents import render_pdf
 from portal.services.errors import DomainError, NotFound
-from portal.services.months import add_months, month_end
+from portal.services.months import add_months, month_end, period_of
 from portal.services.notify.outbox import enqueue_email
 from portal.services.numbers import money
 
@@ -103,7 +103,7 @@ SORTS = {
 
 def months_before(day: date, months: int) -> date:
     """The same day ``months`` calendar months earlier (the month's last day if shorter)."""
-    first = add_months(day.replace(day=1), -months)
+    first = add_months(period_of(day), -months)
     return first.replace(day=min(day.day, month_end(first).day))
 
 
