@@ -21,8 +21,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
-    CATEGORIES,
-    SERVICES,
     BillingPeriod,
     Category,
     ConsumptionNorm,
@@ -98,11 +96,11 @@ def check_date(day: date | None, field_name: str = "valid_from") -> date:
 
 def check_key(service: str, zone: str | None = None, category: str | None = None) -> None:
     """NotFound for a service, zone or category that has no tariff (a mistyped URL)."""
-    if service not in SERVICES:
+    if service not in Service.values():
         raise NotFound()
     if zone is not None and zone not in SERVICE_ZONES[service]:
         raise NotFound()
-    if category is not None and category not in CATEGORIES:
+    if category is not None and category not in Category.values():
         raise NotFound()
 
 
@@ -332,9 +330,9 @@ def in_force(row, day: date) -> bool:
 class Line:
     """One key of a dated table: what is in force on the day and what comes next."""
 
-    service: str
-    zone: str | None = None
-    category: str | None = None
+    service: Service
+    zone: Zone | None = None
+    category: Category | None = None
     current: object | None = None
     upcoming: object | None = None
     versions: int = 0
