@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portal.services.numbers import money
-
 
 @dataclass(frozen=True)
 class Scheme:
@@ -99,19 +97,3 @@ def _apply_payment(remaining: list[list], amount: Decimal) -> None:
         covered = min(item[1], amount)
         item[1] -= covered
         amount -= covered
-
-
-def penalty(
-    debts: list[Debt],
-    payments: list[tuple[date, Decimal]],
-    start: date,
-    end: date,
-    rates: KeyRates,
-    scheme: Scheme,
-) -> Decimal:
-    """The penalty for the days from ``start`` to ``end``, rounded half-up to kopecks."""
-    return money(
-        sum(
-            (d.amount for d in penalty_days(debts, payments, start, end, rates, scheme)), Decimal(0)
-        )
-    )

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.services import penalties
+from portal.services.numbers import money
 from portal.services.penalties import Debt, KeyRates
 from tests.factories import default_penalty_scheme
 
@@ -15,7 +16,9 @@ SCHEME = default_penalty_scheme()  # Housing Code art. 155 p. 14: the settings' 
 
 
 def penalty(debts, payments, start, end, rates):
-    return penalties.penalty(debts, payments, start, end, rates, SCHEME)
+    """The penalty for the days from ``start`` to ``end``, rounded half-up to kopecks, as
+    the ledger charges it."""
+    return money(sum((d.amount for d in penalty_days(debts, payments, start, end, rates)), 0))
 
 
 def penalty_days(debts, payments, start, end, rates):
