@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -410,20 +410,3 @@ def key_rate_history(session: Session) -> list[tuple]:
         history.append((rate, name, until))
         following = rate.valid_from
     return history
-
-
-def current_tariff(
-    session: Session, service: str, zone: str, category: str, day: date
-) -> Tariff | None:
-    return session.scalar(
-        select(Tariff)
-        .where(
-            Tariff.service == service,
-            Tariff.zone == zone,
-            Tariff.category == category,
-            Tariff.valid_from <= day,
-            or_(Tariff.valid_to.is_(None), Tariff.valid_to >= day),
-        )
-        .order_by(Tariff.valid_from.desc())
-        .limit(1)
-    )
