@@ -139,7 +139,9 @@ def register_form(account, **kwargs):
     return form
 
 
-def replace_form(old: Meter, **kwargs):
+def replace_form(old: Meter):
+    """The replacement act: the old meter's final reading and the new one, like the old one
+    until told otherwise, installed today."""
     form_class = with_zone_fields(
         _with_initial_values(MeterSpecForm),
         old.zone_names,
@@ -148,7 +150,13 @@ def replace_form(old: Meter, **kwargs):
         required=None,
         meter=old,
     )
-    form = form_class(**kwargs)
+    form = form_class(
+        installed_on=local_today(),
+        zones=old.zones,
+        whole_digits=old.whole_digits,
+        fraction_digits=old.fraction_digits,
+        remote_read=old.remote_read,
+    )
     form.installed_on.label.text = _("Replacement date")
     return form
 
@@ -238,14 +246,7 @@ def meter_replace(meter_id: int):
     refusal = meters.change_refusal(old)
     if refusal is not None:
         return _to_card(meter_id, refusal, "warning")
-    form = replace_form(
-        old,
-        installed_on=local_today(),
-        zones=old.zones,
-        whole_digits=old.whole_digits,
-        fraction_digits=old.fraction_digits,
-        remote_read=old.remote_read,
-    )
+    form = replace_form(old)
     if form.validate_on_submit():
         with readings_refusal_shown_on(form):
             new = meters.replace_meter(

@@ -38,12 +38,10 @@ MAX_REASON_LENGTH = 300  # a reviewer's reason; stored with a prefix in a 400-ch
 MAX_ID = 2**63 - 1  # larger ids exist in no table (and overflow SQLite's integers)
 MAX_RECEIPT_READINGS = max(len(zones) for zones in ZONE_NAMES.values())  # one per zone
 
-# Names other parts of the portal still import from here: they are the clock's and the
+# Names some tests of other areas still import from here: they are the clock's and the
 # months' own (``portal.services.clock``, ``portal.services.months``); to be removed once
 # nothing imports them.
 local_today = clock.local_today
-supplier_zone = clock.supplier_zone
-utcnow = clock.utcnow
 period_of = months.period_of
 
 

@@ -588,7 +588,7 @@ def _row(candidate: _Candidate, period: date, verdict, batch_id, staff_id, now) 
 def _settle(period_live: list[dict]) -> None:
     """Of one meter zone's rows in one period (date order) the last stays live."""
     for row in period_live[:-1]:
-        row["status"] = "superseded"
+        row["status"] = ReadingStatus.SUPERSEDED
 
 
 # --- the batch: upload, preview, run --------------------------------------------------
@@ -927,7 +927,9 @@ def _store_chunk(session: Session, chunk: list[dict], batch_id: int) -> None:
             or_(old.c.import_batch_id.is_(None), old.c.import_batch_id != batch_id),
         )
     )
-    connection.execute(update(table).where(table.c.id.in_(older)).values(status="superseded"))
+    connection.execute(
+        update(table).where(table.c.id.in_(older)).values(status=ReadingStatus.SUPERSEDED)
+    )
 
 
 def send_to_worker(broker_url: str | None, batch_id: int) -> bool:

@@ -41,6 +41,7 @@ def open_window(live_portal):
         saved = {key: (row.value if row else None) for key, row in saved.items()}
         settings.put(db.session, "readings.window_first_day", 1)
         settings.put(db.session, "readings.window_last_day", 31)
+        db.session.commit()
         db.session.remove()
     yield
     with live_portal.app.app_context():
@@ -52,6 +53,7 @@ def open_window(live_portal):
                 db.session.commit()
             else:
                 settings.put(db.session, key, value)
+                db.session.commit()
         db.session.remove()
 
 

@@ -110,7 +110,8 @@ def test_upload_preview_start_progress_and_totals(app, client, db_session, meter
     button = re.search(
         r'action="/admin/imports/\d+/run">.*?<button[^>]*>([^<]*)</button>', text, re.S
     )
-    assert button and "2" in button.group(1)  # "Import 2 valid lines"
+    assert button
+    assert "2" in button.group(1)
     assert "askue.csv" in text
     assert translated(app, "Unknown zone for the meter") in text  # refused, by reason
     assert ">4<" in preview.get_data(as_text=True)  # the refused line's number
@@ -128,13 +129,15 @@ def test_upload_preview_start_progress_and_totals(app, client, db_session, meter
     db_session.flush()
     full = client.get(f"/admin/imports/{batch_id}")
     body = full.get_data(as_text=True)
-    assert "<html" in body and "<noscript>" in body
+    assert "<html" in body
+    assert "<noscript>" in body
     assert 'hx-trigger="every 1s"' in body
     assert re.search(r'<progress[^>]*max="3"[^>]*value="2"', body)
     assert f'href="/admin/imports/{batch_id}"' in body  # the no-JS refresh link
     fragment = client.get(f"/admin/imports/{batch_id}", headers={"HX-Request": "true"})
     fragment_body = fragment.get_data(as_text=True)
-    assert "<html" not in fragment_body and 'id="import-status"' in fragment_body
+    assert "<html" not in fragment_body
+    assert 'id="import-status"' in fragment_body
     assert 'hx-trigger="every 1s"' in fragment_body
     assert "HX-Request" in fragment.headers.get("Vary", "")
     restore = client.get(
@@ -157,7 +160,8 @@ def test_upload_preview_start_progress_and_totals(app, client, db_session, meter
     assert values == [Decimal("150.5"), Decimal("60")]
 
     listing = page(client.get("/admin/imports/readings"))
-    assert f"/admin/imports/{batch_id}" in listing and "askue.csv" in listing
+    assert f"/admin/imports/{batch_id}" in listing
+    assert "askue.csv" in listing
 
     actions = db_session.scalars(
         select(AuditEvent.action).where(
@@ -427,7 +431,8 @@ def test_a_large_upload_is_checked_in_the_background(
     batch_id = batch_id_of(upload(client, csv_of(meter, *GOOD_AND_BAD)))
     waiting = client.get(f"/admin/imports/{batch_id}").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in waiting
-    assert "<progress" in waiting and "/run" not in waiting
+    assert "<progress" in waiting
+    assert "/run" not in waiting
     importer.process_queued_imports(db_session)
     ready = client.get(f"/admin/imports/{batch_id}", headers={"HX-Request": "true"})
     body = ready.get_data(as_text=True)

@@ -173,8 +173,10 @@ def test_the_card_shows_the_meter_its_account_and_history(client, db_session):
     staff = sign_in_staff(client, db_session, "operator")
     response = client.get(f"/admin/meters/{meter.id}")
     html = page(response).replace("\u00a0", " ")
-    assert meter.serial_number in html and "PL-5566" in html
-    assert meter.account.number in html and meter.account.premises.address in html
+    assert meter.serial_number in html
+    assert "PL-5566" in html
+    assert meter.account.number in html
+    assert meter.account.premises.address in html
     assert meter.account.customer.full_name in html
     assert html.count("<tr>") >= 6  # six readings
     assert "1 500" in html
@@ -502,7 +504,8 @@ def test_the_list_has_due_soon_and_overdue_meters_only(client, db_session, due_m
         html.index(serials["overdue"]) < html.index(serials["faulty"]) < html.index(serials["soon"])
     )
     fragment = client.get("/admin/meters/verification?page=abc", headers={"HX-Request": "true"})
-    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.get_data(as_text=True)
 
 
 def test_the_csv_export_lists_the_same_meters(client, db_session, due_meters):
@@ -517,7 +520,8 @@ def test_the_csv_export_lists_the_same_meters(client, db_session, due_meters):
     serials = [row[5] for row in rows[1:]]
     assert serials == [due_meters[name].serial_number for name in ("overdue", "faulty", "soon")]
     account = due_meters["soon"].account
-    assert rows[1][0] == account.number and rows[1][1] == account.premises.address
+    assert rows[1][0] == account.number
+    assert rows[1][1] == account.premises.address
     exports = audit_events(db_session, object_type="meter", action="export")
     assert [event.staff_id for event in exports] == [staff.id]
 

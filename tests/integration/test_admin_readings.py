@@ -160,9 +160,11 @@ def test_search_finds_a_meter_by_account_number_or_serial(client, db_session):
     meter = meter_with_history(db_session, serial_number="ZX-778899")
     other = meter_with_history(db_session)
     by_account = page(client.get(f"/admin/readings/enter?q={meter.account.number}"))
-    assert "ZX-778899" in by_account and other.serial_number not in by_account
+    assert "ZX-778899" in by_account
+    assert other.serial_number not in by_account
     by_serial = page(client.get("/admin/readings/enter?q=zx-7788"))
-    assert meter.account.number in by_serial and other.account.number not in by_serial
+    assert meter.account.number in by_serial
+    assert other.account.number not in by_serial
     assert "1 500" in by_serial.replace("\u00a0", " ")  # the last accepted reading
     searches = audit_events(db_session, object_type="meter", action="search")
     assert [event.summary for event in searches] == [meter.account.number, "zx-7788"]
@@ -404,7 +406,8 @@ def test_accept_with_htmx_returns_the_row(client, db_session):
     response = post_form(client, f"/admin/readings/{reading.id}/accept", {}, headers=HTMX)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert body.lstrip().startswith("<tr") and "<html" not in body
+    assert body.lstrip().startswith("<tr")
+    assert "<html" not in body
     assert f'id="reading-{reading.id}"' in body
     assert "/accept" not in body  # no more actions on a decided reading
 
@@ -539,7 +542,8 @@ def test_the_acceptance_page_shows_the_month_and_five_before(client, db_session,
     html = page(response).replace("\u00a0", " ")
     rows = re.findall(r"<tr[^>]*>\s*<th scope=\"row\".*?</tr>", html, re.S)
     assert len(rows) == 6
-    assert "50" in rows[0] and "2026" in rows[0]
+    assert "50" in rows[0]
+    assert "2026" in rows[0]
     assert 'value="2026-09"' in html
 
 

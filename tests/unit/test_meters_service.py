@@ -268,7 +268,8 @@ def test_the_same_meter_may_come_back_after_its_verification(db_session, old_met
         initial_values={"total": "120"},
         staff_id=staff.id,
     )
-    assert back.serial_number == "OLD-1" and back.id != old_meter.id
+    assert back.serial_number == "OLD-1"
+    assert back.id != old_meter.id
 
 
 def test_a_faulty_meter_is_replaced_without_final_reading(db_session, old_meter, staff):
@@ -428,7 +429,9 @@ def test_find_meters_by_account_number_or_serial(db_session):
     assert first in found(first.account.number[:-1])
     assert found("abc-1") == [first]
     assert found(second.serial_number.lower()) == [second]
-    assert found("") == [] and found(None) == [] and found("%") == []
+    assert found("") == []
+    assert found(None) == []
+    assert found("%") == []
 
 
 def test_receipt_and_reading_lookups(db_session, old_meter, staff):

@@ -538,7 +538,8 @@ def test_the_same_file_twice_adds_nothing(db_session, meters):
     second = importer.create_batch(
         db_session, filename="again.csv", data=data, staff_id=None, today=TODAY
     )
-    assert second.duplicate_lines == 3 and importer.valid_lines(second) == 0
+    assert second.duplicate_lines == 3
+    assert importer.valid_lines(second) == 0
     assert importer.same_file_batches(db_session, second) == [first.id]
     importer.queue(db_session, second.id, staff_id=None)
     second = importer.run_import(db_session, second.id, today=TODAY)
@@ -677,11 +678,13 @@ def test_errors_csv_without_a_header_in_the_file_gets_one(db_session, meters):
             delimiter=";",
         )
     )
-    assert len(rows) == 2 and len(rows[0]) == 7
+    assert len(rows) == 2
+    assert len(rows[0]) == 7
     assert rows[1][:5] == ["0000000000", "SN", "1", "2026-03-10", "5"]
     # and the file with that header is read back
     table = importer.read_table("\n".join(";".join(row) for row in rows))
-    assert table.header is not None and len(table.rows) == 1
+    assert table.header is not None
+    assert len(table.rows) == 1
 
 
 def test_preview_counts_by_reason_and_keeps_the_first_fifty(db_session, meters):
