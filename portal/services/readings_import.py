@@ -751,6 +751,21 @@ def is_checking(batch: ImportBatch) -> bool:
     return batch.status in CHECKING_STATUSES
 
 
+def _move(session: Session, batch: ImportBatch, status: ImportStatus, done: str, *, staff_id, ip):
+    """Staff moved the batch to ``status``: audited (``done`` says what in the summary)."""
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="update",
+        object_type="import_batch",
+        object_id=batch.id,
+        summary=f"{batch.filename}: {done}",
+        changes=audit.diff({"status": batch.status}, {"status": status}),
+        ip_address=ip,
+    )
+    batch.status = status
+
+
 def queue(session: Session, batch_id: int, *, staff_id: int | None, ip: str | None = None):
     """Put a batch in the queue of the background worker (which imports it once the caller
     has committed)."""
@@ -759,17 +774,7 @@ def queue(session: Session, batch_id: int, *, staff_id: int | None, ip: str | No
         raise DomainError(_("The lines of this file are still being checked."))
     if batch.status not in STARTABLE_STATUSES:
         raise DomainError(_("This import has already been started."))
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action="update",
-        object_type="import_batch",
-        object_id=batch.id,
-        summary=f"{batch.filename}: started",
-        changes=audit.diff({"status": batch.status}, {"status": ImportStatus.QUEUED}),
-        ip_address=ip,
-    )
-    batch.status = ImportStatus.QUEUED
+    _move(session, batch, ImportStatus.QUEUED, "started", staff_id=staff_id, ip=ip)
     batch.processed_lines = 0
     session.flush()
     return batch
@@ -780,17 +785,7 @@ def discard(session: Session, batch_id: int, *, staff_id: int | None, ip: str | 
     batch = get_batch(session, batch_id)
     if batch.status not in STARTABLE_STATUSES:
         raise DomainError(_("An import that has been started cannot be discarded."))
-    audit.record(
-        session,
-        staff_id=staff_id,
-        action="update",
-        object_type="import_batch",
-        object_id=batch.id,
-        summary=f"{batch.filename}: discarded",
-        changes=audit.diff({"status": batch.status}, {"status": ImportStatus.DISCARDED}),
-        ip_address=ip,
-    )
-    batch.status = ImportStatus.DISCARDED
+    _move(session, batch, ImportStatus.DISCARDED, "discarded", staff_id=staff_id, ip=ip)
     batch.source_csv = None
     batch.finished_at = utcnow()
     session.flush()
