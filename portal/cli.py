@@ -213,6 +213,7 @@ def staff_create(email: str, full_name: str, role: str, password: str) -> None:
         )
     except DomainError as error:
         raise click.ClickException(error.message) from None
+    db.session.commit()
     click.echo(f"created {email} ({role}); sign in at /admin/login")
 
 

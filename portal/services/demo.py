@@ -722,6 +722,7 @@ def seed_billing_history(
     for period in periods:
         billing.run(session, period)
         ledger.close_period(session, period, staff.get(StaffRole.BILLING))
+        session.commit()  # each month closed for good before the payments that follow it
         payments = plan.payments(session, period, payers, references)
         if payments:
             session.execute(insert(Payment), payments)
