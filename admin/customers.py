@@ -17,10 +17,8 @@ from portal.services import customers as registry
 from portal.services import names
 from portal.services.errors import DomainError
 from portal.services.users import normalise_phone
-from portal.web import (  # noqa: F401  (re-exported until the other admin modules import portal.web)
-    MAX_PAGE,
+from portal.web import (
     client_ip,
-    list_page,
     page_of,
     page_or_fragment,
     redirect_after_post,

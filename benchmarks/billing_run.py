@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.services import billing  # noqa: E402
+from portal.services import billing, months  # noqa: E402
 
 PERIOD = date(2026, 10, 1)
-MONTHS = [billing.add_months(PERIOD, -k) for k in range(11, -1, -1)]  # a year up to October
+MONTHS = [months.add_months(PERIOD, -k) for k in range(11, -1, -1)]  # a year up to October
 TARIFFS = (
     [  # service, zone, category, rate
         ("electricity", zone, category, rate * (Decimal("1.6") if category == "others" else 1))
@@ -191,10 +191,10 @@ def load(engine, tables) -> None:
 def raw_sql(dialect: str) -> str:
     """The same charges in one hand-written INSERT … SELECT."""
     nudge = " + 0.000000005" if dialect == "sqlite" else ""
-    p, p_end = PERIOD.isoformat(), billing.month_end(PERIOD).isoformat()
+    p, p_end = PERIOD.isoformat(), months.month_end(PERIOD).isoformat()
     first, last = (
-        billing.add_months(PERIOD, -3).isoformat(),
-        billing.add_months(PERIOD, -1).isoformat(),
+        months.add_months(PERIOD, -3).isoformat(),
+        months.add_months(PERIOD, -1).isoformat(),
     )
     actual = "('customer', 'operator', 'controller', 'remote')"
     return f"""

@@ -136,7 +136,7 @@ def seed(session, meters: int, rng: random.Random):
     ]
     bulk(session, Account, accounts)
     bulk(session, Meter, [row | {"seal_number": None, "model": None} for row in meter_rows])
-    today = date.today()
+    today = datetime.now(UTC).date()
     last_month = months_back(today, 1)
     history = []
     result = []
@@ -290,7 +290,8 @@ def run_backend(name: str, url: str, args) -> dict:
         if profiler:
             profiler.disable()
         import_seconds = time.perf_counter() - started
-        assert batch is not None and batch.status == "done", batch and batch.status
+        if batch is None or batch.status != "done":
+            raise SystemExit(f"the import did not finish: {batch and batch.status}")
         imported = batch.imported_lines
         summary = (batch.total_lines, batch.imported_lines, batch.error_lines)
 

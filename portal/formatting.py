@@ -5,33 +5,6 @@ from decimal import Decimal
 
 import phonenumbers
 from flask_babel import format_date, format_datetime, format_decimal
-from flask_babel import lazy_gettext as _l
-
-SERVICE_LABELS = {
-    "electricity": _l("Electricity"),
-    "heat": _l("Heating"),
-    "cold_water": _l("Cold water"),
-    "hot_water": _l("Hot water"),
-}
-SERVICE_UNITS = {
-    "electricity": _l("kWh"),
-    "heat": _l("Gcal"),
-    "cold_water": _l("m³"),
-    "hot_water": _l("m³"),
-}
-ZONE_LABELS = {
-    "total": _l("single rate"),
-    "day": _l("day"),
-    "night": _l("night"),
-    "peak": _l("peak"),
-    "semi_peak": _l("semi-peak"),
-}
-METER_STATUS_LABELS = {
-    "active": _l("in service"),
-    "faulty": _l("faulty"),
-    "removed": _l("removed"),
-}
-CATEGORY_LABELS = {"population": _l("Household"), "others": _l("Business")}
 
 
 def label(mapping: dict, key):
@@ -87,11 +60,4 @@ FILTERS = {
     "money": as_money,
     "rate": as_rate,
 }
-GLOBALS = {
-    "label": label,
-    "SERVICE_LABELS": SERVICE_LABELS,
-    "SERVICE_UNITS": SERVICE_UNITS,
-    "ZONE_LABELS": ZONE_LABELS,
-    "METER_STATUS_LABELS": METER_STATUS_LABELS,
-    "CATEGORY_LABELS": CATEGORY_LABELS,
-}
+GLOBALS = {"label": label}

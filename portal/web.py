@@ -42,11 +42,6 @@ def page_or_fragment(full_template: str, fragment_template: str, **context):
     return render_template(fragment_template if wants_fragment() else full_template, **context)
 
 
-def list_page(full_template: str, fragment_template: str, **context):
-    """A list page in full, or its results fragment for an htmx request."""
-    return page_or_fragment(full_template, fragment_template, **context)
-
-
 def page_number() -> int:
     """The ``page`` query parameter, forgiving anything malformed."""
     page = request.args.get("page", 1, type=int)

@@ -164,14 +164,14 @@ def rate_limits_off() -> None:
 @pytest.fixture
 def client(app, db_session):
     rate_limits_off()
-    yield app.test_client()
+    return app.test_client()
 
 
 @pytest.fixture
 def other_client(app, db_session):
     """A second browser, with cookies of its own."""
     rate_limits_off()
-    yield app.test_client()
+    return app.test_client()
 
 
 @pytest.fixture
@@ -396,7 +396,9 @@ def translated(app, message: str, **values) -> str:
     """A message as the default (Russian) locale shows it, whether or not it is translated yet."""
     from flask_babel import gettext
 
-    with app.test_request_context():
+    # force_locale: a test's app context may hold the translations a service loaded for
+    # another language (Flask-Babel keeps them on ``g``).
+    with app.test_request_context(), force_locale("ru"):
         return gettext(message, **values)
 
 

@@ -22,6 +22,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.services.clock import local_today
 from portal.services.second_factor import ALWAYS_REQUIRED_ROLES
 
 PASSWORD = "secret-pass-1"
@@ -129,7 +130,7 @@ def make_meter(session, account: Account, **fields) -> Meter:
         "whole_digits": 6,
         "fraction_digits": 1,
         "installed_on": date(2021, 3, 1),
-        "verification_due": date.today() + timedelta(days=400),
+        "verification_due": local_today() + timedelta(days=400),
     } | fields
     meter = Meter(**values)
     session.add(meter)
@@ -142,7 +143,7 @@ def make_reading(
 ) -> Reading:
     """An accepted reading by the customer of the meter's first zone, taken on the 20th of
     this month unless told otherwise."""
-    taken_on = taken_on or date.today().replace(day=20)
+    taken_on = taken_on or local_today().replace(day=20)
     values = {
         "meter_id": meter.id,
         "zone": meter.zone_names[0],
@@ -222,15 +223,18 @@ def meter_with_history(session, **meter_fields) -> Meter:
 
 
 def downloaded_csv(response, filename: str) -> list[list[str]]:
-    """The rows of a CSV download, after checking it is sent and written the one way: the
-    BOM, ";" and CRLF line endings."""
-    import csv
-    import io
-
+    """The rows of a CSV download, after checking it is sent and written the one way."""
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == f"attachment; filename={filename}"
-    body = response.get_data()
+    return standard_csv_rows(response.get_data())
+
+
+def standard_csv_rows(body: bytes) -> list[list[str]]:
+    """The rows of a CSV file after checking the BOM, ";" and CRLF line endings."""
+    import csv
+    import io
+
     assert body.startswith(b"\xef\xbb\xbf")
     text = body.decode("utf-8")[1:]
     assert text.endswith("\r\n")

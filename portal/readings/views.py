@@ -29,8 +29,6 @@ def metering_choices():
         "ReadingStatus": ReadingStatus,
         "ReadingSource": ReadingSource,
         "MeterStatus": MeterStatus,
-        # Until templates/portal/accounts/dashboard.html reads ``source.is_estimate``:
-        "ESTIMATED_SOURCES": tuple(source for source in ReadingSource if source.is_estimate),
     }
 
 

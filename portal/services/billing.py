@@ -60,7 +60,6 @@ from portal.services.months import add_months, month_end
 from portal.services.numbers import money
 from portal.services.readings import ACTUAL_SOURCES
 
-__all__ = ["add_months", "month_end"]  # still read as billing.add_months by demo and benchmarks
 # Accounts charged per statement: the progress bar moves after each chunk. Measured on
 # PostgreSQL with 1 000 000 accounts: 20 000, 50 000 and 100 000 per chunk all took about
 # 40 s, so the progress bar decides.

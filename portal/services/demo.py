@@ -50,6 +50,7 @@ from portal.models import (
 from portal.services import billing, ledger, names
 from portal.services import settings as domain_settings
 from portal.services.clock import local_today, supplier_zone, utcnow
+from portal.services.months import add_months
 
 STAFF_PASSWORD = "demo-staff-2026"
 RESIDENT_PASSWORD = "demo-resident-2026"
@@ -686,7 +687,7 @@ def seed_billing_history(
     """
     today = today or local_today()
     current = today.replace(day=1)
-    periods = [billing.add_months(current, -back) for back in range(months, 0, -1)]
+    periods = [add_months(current, -back) for back in range(months, 0, -1)]
     rng = random.Random(f"{seed_number}:billing")
     add_rates(session, min(TARIFFS_FROM, periods[0] if periods else current))
     staff = {
@@ -806,7 +807,7 @@ class _HistoryPlan:
         if new_meter:
             baseline_day = started
         else:
-            before = billing.add_months(months[0], -1)
+            before = add_months(months[0], -1)
             baseline_day = before.replace(day=20)
         for zone in zones:
             rows.append(self._row(meter, zone, baseline_day, values[zone], None, "operator"))
@@ -918,7 +919,7 @@ class _HistoryPlan:
 
     def payments(self, session: Session, period: date, payers, references) -> list[dict]:
         """Payments of the period's bills, made from the 5th to the 25th of the next month."""
-        following = billing.add_months(period, 1)
+        following = add_months(period, 1)
         rows = []
         for account_id, due in session.execute(
             select(Bill.account_id, Bill.closing_balance)

@@ -32,9 +32,11 @@ def month_end(period: date) -> date:
 
 
 def months_between(start: date, end: date) -> int:
-    """Whole months from ``start``'s period to ``end``'s (negative when end is earlier)."""
-    delta = relativedelta(period_of(end), period_of(start))
-    return delta.years * 12 + delta.months
+    """Whole months from ``start``'s period to ``end``'s (negative when end is earlier).
+
+    Plain arithmetic on month numbers: the readings import asks this for every line, and a
+    relativedelta per line costs a fifth of its speed."""
+    return (end.year - start.year) * 12 + end.month - start.month
 
 
 def months_back(period: date, count: int) -> list[date]:

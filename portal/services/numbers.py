@@ -15,7 +15,7 @@ from portal.services.errors import DomainError
 
 KOPECK = Decimal("0.01")
 MAX_DIGITS = 20  # longer than any reading, amount or rate: refused before Decimal works on it
-_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)", re.ASCII)  # "١٢" is no number here
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 

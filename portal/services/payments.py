@@ -199,8 +199,6 @@ def parse_amount(raw: str) -> Decimal:
     """ "1 234,50" → Decimal("1234.50"): above zero, at most two decimals (the number read
     by ``numbers.parse_decimal``; the messages speak of an amount)."""
     not_a_number = DomainError(_("The amount is not a number: write it as 1234,50 or 1234.50."))
-    if not raw.replace(" ", "").replace("\u00a0", "").isascii():  # "١٢" is no amount
-        raise not_a_number
     try:
         amount = parse_decimal(raw)
     except DomainError:

@@ -38,12 +38,6 @@ MAX_REASON_LENGTH = 300  # a reviewer's reason; stored with a prefix in a 400-ch
 MAX_ID = 2**63 - 1  # larger ids exist in no table (and overflow SQLite's integers)
 MAX_RECEIPT_READINGS = max(len(zones) for zones in ZONE_NAMES.values())  # one per zone
 
-# Names some tests of other areas still import from here: they are the clock's and the
-# months' own (``portal.services.clock``, ``portal.services.months``); to be removed once
-# nothing imports them.
-local_today = clock.local_today
-period_of = months.period_of
-
 
 def history_depth(session: Session) -> int:
     """Readings that make the average: the setting's months of consumption plus the one
@@ -110,13 +104,10 @@ def parse_value(raw: str | None, field: str | None = None) -> Decimal:
     text = str(raw if raw is not None else "")
     if not text.strip():
         raise DomainError(_("Enter the value shown on the meter."), field)
-    # A meter shows the digits 0–9 only (parse_decimal would read other scripts' digits).
-    if text.isascii() or not any(char.isdigit() and not char.isascii() for char in text):
-        try:
-            return parse_decimal(text, field=field)
-        except DomainError:
-            pass
-    raise DomainError(_("Enter the reading as a number, for example 12345,6."), field)
+    try:
+        return parse_decimal(text, field=field)
+    except DomainError:
+        raise DomainError(_("Enter the reading as a number, for example 12345,6."), field) from None
 
 
 class ZoneErrors(DomainError):

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Account, Meter, Reading
 from portal.services import billing_periods, readings
+from portal.services.clock import local_today
+from portal.services.months import period_of
 from tests.e2e.conftest import staff_sign_in
 
 
@@ -43,13 +45,13 @@ def residents_meter(portal, resident):
 def flag_a_reading(portal, meter_id: int, zone: str) -> int:
     """A customer's reading far above the usual, waiting for review."""
     with portal.app.app_context():
-        today = readings.local_today()
+        today = local_today()
         last = readings.last_readings(db.session, [meter_id]).get((meter_id, zone))
         value = (last.value if last else Decimal(0)) + Decimal(5000)
         reading = Reading(
             meter_id=meter_id,
             zone=zone,
-            period=readings.period_of(today),
+            period=period_of(today),
             taken_on=today,
             value=value,
             consumption=Decimal(5000),
@@ -95,7 +97,7 @@ def test_registry_import_shows_the_payment_to_the_resident(browser, live_portal,
     registry = tmp_path / "sber-registry.csv"
     registry.write_text(
         "account;amount;date;reference;agent\n"
-        f"{resident.account_number};1234,56;{readings.local_today():%d.%m.%Y};{reference};Сбербанк\n",
+        f"{resident.account_number};1234,56;{local_today():%d.%m.%Y};{reference};Сбербанк\n",
         encoding="cp1251",
     )
     staff = browser.new_context()
@@ -123,7 +125,7 @@ def test_billing_specialist_runs_a_period_and_sees_totals(browser, live_portal):
     context = browser.new_context()
     page = context.new_page()
     staff_sign_in(page, live_portal, role="billing")
-    period = readings.local_today().strftime("%Y-%m")
+    period = local_today().strftime("%Y-%m")
     page.goto(live_portal.url + "/admin/billing/periods")
     page.fill("#period", period)
     page.click("main form[action$='/periods'] button[type=submit]")

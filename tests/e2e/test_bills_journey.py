@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Account, Bill, BillingPeriod, Charge, KeyRate, Payment, utcnow
 from portal.services import billing, ledger, months
-from portal.services.readings import local_today
+from portal.services.clock import local_today
 from tests.e2e.conftest import assert_accessible
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from admin.access import AREA_ROLES
 from portal.models import STAFF_ROLES, AuditEvent, CalendarDay
 from portal.services import ledger, workdays
+from portal.services.clock import local_today
 from portal.services.notify.outbox import earliest_send_time, sending_hours
-from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import (
     counted_queries,

@@ -16,8 +16,8 @@ from sqlalchemy import delete, event, func, select
 from admin.access import AREA_ROLES
 from portal.extensions import db
 from portal.models import STAFF_ROLES, Bill, DebtAction, OutboxMessage, Payment
+from portal.services.clock import local_today
 from portal.services.months import add_months
-from portal.services.readings import local_today
 from tests import factories
 from tests.conftest import csrf_token, form_alert, login_as, page, post_form
 from tests.factories import downloaded_csv

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from admin.access import AREA_ROLES
 from portal.models import STAFF_ROLES, AuditEvent, Payment, PaymentRegistry
-from portal.services.readings import local_today
+from portal.services.clock import local_today
 from tests import factories
 from tests.conftest import csrf_token, field_error, page, post_form, sign_in
 from tests.factories import downloaded_csv

@@ -20,7 +20,8 @@ def test_staff_create_makes_the_first_administrator(app, db_session):
     )
     assert result.exit_code == 0, result.output
     chief = db_session.scalar(select(Staff).where(Staff.email == "chief@energo.ru"))
-    assert chief.role == "admin" and chief.check_password("Start-2026")
+    assert chief.role == "admin"
+    assert chief.check_password("Start-2026")
 
 
 def test_staff_create_refuses_a_weak_password_with_a_message(app, db_session):

@@ -101,7 +101,8 @@ def test_parse_decimal_reads_what_people_type(app, text, expected):
 def test_parse_decimal_refuses_with_a_message_next_to_the_field(app, text, options):
     with english_request(app), pytest.raises(DomainError) as refused:
         numbers.parse_decimal(text, field="amount", **options)
-    assert refused.value.field == "amount" and refused.value.message
+    assert refused.value.field == "amount"
+    assert refused.value.message
 
 
 @pytest.mark.parametrize(
@@ -148,3 +149,8 @@ def test_the_signed_in_fixtures(resident_client, staff_client):
     assert supervisor.get("/admin/audit").status_code == 200
     assert staff_client("operator").get("/admin/audit").status_code == 403
     assert supervisor.staff.role == "supervisor"
+
+
+def test_digits_of_other_scripts_are_no_number(app):
+    with english_request(app), pytest.raises(DomainError):
+        numbers.parse_decimal("١٢٣")

@@ -1,7 +1,6 @@
 """The one CSV writer and the one XLSX writer of the downloads: Russian Excel's format,
 formula-like text neutralised, numbers and dates untouched."""
 
-import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,7 +53,7 @@ def test_text_cells(text, expected):
         (Decimal("12.345"), "12,345"),
         (-2.5, "-2,5"),
         (date(2026, 3, 1), "01.03.2026"),
-        (datetime(2026, 3, 1, 9, 5), "01.03.2026 09:05"),
+        (datetime(2026, 3, 1, 9, 5), "01.03.2026 09:05"),  # noqa: DTZ001 (a sheet has no zone)
         (None, ""),
     ],
 )
@@ -91,7 +90,7 @@ def test_xlsx_text_is_never_a_formula_and_numbers_stay_numbers():
         "Лист",
         ["Текст", "Сумма", "Дата", "Число"],
         [[text, Decimal("-1234.50"), date(2026, 3, 1), -7] for text in HOSTILE]
-        + [["-12,5", None, datetime(2026, 3, 1, 9, 5), 2.5]],
+        + [["-12,5", None, datetime(2026, 3, 1, 9, 5), 2.5]],  # noqa: DTZ001
         widths=[20, 12],
     )
     sheet = read_xlsx(body)
@@ -106,7 +105,7 @@ def test_xlsx_text_is_never_a_formula_and_numbers_stay_numbers():
         assert (cell.value, cell.data_type, cell.quotePrefix) == (read_back, "s", True)
         assert (sheet.cell(row, 2).value, sheet.cell(row, 2).data_type) == (-1234.5, "n")
         assert sheet.cell(row, 2).number_format == "#,##0.00"
-        assert sheet.cell(row, 3).value == datetime(2026, 3, 1)
+        assert sheet.cell(row, 3).value == datetime(2026, 3, 1)  # noqa: DTZ001 (as openpyxl reads it)
         assert sheet.cell(row, 3).number_format == "DD.MM.YYYY"
         assert (sheet.cell(row, 4).value, sheet.cell(row, 4).data_type) == (-7, "n")
     last = len(HOSTILE) + 2
@@ -127,22 +126,3 @@ def test_a_hostile_header_is_neutralised_too():
     assert exports.csv_file([["=1+1"]]) == "\ufeff'=1+1\r\n".encode()
     sheet = read_xlsx(exports.xlsx_file("x", ["=1+1"], []))
     assert (sheet["A1"].value, sheet["A1"].data_type) == ("=1+1", "s")
-
-
-# --- helpers for the tests of each export ---------------------------------------------
-
-
-def downloaded_csv(response, filename: str) -> list[list[str]]:
-    """The rows of a CSV download, after checking it is sent and written the one way."""
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == f"attachment; filename={filename}"
-    return standard_csv_rows(response.get_data())
-
-
-def standard_csv_rows(body: bytes) -> list[list[str]]:
-    """The rows of a CSV file after checking the BOM, ";" and CRLF line endings."""
-    assert body.startswith(b"\xef\xbb\xbf")
-    text = body.decode("utf-8")[1:]
-    assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
