@@ -70,7 +70,8 @@ def _rate_limits() -> dict:
     }
 
 
-def load_config() -> dict:
+def _storage() -> dict:
+    """The database, Redis (broker and rate-limit storage), the secret key."""
     redis_url = os.environ.get("REDIS_URL", "")
     return {
         "SECRET_KEY": _secret_key(),
@@ -82,6 +83,12 @@ def load_config() -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATE_LIMITS": _rate_limits(),
+    }
+
+
+def _sessions() -> dict:
+    """The client behind proxies, sessions and their cookies."""
+    return {
         # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (Werkzeug's
         # ProxyFix). 0: the connecting address is the client's. Never more than there are:
         # a client could then forge its address in the header.
@@ -100,6 +107,12 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }
+
+
+def _messages() -> dict:
+    """E-mail through SMTP and SMS through Twilio."""
+    return {
         # E-mail: with no MAIL_SERVER the messages stay in the development mailbox.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
@@ -117,6 +130,12 @@ def load_config() -> dict:
         "TWILIO_API_BASE": os.environ.get("TWILIO_API_BASE", ""),  # tests: a local fake
         # Seconds to wait for Twilio; a hung request would outlive the outbox claim.
         "TWILIO_TIMEOUT": float(os.environ.get("TWILIO_TIMEOUT", "15")),
+    }
+
+
+def _site() -> dict:
+    """Addresses, uploads, languages and the demo."""
+    return {
         # Links in letters use PUBLIC_BASE_URL; without it, the request's host — so in
         # production set it, or TRUSTED_HOSTS, lest a forged Host header reach a letter.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
@@ -133,6 +152,12 @@ def load_config() -> dict:
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "portal" / "translations"),
         "LANGUAGES": {"ru": "Русский", "en": "English"},
         "DEMO_MODE": _env_bool("DEMO_MODE", False),
+    }
+
+
+def _supplier() -> dict:
+    """The supplier as pages, letters and bills name it."""
+    return {
         "SUPPLIER_NAME": os.environ.get("SUPPLIER_NAME", "АО «Городской энергосбыт»"),
         "SUPPLIER_PHONE": os.environ.get("SUPPLIER_PHONE", "+7 800 555-35-35"),
         # Requisites printed on bills and encoded in the payment QR (ГОСТ Р 56042-2014).
@@ -145,6 +170,12 @@ def load_config() -> dict:
         "SUPPLIER_BIC": os.environ.get("SUPPLIER_BIC", "042202603"),
         "SUPPLIER_ACCOUNT": os.environ.get("SUPPLIER_ACCOUNT", "40702810442000012345"),
         "SUPPLIER_CORR_ACCOUNT": os.environ.get("SUPPLIER_CORR_ACCOUNT", "30101810900000000603"),
+    }
+
+
+def _sign_in() -> dict:
+    """Throttling of wrong passwords, the second factor, e-mailed links."""
+    return {
         # Wrong passwords (portal.services.throttle): per e-mail and address, or per e-mail
         # and known device, the first LOGIN_FREE_FAILURES are free, then each costs a wait
         # that doubles from LOGIN_FIRST_DELAY_MINUTES up to LOGIN_MAX_DELAY_MINUTES. When
@@ -169,3 +200,7 @@ def load_config() -> dict:
         },
         "CONSENT_TEXT_VERSION": "2026-01",
     }
+
+
+def load_config() -> dict:
+    return _storage() | _sessions() | _messages() | _site() | _supplier() | _sign_in()
