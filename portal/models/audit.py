@@ -17,6 +17,7 @@ class AuditAction(Choice):
     CREATE = "create", _l("created"), "text-bg-success"
     DELETE = "delete", _l("deleted"), "text-bg-danger"
     SEARCH = "search", _l("searched"), "text-bg-light border"
+    EXPORT = "export", _l("exported"), "text-bg-light border"
     SIGN_IN = "sign_in", _l("signed in")
     SECOND_FACTOR_ENABLED = "second_factor_enabled", _l("turned two-factor sign-in on")
     SECOND_FACTOR_RESET = "second_factor_reset", _l("reset the second factor")
@@ -69,7 +70,7 @@ class AuditEvent(Base):
     @property
     def action_choice(self) -> AuditAction | None:
         """The action as a member (its label and badge); None for one the log has no label
-        for (such as "export"), shown as stored."""
+        for, shown as stored."""
         return _member(AuditAction, self.action)
 
     @property

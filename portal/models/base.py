@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from portal.services.clock import utcnow
@@ -86,6 +86,19 @@ class ChoiceType(TypeDecorator):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UploadedFileMixin:
+    """A CSV file staff uploaded (a readings import, a payment registry): what it was, who
+    sent it, and how its lines went."""
+
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    total_lines: Mapped[int] = mapped_column(Integer, default=0)
+    imported_lines: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_lines: Mapped[int] = mapped_column(Integer, default=0)
+    error_lines: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CreatedAtMixin:

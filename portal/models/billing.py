@@ -21,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Category, Service
-from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
+from portal.models.base import (
+    Base,
+    Choice,
+    ChoiceType,
+    CreatedAtMixin,
+    UploadedFileMixin,
+    UTCDateTime,
+)
 from portal.models.metering import Zone
 
 Money = Numeric(14, 2)
@@ -147,22 +154,15 @@ class Charge(CreatedAtMixin, Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
-class PaymentRegistry(CreatedAtMixin, Base):
+class PaymentRegistry(UploadedFileMixin, CreatedAtMixin, Base):
     """An uploaded bank or payment-agent registry (CSV)."""
 
     __tablename__ = "payment_registries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     status: Mapped[RegistryStatus] = mapped_column(
         ChoiceType(RegistryStatus, 12), default=RegistryStatus.PREVIEW
     )
-    total_lines: Mapped[int] = mapped_column(Integer, default=0)
-    imported_lines: Mapped[int] = mapped_column(Integer, default=0)
-    duplicate_lines: Mapped[int] = mapped_column(Integer, default=0)
-    error_lines: Mapped[int] = mapped_column(Integer, default=0)
     imported_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     source_csv: Mapped[str | None] = mapped_column(Text)
     errors_csv: Mapped[str | None] = mapped_column(Text)

@@ -20,7 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Service
-from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
+from portal.models.base import (
+    Base,
+    Choice,
+    ChoiceType,
+    CreatedAtMixin,
+    UploadedFileMixin,
+    UTCDateTime,
+)
 
 
 class MeterStatus(Choice):
@@ -180,24 +187,17 @@ class Reading(CreatedAtMixin, Base):
     meter: Mapped[Meter] = relationship()
 
 
-class ImportBatch(CreatedAtMixin, Base):
+class ImportBatch(UploadedFileMixin, CreatedAtMixin, Base):
     """One uploaded CSV file of remote-metering readings and what became of its lines."""
 
     __tablename__ = "import_batches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="readings")
-    filename: Mapped[str] = mapped_column(String(255))
-    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     status: Mapped[ImportStatus] = mapped_column(
         ChoiceType(ImportStatus, 12), default=ImportStatus.PENDING
     )
-    total_lines: Mapped[int] = mapped_column(Integer, default=0)
     processed_lines: Mapped[int] = mapped_column(Integer, default=0)
-    imported_lines: Mapped[int] = mapped_column(Integer, default=0)
-    duplicate_lines: Mapped[int] = mapped_column(Integer, default=0)
-    error_lines: Mapped[int] = mapped_column(Integer, default=0)
     errors_csv: Mapped[str | None] = mapped_column(Text)
     source_csv: Mapped[str | None] = mapped_column(Text)  # kept until the import finishes
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,8 +13,8 @@ def record(
     session: Session,
     *,
     staff_id: int | None,
-    action: AuditAction | str,
-    object_type: str,
+    action: AuditAction,
+    object_type: AuditObject,
     object_id: int | None,
     summary: str = "",
     changes: dict | None = None,
@@ -23,6 +23,8 @@ def record(
     """Add an audit event to the session; the caller's commit stores it with the change."""
     if object_type not in OBJECT_TYPES:
         raise ValueError(f"unknown audit object type {object_type!r}")
+    if action not in AuditAction.values():
+        raise ValueError(f"unknown audit action {action!r}")
     event = AuditEvent(
         staff_id=staff_id,
         action=action,

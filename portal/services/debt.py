@@ -387,7 +387,7 @@ def _export_rows(session: Session, filters: DebtorFilters, as_of: date, staff_id
     audit.record(
         session,
         staff_id=staff_id,
-        action="export",
+        action=AuditAction.EXPORT,
         object_type=AuditObject.DEBTOR,
         object_id=None,
         summary=f"{_filters_text(filters)}: {len(rows)} rows to {kind}",

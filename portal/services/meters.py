@@ -27,6 +27,7 @@ from portal.models import (
     Service,
     Staff,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, exports, readings, settings
 from portal.services.clock import local_today
@@ -76,14 +77,13 @@ def record_search(session: Session, term: str, *, staff_id: int, ip: str | None)
     term = clean_term(term)
     if not term:
         return
-    audit.record(
+    _audit(
         session,
+        AuditAction.SEARCH,
+        None,
+        term,
         staff_id=staff_id,
-        action="search",
-        object_type="meter",
-        object_id=None,
-        summary=term,
-        ip_address=ip,
+        ip=ip,
     )
 
 
@@ -97,6 +97,29 @@ def get_meter(session: Session, meter_id: int) -> Meter:
     return meter
 
 
+def _audit(
+    session: Session,
+    action: AuditAction,
+    meter_id: int | None,
+    summary: str,
+    *,
+    staff_id: int,
+    ip: str | None,
+    changes: dict | None = None,
+) -> None:
+    """Every staff search, view and change of a meter is audited (152-ФЗ)."""
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=action,
+        object_type=AuditObject.METER,
+        object_id=meter_id,
+        summary=summary,
+        changes=changes,
+        ip_address=ip,
+    )
+
+
 def record_view(session: Session, meter_id: int, *, staff_id: int, ip: str | None) -> None:
     """Opening a meter shows its customer's name and address (152-ФЗ): audited."""
     found = session.execute(
@@ -104,14 +127,13 @@ def record_view(session: Session, meter_id: int, *, staff_id: int, ip: str | Non
     ).first()
     if found is None:
         raise NotFound()
-    audit.record(
+    _audit(
         session,
+        AuditAction.VIEW,
+        found.id,
+        found.serial_number,
         staff_id=staff_id,
-        action="view",
-        object_type="meter",
-        object_id=found.id,
-        summary=found.serial_number,
-        ip_address=ip,
+        ip=ip,
     )
 
 
@@ -370,16 +392,15 @@ def _install(session: Session, meter: Meter, summary: str, *, staff_id, ip, **ch
     """Store a new meter; audited with its description (and ``changes``)."""
     session.add(meter)
     session.flush()
-    audit.record(
+    _audit(
         session,
+        AuditAction.CREATE,
+        meter.id,
+        summary,
         staff_id=staff_id,
-        action="create",
-        object_type="meter",
-        object_id=meter.id,
-        summary=summary,
+        ip=ip,
         changes={key: [None, str(value)] for key, value in _description(meter).items()}
         | {key: [None, value] for key, value in changes.items()},
-        ip_address=ip,
     )
 
 
@@ -504,15 +525,14 @@ def _check_replacement_day(session: Session, old: Meter, day: date) -> None:
 
 def _take_off(session: Session, old: Meter, serial: str, day: date, *, staff_id, ip) -> None:
     """The old meter removed, replaced by the meter ``serial``; audited."""
-    audit.record(
+    _audit(
         session,
+        AuditAction.UPDATE,
+        old.id,
+        _("Replaced on %(date)s by meter %(serial)s", date=day.isoformat(), serial=serial),
         staff_id=staff_id,
-        action="update",
-        object_type="meter",
-        object_id=old.id,
-        summary=_("Replaced on %(date)s by meter %(serial)s", date=day.isoformat(), serial=serial),
+        ip=ip,
         changes={"status": [old.status, MeterStatus.REMOVED], "replaced_by": [None, serial]},
-        ip_address=ip,
     )
     old.status = MeterStatus.REMOVED
 
@@ -540,15 +560,14 @@ def _set_status(
     refusal = status_refusal(meter, status)
     if refusal is not None:
         raise DomainError(refusal)
-    audit.record(
+    _audit(
         session,
+        AuditAction.UPDATE,
+        meter.id,
+        reason,
         staff_id=staff_id,
-        action="update",
-        object_type="meter",
-        object_id=meter.id,
-        summary=reason,
+        ip=ip,
         changes={"status": [meter.status, status]},
-        ip_address=ip,
     )
     meter.status = status
     session.flush()
@@ -594,15 +613,14 @@ def update_seal_and_verification(
         return {}
     meter.seal_number = seal
     meter.verification_due = verification_due
-    audit.record(
+    _audit(
         session,
+        AuditAction.UPDATE,
+        meter.id,
+        meter.serial_number,
         staff_id=staff_id,
-        action="update",
-        object_type="meter",
-        object_id=meter.id,
-        summary=meter.serial_number,
+        ip=ip,
         changes=changes,
-        ip_address=ip,
     )
     session.flush()
     return changes
@@ -694,14 +712,13 @@ def verification_csv(session: Session, *, staff_id: int, ip: str | None) -> byte
         ]
         for row in rows
     ]
-    audit.record(
+    _audit(
         session,
+        AuditAction.EXPORT,
+        None,
+        _("Meters due for verification: %(n)s rows", n=len(rows)),
         staff_id=staff_id,
-        action="export",
-        object_type="meter",
-        object_id=None,
-        summary=_("Meters due for verification: %(n)s rows", n=len(rows)),
-        ip_address=ip,
+        ip=ip,
     )
     session.flush()
     return exports.csv_file([header, *lines])

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from portal.models import Account, Meter, MeterStatus, Reading, ReadingSource, ReadingStatus, Zone
+from portal.models.audit import AuditAction, AuditObject
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, clock, months, settings
 from portal.services.errors import DomainError, NotFound
@@ -519,8 +520,8 @@ def _audit_entry(session, meter: Meter, receipts: list[Receipt], source, staff_i
         audit.record(
             session,
             staff_id=staff_id,
-            action="create",
-            object_type="reading",
+            action=AuditAction.CREATE,
+            object_type=AuditObject.READING,
             object_id=receipt.reading_id,
             summary=f"{meter.serial_number} · {receipt.zone}: {_plain(receipt.value)} ({source})",
             changes={
@@ -616,8 +617,8 @@ def _review(
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="reading",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.READING,
         object_id=reading.id,
         summary=f"{reading.meter.serial_number} · {reading.zone}: {summary}",
         changes={"status": [ReadingStatus.PENDING_REVIEW, status]} | changes,

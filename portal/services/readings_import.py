@@ -51,6 +51,7 @@ from portal.models import (
     ReadingStatus,
     Zone,
 )
+from portal.models.audit import AuditAction, AuditObject
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, csvfiles, settings
 from portal.services.clock import local_today, utcnow
@@ -641,8 +642,8 @@ def create_batch(
     audit.record(
         session,
         staff_id=staff_id,
-        action="create",
-        object_type="import_batch",
+        action=AuditAction.CREATE,
+        object_type=AuditObject.IMPORT_BATCH,
         object_id=batch.id,
         summary=_summary(batch, checked.valid) if checked else f"{batch.filename}: uploaded",
         ip_address=ip,
@@ -756,8 +757,8 @@ def _move(session: Session, batch: ImportBatch, status: ImportStatus, done: str,
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="import_batch",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.IMPORT_BATCH,
         object_id=batch.id,
         summary=f"{batch.filename}: {done}",
         changes=audit.diff({"status": batch.status}, {"status": status}),
@@ -852,8 +853,8 @@ def _run(session: Session, batch_id: int, *, today, chunk_size) -> ImportBatch:
     audit.record(
         session,
         staff_id=staff_id,
-        action="update",
-        object_type="import_batch",
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.IMPORT_BATCH,
         object_id=batch_id,
         summary=(
             f"{filename}: imported {imported} of {checked.total} lines, "
@@ -997,8 +998,8 @@ def record_download(session: Session, batch: ImportBatch, staff_id: int, ip: str
     audit.record(
         session,
         staff_id=staff_id,
-        action="view",
-        object_type="import_batch",
+        action=AuditAction.VIEW,
+        object_type=AuditObject.IMPORT_BATCH,
         object_id=batch.id,
         summary=f"{batch.filename}: refused lines downloaded",
         ip_address=ip,
