@@ -329,6 +329,15 @@ def limits(prefix: str, max_bytes: int, max_lines: int) -> Limits:
 # --- the refused lines kept with an upload ----------------------------------------------
 
 
+def refusal_columns(checked: Checked) -> dict:
+    """What an upload's row (``UploadedFileMixin``) keeps of the lines not imported."""
+    return {
+        "duplicate_lines": checked.duplicates,
+        "error_lines": checked.refused,
+        "errors_csv": stored_errors_text(checked),
+    }
+
+
 def stored_errors_text(checked: Checked) -> str | None:
     """The refused lines as stored with the upload: line, code, reason, then the line's own
     cells; the first row carries the file's header (if it had one). Kept as they came (the

@@ -573,10 +573,8 @@ def _import_claimed(
         .values(
             total_lines=checked.total,
             imported_lines=checked.valid,
-            duplicate_lines=checked.duplicates,
-            error_lines=checked.refused,
             imported_amount=amount,
-            errors_csv=csvfiles.stored_errors_text(checked),
+            **csvfiles.refusal_columns(checked),
         )
         .execution_options(synchronize_session=False)
     )

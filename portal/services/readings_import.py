@@ -843,9 +843,7 @@ def _run(session: Session, batch_id: int, *, today, chunk_size) -> ImportBatch:
             status=ImportStatus.DONE,
             processed_lines=checked.total,
             imported_lines=imported,
-            duplicate_lines=checked.duplicates,
-            error_lines=checked.refused,
-            errors_csv=csvfiles.stored_errors_text(checked),
+            **csvfiles.refusal_columns(checked),
             source_csv=None,
             finished_at=utcnow(),
         ).execution_options(synchronize_session=False)
