@@ -357,12 +357,16 @@ def rate_limited_app(_rate_limited_app):
     rate_limits_off()
 
 
-def sign_in_staff(client, session, role: str):
-    """A new employee with ``role``, signed in on ``client``."""
+def sign_in_staff(client, session, role: str = "operator", *, language: str | None = None):
+    """A new employee with ``role``, signed in on ``client``; ``language`` the pages'
+    language for the assertions that read their words."""
     from tests import factories
 
     staff = factories.make_staff(session, role=role)
     login_as(client, staff, staff=True)
+    if language:
+        with client.session_transaction() as flask_session:
+            flask_session["language"] = language
     return staff
 
 

@@ -8,15 +8,7 @@ import pytest
 
 from portal.models import AuditEvent, Staff
 from tests import factories
-from tests.conftest import sign_in
-
-
-def login(client, db_session, role: str = "supervisor") -> Staff:
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
+from tests.conftest import sign_in_staff
 
 
 def add_event(db_session, staff: Staff, **fields) -> AuditEvent:
@@ -46,7 +38,7 @@ def marker() -> str:
 
 
 def test_events_are_listed_newest_first_with_who_what_where(client, db_session, marker):
-    viewer = login(client, db_session)
+    viewer = sign_in_staff(client, db_session, "supervisor", language="en")
     operator = factories.make_staff(db_session, full_name="Оператор Ольга Ивановна")
     customer = factories.make_customer(db_session)
     now = datetime.now(UTC)
@@ -94,7 +86,7 @@ def test_events_are_listed_newest_first_with_who_what_where(client, db_session, 
     ids=["staff", "action", "object-type", "object-id", "from", "to", "one-day"],
 )
 def test_filters(client, db_session, marker, query, expected):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "supervisor", language="en")
     one = factories.make_staff(db_session)
     other = factories.make_staff(db_session)
     customer_id = 10_000 + uuid.uuid4().int % 10**6
@@ -124,7 +116,7 @@ def test_filters(client, db_session, marker, query, expected):
 
 
 def test_free_text_matches_cyrillic_in_any_case(client, db_session):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
     word = "Ёжиков" + uuid.uuid4().hex[:6]
     add_event(db_session, staff, action="search", summary=f"{word} Иван")
     html = client.get("/admin/audit", query_string={"q": word.lower() + " иван"}).get_data(
@@ -134,7 +126,7 @@ def test_free_text_matches_cyrillic_in_any_case(client, db_session):
 
 
 def test_same_url_gives_the_fragment_to_htmx(client, db_session, marker):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
     add_event(db_session, staff, summary=f"{marker}-1")
     page = client.get(f"/admin/audit?q={marker}").get_data(as_text=True)
     fragment = client.get(f"/admin/audit?q={marker}", headers={"HX-Request": "true"}).get_data(
@@ -148,7 +140,7 @@ def test_same_url_gives_the_fragment_to_htmx(client, db_session, marker):
 
 
 def test_pagination_keeps_the_filters(client, db_session, marker):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
     for n in range(35):
         add_event(
             db_session, staff, summary=f"{marker}-{n}", at=datetime.now(UTC) - timedelta(minutes=n)
@@ -180,13 +172,13 @@ def test_pagination_keeps_the_filters(client, db_session, marker):
     ],
 )
 def test_malformed_filters_never_fail(client, db_session, query):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "supervisor", language="en")
     assert client.get(f"/admin/audit?{query}").status_code == 200
     assert client.get(f"/admin/audit?{query}", headers={"HX-Request": "true"}).status_code == 200
 
 
 def test_staff_changes_link_to_the_employee_for_admins(client, db_session, marker):
-    admin = login(client, db_session, role="admin")
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     employee = factories.make_staff(db_session)
     add_event(
         db_session,

@@ -17,15 +17,7 @@ from portal.models import AuditEvent, Customer, Setting
 from portal.services import settings
 from portal.services.clock import local_today
 from tests import factories
-from tests.conftest import field_error, field_value, post_form, sign_in
-
-
-def login(client, db_session, role: str = "operator"):
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
+from tests.conftest import field_error, field_value, post_form, sign_in_staff
 
 
 def token() -> str:
@@ -73,7 +65,7 @@ def anna(db_session):
 
 
 def test_registry_page_has_the_search_form_that_works_without_javascript(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     html = client.get("/admin/customers").get_data(as_text=True)
     assert "<html" in html
     assert 'method="get"' in html
@@ -124,7 +116,7 @@ def test_registry_page_has_the_search_form_that_works_without_javascript(client,
     ],
 )
 def test_search_finds_the_customer(client, db_session, anna, term):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     other = factories.make_customer(db_session, full_name="Другой Клиент Иванович")
     factories.make_account(db_session, other)
     response = client.get("/admin/customers", query_string={"q": term(anna)})
@@ -135,7 +127,7 @@ def test_search_finds_the_customer(client, db_session, anna, term):
 
 
 def test_results_show_the_columns(client, db_session, anna):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     html = client.get("/admin/customers", query_string={"q": anna.word}).get_data(as_text=True)
     assert anna.full_name in html
     assert anna.accounts[0].number in html
@@ -146,7 +138,7 @@ def test_results_show_the_columns(client, db_session, anna):
 
 
 def test_same_url_gives_the_fragment_to_htmx_and_the_page_otherwise(client, db_session, anna):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     url = f"/admin/customers?q={anna.word}"
     page = client.get(url)
     fragment = client.get(url, headers={"HX-Request": "true"})
@@ -162,7 +154,7 @@ def test_same_url_gives_the_fragment_to_htmx_and_the_page_otherwise(client, db_s
 
 
 def test_results_are_paginated_by_20(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     word = token()
     made = [factories.make_customer(db_session, full_name=f"{word} {n:02d}") for n in range(25)]
     first = card_links(client.get(f"/admin/customers?q={word}").get_data(as_text=True))
@@ -194,7 +186,7 @@ def test_results_are_paginated_by_20(client, db_session):
     ],
 )
 def test_malformed_parameters_never_fail(client, db_session, query):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     assert client.get(f"/admin/customers?{query}").status_code == 200
     assert (
         client.get(f"/admin/customers?{query}", headers={"HX-Request": "true"}).status_code == 200
@@ -202,7 +194,7 @@ def test_malformed_parameters_never_fail(client, db_session, query):
 
 
 def test_each_search_with_a_term_is_audited(client, db_session, anna):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     client.get("/admin/customers")
     client.get(f"/admin/customers?q={anna.word}", headers={"HX-Request": "true"})
     client.get("/admin/customers?q=+++")
@@ -226,7 +218,7 @@ def count_queries(client, url: str) -> tuple[str, int]:
 
 
 def test_the_registry_makes_the_same_number_of_queries_for_3_and_15_customers(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     word = token()
 
     def add_customers(count: int):
@@ -249,7 +241,7 @@ def test_the_registry_makes_the_same_number_of_queries_for_3_and_15_customers(cl
 
 
 def test_card_shows_the_customer_and_is_audited(client, db_session, anna):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     account = anna.accounts[0]
     soon = factories.make_meter(
         db_session,
@@ -296,7 +288,7 @@ def test_card_counts_verification_from_the_supplier_day(client, db_session, anna
     31 December is overdue and one due on 31 January (the 30-day warning period counted from
     the Moscow day) is due soon. The clock is years from the real one: only the supplier's
     clock makes this pass."""
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     account = anna.accounts[0]
     factories.make_meter(db_session, account, verification_due=date(2030, 12, 31))
     factories.make_meter(
@@ -308,7 +300,7 @@ def test_card_counts_verification_from_the_supplier_day(client, db_session, anna
 
 
 def test_card_warning_period_is_a_setting(client, db_session, anna):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     factories.make_meter(
         db_session, anna.accounts[0], verification_due=local_today() + timedelta(days=50)
     )
@@ -324,7 +316,7 @@ def test_card_warning_period_is_a_setting(client, db_session, anna):
 
 
 def test_card_of_an_organisation_shows_its_registration_and_members(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     owner = factories.make_user(db_session)
     organisation = factories.make_organisation(db_session, owner=owner)
     company = factories.make_customer(
@@ -345,7 +337,7 @@ def test_card_of_an_organisation_shows_its_registration_and_members(client, db_s
 
 @pytest.mark.parametrize("customer_id", ["999999", "99999999999999999999999"])
 def test_unknown_customer_is_404(client, db_session, customer_id):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     assert client.get(f"/admin/customers/{customer_id}").status_code == 404
     assert client.get(f"/admin/customers/{customer_id}/edit").status_code == 404
 
@@ -370,7 +362,7 @@ def edit_data(customer: Customer, **changes) -> dict:
 
 
 def test_edit_form_shows_the_current_values(client, db_session, anna):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     html = client.get(f"/admin/customers/{anna.id}/edit").get_data(as_text=True)
     assert f'value="{anna.full_name}"' in html
     assert 'value="1950-05-17"' in html
@@ -378,7 +370,7 @@ def test_edit_form_shows_the_current_values(client, db_session, anna):
 
 
 def test_edit_saves_redirects_to_the_card_and_audits_the_diff(client, db_session, anna):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     old_phone = anna.phone
     response = post_form(
         client,
@@ -403,7 +395,7 @@ def test_edit_saves_redirects_to_the_card_and_audits_the_diff(client, db_session
 
 
 def test_unticking_a_flag_is_a_change(client, db_session, anna):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     data = edit_data(anna)
     del data["is_veteran"]
     assert post_form(client, f"/admin/customers/{anna.id}/edit", data).status_code == 303
@@ -427,7 +419,7 @@ def test_unticking_a_flag_is_a_change(client, db_session, anna):
 def test_edit_with_errors_re_renders_with_the_message_and_typed_values(
     client, db_session, anna, changes, error, kept
 ):
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     typed_address = "ул. Новая, д. 1"
     response = post_form(
         client,
@@ -453,7 +445,7 @@ def test_a_person_named_with_markup_or_emoji_is_refused_next_to_the_field(
     client, db_session, anna, name, phone
 ):
     """The rule of sign-up; shown at once with the form's other errors."""
-    staff = login(client, db_session)
+    staff = sign_in_staff(client, db_session, "operator", language="en")
     changes = {"full_name": name} | ({"phone": phone} if phone else {})
     response = post_form(client, f"/admin/customers/{anna.id}/edit", edit_data(anna, **changes))
     assert response.status_code == 200
@@ -468,7 +460,7 @@ def test_a_person_named_with_markup_or_emoji_is_refused_next_to_the_field(
 
 
 def test_an_organisation_keeps_the_sign_number_in_its_name(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     organisation = factories.make_organisation(db_session)
     school = factories.make_customer(
         db_session,
@@ -493,6 +485,6 @@ def test_an_organisation_keeps_the_sign_number_in_its_name(client, db_session):
 
 
 def test_edit_without_csrf_token_is_refused(client, db_session, anna):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     response = client.post(f"/admin/customers/{anna.id}/edit", data=edit_data(anna))
     assert response.status_code == 400

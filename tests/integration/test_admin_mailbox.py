@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.formatting import as_datetime
-from portal.models import AuditEvent, OutboxMessage, Staff
+from portal.models import AuditEvent, OutboxMessage
 from portal.services import notify, tokens, users
 from tests import factories
-from tests.conftest import english_request, link_in, page, post_form, sign_in
+from tests.conftest import english_request, link_in, page, post_form, sign_in_staff
 
 MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 DEMO_NOTE = "This is the demo mailbox"
@@ -32,14 +32,6 @@ def demo_mailbox(app, monkeypatch):
     """`make run`: the demo, no mail server; letters stay in the mailbox, links work there."""
     monkeypatch.setitem(app.config, "DEMO_MODE", True)
     monkeypatch.setitem(app.config, "MAIL_SERVER", "")
-
-
-def login(client, db_session, role: str = "operator") -> Staff:
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
 
 
 def add_message(db_session, **fields) -> OutboxMessage:
@@ -94,7 +86,7 @@ def hidden_reset_link(app, token: str) -> str:
 
 
 def test_the_list_shows_messages_newest_first_with_their_status(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     older = add_message(
@@ -123,7 +115,7 @@ def test_the_list_shows_messages_newest_first_with_their_status(client, db_sessi
     [("status=failed", ["failed"]), ("channel=sms", ["sms"]), ("status=sent", ["email"])],
 )
 def test_filters(client, db_session, query, expected):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     tag = uuid.uuid4().hex[:8]
     made = {
         "email": add_message(db_session, recipient=f"e{tag}@example.com"),
@@ -145,7 +137,7 @@ def test_filters(client, db_session, query, expected):
 
 
 def test_same_url_gives_the_fragment_to_htmx(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     message = add_message(db_session)
     url = f"/admin/mailbox?recipient={message.recipient}"
     assert "<html" in client.get(url).get_data(as_text=True)
@@ -155,7 +147,7 @@ def test_same_url_gives_the_fragment_to_htmx(client, db_session):
 
 
 def test_a_letter_shows_its_text_and_html_in_a_sandboxed_frame(client, db_session, demo_mailbox):
-    staff = login(client, db_session, role="supervisor")
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
     message = add_message(db_session)
     html = client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
     assert message.subject in html
@@ -178,7 +170,7 @@ def test_a_letter_shows_its_text_and_html_in_a_sandboxed_frame(client, db_sessio
 def test_the_html_of_a_letter_has_its_own_strict_policy_and_opens_links_on_top(
     client, db_session, demo_mailbox
 ):
-    login(client, db_session, role="supervisor")
+    sign_in_staff(client, db_session, "supervisor", language="en")
     message = add_message(db_session)
     response = client.get(f"/admin/mailbox/{message.id}/html")
     assert response.status_code == 200
@@ -190,14 +182,14 @@ def test_the_html_of_a_letter_has_its_own_strict_policy_and_opens_links_on_top(
 
 
 def test_a_letter_without_a_head_still_gets_the_base(client, db_session):
-    login(client, db_session, role="supervisor")
+    sign_in_staff(client, db_session, "supervisor", language="en")
     message = add_message(db_session, body_html="<p><a href='https://x.test'>x</a></p>")
     body = client.get(f"/admin/mailbox/{message.id}/html").get_data(as_text=True)
     assert body.startswith('<base target="_top">')
 
 
 def test_an_sms_has_no_html(client, db_session, demo_mailbox):
-    login(client, db_session, role="supervisor")
+    sign_in_staff(client, db_session, "supervisor", language="en")
     message = add_message(db_session, channel="sms", body_html=None, subject="")
     assert client.get(f"/admin/mailbox/{message.id}/html").status_code == 404
     html = client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
@@ -206,7 +198,7 @@ def test_an_sms_has_no_html(client, db_session, demo_mailbox):
 
 
 def test_retry_puts_a_failed_message_back_in_the_queue(client, db_session):
-    staff = login(client, db_session, role="supervisor")
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
     message = add_message(
         db_session,
         status="failed",
@@ -230,7 +222,7 @@ def test_retry_puts_a_failed_message_back_in_the_queue(client, db_session):
 
 
 def test_retry_of_a_sent_message_changes_nothing(client, db_session):
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     message = add_message(db_session)
     response = post_form(client, f"/admin/mailbox/{message.id}/retry", {}, follow_redirects=True)
     assert "Only a message that failed can be sent again." in response.get_data(as_text=True)
@@ -239,13 +231,13 @@ def test_retry_of_a_sent_message_changes_nothing(client, db_session):
 
 
 def test_operators_see_no_retry_button(client, db_session):
-    login(client, db_session, role="operator")
+    sign_in_staff(client, db_session, "operator", language="en")
     message = add_message(db_session, status="failed")
     assert "/retry" not in client.get(f"/admin/mailbox/{message.id}").get_data(as_text=True)
 
 
 def test_unknown_message_is_404(client, db_session):
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     for url in ("/admin/mailbox/999999", "/admin/mailbox/999999/html"):
         assert client.get(url).status_code == 404
     assert post_form(client, "/admin/mailbox/999999/retry", {}).status_code == 404
@@ -256,7 +248,7 @@ def test_unknown_message_is_404(client, db_session):
     ["status=bogus", "channel=fax", "recipient=" + "x" * 5000, "page=abc", "page=-3", "page=1e9"],
 )
 def test_malformed_filters_never_fail(client, db_session, query):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "operator", language="en")
     assert client.get(f"/admin/mailbox?{query}").status_code == 200
     assert client.get(f"/admin/mailbox?{query}", headers={"HX-Request": "true"}).status_code == 200
 
@@ -265,7 +257,7 @@ def test_malformed_filters_never_fail(client, db_session, query):
 
 
 def test_an_operator_sees_the_delivery_but_not_the_letter(client, db_session):
-    login(client, db_session, role="operator")
+    sign_in_staff(client, db_session, "operator", language="en")
     message, _url, token = reset_letter(db_session)
     response = client.get(f"/admin/mailbox/{message.id}")
     text = page(response)
@@ -286,7 +278,7 @@ def test_an_operator_sees_the_delivery_but_not_the_letter(client, db_session):
 
 
 def test_an_operator_reads_no_sms_text_in_the_list(client, db_session):
-    login(client, db_session, role="operator")
+    sign_in_staff(client, db_session, "operator", language="en")
     message = add_message(
         db_session,
         kind="debt_notice",
@@ -303,7 +295,7 @@ def test_an_operator_reads_no_sms_text_in_the_list(client, db_session):
 
 
 def test_the_list_shows_an_sms_with_its_links_hidden(app, client, db_session):
-    login(client, db_session, role="supervisor")
+    sign_in_staff(client, db_session, "supervisor", language="en")
     token = tokens.make_token("reset", {"user": 1, "fp": "x"})
     message = add_message(
         db_session,
@@ -320,7 +312,7 @@ def test_the_list_shows_an_sms_with_its_links_hidden(app, client, db_session):
 @pytest.mark.parametrize("status", ["pending", "sent", "failed"])
 @pytest.mark.parametrize("role", ["supervisor", "admin"])
 def test_staff_who_read_letters_see_secret_links_hidden(app, client, db_session, role, status):
-    login(client, db_session, role=role)
+    sign_in_staff(client, db_session, role, language="en")
     message, _url, token = reset_letter(db_session, status=status)
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
     assert token not in shown
@@ -344,7 +336,7 @@ def test_staff_who_read_letters_see_secret_links_hidden(app, client, db_session,
     ],
 )
 def test_confirmation_and_invitation_links_are_hidden_too(client, db_session, body, kind):
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     token = tokens.make_token(kind, {"user": 1})
     message = add_message(db_session, body_text=body.format(token=token), body_html=None)
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
@@ -353,7 +345,7 @@ def test_confirmation_and_invitation_links_are_hidden_too(client, db_session, bo
 
 
 def test_a_forged_link_is_hidden_too(client, db_session):
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     message = add_message(db_session)  # https://portal.test/confirm/abc
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
     assert "confirm/abc" not in shown
@@ -379,14 +371,14 @@ def test_after_delivery_through_smtp_only_the_recipient_holds_the_link(
     assert token not in stored.body_text
     assert token not in stored.body_html
     assert hidden_reset_link(app, token) in stored.body_text
-    login(other_client, db_session, role="admin")
+    sign_in_staff(other_client, db_session, "admin", language="en")
     assert hidden_reset_link(app, token) in page(other_client.get(f"/admin/mailbox/{stored.id}"))
 
 
 def test_the_demo_mailbox_keeps_links_clickable_and_says_so(
     client, other_client, db_session, demo_mailbox
 ):
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     message, url, token = reset_letter(db_session)
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
     assert url in shown
@@ -398,7 +390,7 @@ def test_the_demo_mailbox_keeps_links_clickable_and_says_so(
 
 
 def test_in_the_demo_an_operator_still_reads_no_letter(client, db_session, demo_mailbox):
-    login(client, db_session, role="operator")
+    sign_in_staff(client, db_session, "operator", language="en")
     message, _url, token = reset_letter(db_session)
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
     assert token not in shown
@@ -409,7 +401,7 @@ def test_in_the_demo_an_operator_still_reads_no_letter(client, db_session, demo_
 def test_the_demo_with_a_mail_server_hides_links(app, client, db_session, monkeypatch):
     monkeypatch.setitem(app.config, "DEMO_MODE", True)
     monkeypatch.setitem(app.config, "MAIL_SERVER", "smtp.example.ru")
-    login(client, db_session, role="admin")
+    sign_in_staff(client, db_session, "admin", language="en")
     message, _url, token = reset_letter(db_session)
     shown = page(client.get(f"/admin/mailbox/{message.id}"))
     assert token not in shown

@@ -7,15 +7,7 @@ from sqlalchemy import select
 
 from portal.models import AuditEvent, Staff
 from tests import factories
-from tests.conftest import field_error, field_value, post_form, sign_in
-
-
-def login(client, db_session, role: str = "admin") -> Staff:
-    staff = factories.make_staff(db_session, role=role)
-    assert sign_in(client, staff.email, factories.PASSWORD, staff=True).status_code == 303
-    with client.session_transaction() as session:
-        session["language"] = "en"  # assertions read the English texts
-    return staff
+from tests.conftest import field_error, field_value, post_form, sign_in, sign_in_staff
 
 
 def new_employee(**changes) -> dict:
@@ -58,7 +50,7 @@ def events_of(db_session, staff: Staff) -> list[AuditEvent]:
 
 
 def test_the_list_shows_every_employee(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     blocked = factories.make_staff(db_session, role="billing", active=False, position="Бухгалтер")
     html = client.get("/admin/staff").get_data(as_text=True)
     assert admin.full_name in html
@@ -71,7 +63,7 @@ def test_the_list_shows_every_employee(client, db_session):
 
 
 def test_create_an_employee_who_can_then_sign_in(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     data = new_employee()
     response = post_form(client, "/admin/staff/new", data)
     assert response.status_code == 303
@@ -90,7 +82,7 @@ def test_create_an_employee_who_can_then_sign_in(client, db_session):
 
 
 def test_create_with_a_taken_e_mail_shows_the_error_next_to_the_field(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     existing = factories.make_staff(db_session)
     data = new_employee(email=existing.email.upper())
     response = post_form(client, "/admin/staff/new", data)
@@ -115,7 +107,7 @@ def test_create_with_a_taken_e_mail_shows_the_error_next_to_the_field(client, db
     ],
 )
 def test_create_refuses_bad_input(client, db_session, changes, message):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     response = post_form(client, "/admin/staff/new", new_employee(**changes))
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
@@ -124,7 +116,7 @@ def test_create_refuses_bad_input(client, db_session, changes, message):
 @pytest.mark.parametrize("name", ["<b>Иван</b>", "Иван 😀", "Иванов\u202eвонаВ", "12345"])
 def test_an_employee_is_named_by_the_rule_of_sign_up(client, db_session, name):
     """The person rule, next to the field with the typed value kept, on creation and edit."""
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     data = new_employee(full_name=name)
     response = post_form(client, "/admin/staff/new", data)
     assert response.status_code == 200
@@ -145,7 +137,7 @@ def test_an_employee_is_named_by_the_rule_of_sign_up(client, db_session, name):
 
 
 def test_an_employee_name_is_tidied(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     data = new_employee(full_name="  Мария-Луиза   д’Артаньян ")
     assert post_form(client, "/admin/staff/new", data).status_code == 303
     employee = db_session.scalar(select(Staff).where(Staff.email == data["email"]))
@@ -153,7 +145,7 @@ def test_an_employee_name_is_tidied(client, db_session):
 
 
 def test_edit_changes_role_and_blocks_and_is_audited(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     employee = factories.make_staff(db_session, role="operator")
     response = post_form(
         client,
@@ -178,7 +170,7 @@ def test_edit_changes_role_and_blocks_and_is_audited(client, db_session):
 
 
 def test_edit_resets_the_password(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     employee = factories.make_staff(db_session, role="billing")
     data = edit_form(employee, new_password="brand-new-77", new_password_again="brand-new-77")
     assert post_form(client, f"/admin/staff/{employee.id}/edit", data).status_code == 303
@@ -189,7 +181,7 @@ def test_edit_resets_the_password(client, db_session):
 
 
 def test_a_weak_new_password_is_refused_next_to_its_field(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     employee = factories.make_staff(db_session)
     data = edit_form(employee, new_password="abcdefghij", new_password_again="abcdefghij")
     html = post_form(client, f"/admin/staff/{employee.id}/edit", data).get_data(as_text=True)
@@ -198,7 +190,7 @@ def test_a_weak_new_password_is_refused_next_to_its_field(client, db_session):
 
 
 def test_an_admin_cannot_block_themselves(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     response = post_form(client, f"/admin/staff/{admin.id}/edit", edit_form(admin, active=""))
     assert response.status_code == 200
     assert "You cannot block your own account." in response.get_data(as_text=True)
@@ -208,7 +200,7 @@ def test_an_admin_cannot_block_themselves(client, db_session):
 
 
 def test_an_admin_cannot_remove_their_own_admin_role(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     response = post_form(client, f"/admin/staff/{admin.id}/edit", edit_form(admin, role="operator"))
     assert response.status_code == 200
     assert "You cannot remove your own administrator role." in response.get_data(as_text=True)
@@ -217,7 +209,7 @@ def test_an_admin_cannot_remove_their_own_admin_role(client, db_session):
 
 
 def test_an_admin_may_change_their_own_name(client, db_session):
-    admin = login(client, db_session)
+    admin = sign_in_staff(client, db_session, "admin", language="en")
     response = post_form(
         client, f"/admin/staff/{admin.id}/edit", edit_form(admin, full_name="Новое Имя")
     )
@@ -225,12 +217,12 @@ def test_an_admin_may_change_their_own_name(client, db_session):
 
 
 def test_unknown_employee_is_404(client, db_session):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     assert client.get("/admin/staff/999999/edit").status_code == 404
     assert client.get("/admin/staff/99999999999999999999999/edit").status_code == 404
 
 
 @pytest.mark.parametrize("query", ["page=abc", "page=-5", "page=100000000000000000000"])
 def test_the_list_survives_malformed_pages(client, db_session, query):
-    login(client, db_session)
+    sign_in_staff(client, db_session, "admin", language="en")
     assert client.get(f"/admin/staff?{query}").status_code == 200
