@@ -22,7 +22,7 @@ from admin.access import staff_required
 from portal.extensions import db
 from portal.models import Meter, MeterStatus, Zone
 from portal.models.metering import ZONE_NAMES
-from portal.readings.forms import readings_refusal_shown_on, with_zone_fields
+from portal.readings.forms import with_zone_fields
 from portal.services import exports, meters, readings
 from portal.services.clock import local_today
 from portal.web import (
@@ -223,7 +223,7 @@ def meter_register(account_id: int):
         return redirect_after_post("admin.meters_verification")
     form = register_form(account, installed_on=local_today())
     if form.validate_on_submit():
-        with readings_refusal_shown_on(form):
+        with refusal_shown_on(form):
             meter = meters.register_meter(
                 db.session,
                 account.id,
@@ -248,7 +248,7 @@ def meter_replace(meter_id: int):
         return _to_card(meter_id, refusal, "warning")
     form = replace_form(old)
     if form.validate_on_submit():
-        with readings_refusal_shown_on(form):
+        with refusal_shown_on(form):
             new = meters.replace_meter(
                 db.session,
                 old.id,

@@ -16,7 +16,6 @@ from portal.models import Meter, ReadingSource, Zone
 from portal.readings.forms import (
     MAX_VALUE_LENGTH,
     ConfirmableForm,
-    readings_refusal_shown_on,
     with_zone_fields,
 )
 from portal.services import meters, months, readings
@@ -29,6 +28,7 @@ from portal.web import (
     page_of,
     page_or_fragment,
     redirect_after_post,
+    refusal_shown_on,
     staff_member,
     wants_fragment,
 )
@@ -100,7 +100,7 @@ def reading_entry_meter(meter_id: int):
     form = entry_form_for(meter, taken_on=local_today())
     to_confirm: dict[str, str] = {}
     if form.validate_on_submit():
-        with readings_refusal_shown_on(form, prefix="value_"):
+        with refusal_shown_on(form, prefix="value_"):
             receipts = readings.submit(
                 db.session,
                 meter,

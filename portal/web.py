@@ -27,7 +27,7 @@ from wtforms.validators import StopValidation
 
 from portal.extensions import db, htmx, limiter
 from portal.services import sessions
-from portal.services.errors import DomainError
+from portal.services.errors import DomainError, FieldErrors
 
 MAX_PAGE = 100_000
 
@@ -76,24 +76,30 @@ def redirect_after_post(endpoint: str, **values):
     return redirect(target, code=303)
 
 
-def attach_error(form: FlaskForm, error: DomainError) -> None:
-    """Show a domain error next to its field, or above the form when it has none."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+def attach_error(form: FlaskForm, error: DomainError, *, prefix: str = "") -> None:
+    """Show a domain error next to its field, or above the form when it has none; each of
+    several fields' errors (FieldErrors) next to its own field. ``prefix``: the form names
+    fields of the service's ones so (``value_day`` for the zone ``day``)."""
+    refusals = error.errors if isinstance(error, FieldErrors) else {error.field: error.message}
+    for name, message in refusals.items():
+        field = None
+        if name:
+            field = getattr(form, f"{prefix}{name}", None) or getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
 
 
 @contextmanager
-def refusal_shown_on(form: FlaskForm):
+def refusal_shown_on(form: FlaskForm, *, prefix: str = ""):
     """Run a form's action; when a rule refuses it (a DomainError), undo its changes and show
     the reason next to the field, and carry on after the block to render the form again."""
     try:
         yield
     except DomainError as error:
         db.session.rollback()
-        attach_error(form, error)
+        attach_error(form, error, prefix=prefix)
 
 
 def receive_upload(form: FlaskForm, create):

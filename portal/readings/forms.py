@@ -1,10 +1,9 @@
 """Forms of meter readings, for the portal and the back office alike: the one builder of
 per-zone register fields (``with_zone_fields``), the confirmation of an unusual value bound
 to the values typed (``ConfirmableForm``), the quick form; and the one way a refusal of the
-readings rules reaches a form's fields (``readings_refusal_shown_on``)."""
+readings rules reaches a form's fields is ``web.refusal_shown_on``."""
 
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -18,12 +17,10 @@ from wtforms.validators import (
     StopValidation,
 )
 
-from portal.extensions import db
 from portal.models import Meter, Zone
 from portal.services import readings
 from portal.services.errors import DomainError
 from portal.services.readings import TARIFF_FIELDS
-from portal.web import attach_error
 
 MAX_VALUE_LENGTH = 24
 
@@ -129,27 +126,6 @@ def reading_form(meter: Meter, hints: dict[str, str], **kwargs) -> ConfirmableFo
     form = with_zone_fields(ConfirmableForm, meter.zone_names, hints=hints, meter=meter)(**kwargs)
     form.value_names = meter.zone_names
     return form
-
-
-def attach_refusal(form: FlaskForm, error: DomainError, *, prefix: str = "") -> None:
-    """A refusal of the readings rules on the form: each zone's message of ZoneErrors next
-    to that zone's field (``{prefix}{zone}``), any other refusal as ``attach_error`` puts it."""
-    if isinstance(error, readings.ZoneErrors):
-        for zone, message in error.errors.items():
-            attach_error(form, DomainError(message, f"{prefix}{zone}"))
-    else:
-        attach_error(form, error)
-
-
-@contextmanager
-def readings_refusal_shown_on(form: FlaskForm, *, prefix: str = ""):
-    """``web.refusal_shown_on`` for forms of register values: when a rule refuses the
-    block's action its changes are undone and every refused zone shows its reason."""
-    try:
-        yield
-    except DomainError as error:
-        db.session.rollback()
-        attach_refusal(form, error, prefix=prefix)
 
 
 class QuickReadingForm(ConfirmableForm):

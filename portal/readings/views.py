@@ -11,12 +11,17 @@ from portal.models import Meter, MeterStatus, ReadingSource, ReadingStatus
 from portal.readings.forms import (
     QuickReadingForm,
     reading_form,
-    readings_refusal_shown_on,
     zone_label,
 )
 from portal.services import accounts, months, readings
 from portal.services.errors import DomainError
-from portal.web import customer_required, rate_limit, redirect_after_post, wants_fragment
+from portal.web import (
+    customer_required,
+    rate_limit,
+    redirect_after_post,
+    refusal_shown_on,
+    wants_fragment,
+)
 
 bp = Blueprint("readings", __name__)
 
@@ -134,7 +139,7 @@ def submit(account_id: int, meter_id: int):
     form = reading_form(meter, _hints(meter, last))
     feedback = {}
     if form.validate_on_submit():
-        with readings_refusal_shown_on(form):
+        with refusal_shown_on(form):
             receipts = readings.submit(
                 db.session,
                 meter,
@@ -260,7 +265,7 @@ def quick():
     form = QuickReadingForm()
     warnings = []
     if form.validate_on_submit():
-        with readings_refusal_shown_on(form):
+        with refusal_shown_on(form):
             receipts = readings.quick_submit(
                 db.session,
                 form.account_number.data,

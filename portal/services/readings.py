@@ -24,7 +24,7 @@ from portal.models import Account, Meter, MeterStatus, Reading, ReadingSource, R
 from portal.models.audit import AuditAction, AuditObject
 from portal.models.metering import ZONE_NAMES
 from portal.services import audit, clock, months, settings
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError, FieldErrors, NotFound
 from portal.services.numbers import parse_decimal
 
 # Sources whose values are real register readings; estimated and norm values are not.
@@ -111,16 +111,9 @@ def parse_value(raw: str | None, field: str | None = None) -> Decimal:
         raise DomainError(_("Enter the reading as a number, for example 12345,6."), field) from None
 
 
-class ZoneErrors(DomainError):
+class ZoneErrors(FieldErrors):
     """Several zones of one submission are wrong: ``errors`` maps each zone (or the form
-    field it was typed in) to its message.
-
-    Shown as a whole it reads as the first message, next to the first zone."""
-
-    def __init__(self, errors: dict[str, str]):
-        zone, message = next(iter(errors.items()))
-        super().__init__(message, zone)
-        self.errors = errors
+    field it was typed in) to its message."""
 
 
 @dataclass(frozen=True)
