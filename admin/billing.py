@@ -172,6 +172,7 @@ def _period_page(period, recalculation_form: RecalculationForm | None = None):
         row=summary.row,
         iso=iso(period),
         by_service=billing_periods.by_service(db.session, period),
+        uncharged=billing_periods.uncharged(db.session, period),
     )
     if request.method == "GET" and htmx and htmx.target == STATUS_TARGET:
         return render_template("admin/billing/_status.html", **context)

@@ -104,6 +104,18 @@ def billing_run(period: str) -> None:
             click.echo(f"{method:<14}{figures['lines']:>10}{figures['amount']:>18}")
     click.echo(f"{'total':<14}{totals.lines:>10}{totals.amount!s:>18}{seconds:>10.2f}")
     click.echo(f"{totals.accounts} accounts charged for {iso(month)}")
+    _echo_uncharged(month)
+
+
+def _echo_uncharged(month) -> None:
+    """Every account service the run could not charge, with the reason."""
+    from portal.services import billing_periods
+
+    rows, total = billing_periods.uncharged(db.session, month, limit=None)
+    if total:
+        click.echo(f"{total} account services not charged (the period cannot be closed):")
+        for item, number in rows:
+            click.echo(f"  {number}  {item.service}/{item.zone}  {item.category}  {item.reason.label}")
 
 
 @billing_cli.command("close")

@@ -29,6 +29,8 @@ from portal.models.billing import (
     PeriodStatus,
     RegistryStatus,
     Tariff,
+    UnchargedReason,
+    UnchargedService,
 )
 from portal.models.calendar import CalendarDay
 from portal.models.metering import (
@@ -93,6 +95,8 @@ __all__ = [
     "PaymentRegistry",
     "Penalty",
     "Tariff",
+    "UnchargedReason",
+    "UnchargedService",
     "CATEGORIES",
     "METER_STATUSES",
     "READING_SOURCES",

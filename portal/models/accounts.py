@@ -55,6 +55,8 @@ class Premises(Base):
     district: Mapped[str | None] = mapped_column(String(100))
     area_m2: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     residents: Mapped[int] = mapped_column(Integer, default=1)
+    # A per-resident norm with nobody registered counts the owners (ПП 354 п. 56(2)).
+    owners: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Contract(CreatedAtMixin, Base):

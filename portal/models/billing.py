@@ -133,6 +133,26 @@ class BillingPeriod(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
+class UnchargedReason(Choice):
+    NO_TARIFF = "no_tariff", _l("no tariff in force for the service, zone and customer category")
+    NO_VOLUME = "no_volume", _l("no reading, no average and no consumption norm in force")
+
+
+class UnchargedService(Base):
+    """An account's service (and zone) the billing run of a period could not charge, and
+    why: the period cannot be closed while it has any (filled by each run)."""
+
+    __tablename__ = "uncharged_services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(Date, index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
+    zone: Mapped[Zone] = mapped_column(ChoiceType(Zone, 12))
+    category: Mapped[Category] = mapped_column(ChoiceType(Category, 12))
+    reason: Mapped[UnchargedReason] = mapped_column(ChoiceType(UnchargedReason, 12))
+
+
 class Charge(CreatedAtMixin, Base):
     """One charge line: an account, a service and zone, a period, how the volume was found."""
 

@@ -4,7 +4,10 @@ For each account and service of the period:
 - by meter: the consumption of the accepted actual readings of the period, per zone;
 - else by average: the mean monthly consumption of the readings of up to the last
   ``billing.average_months`` months (a setting), per zone;
-- else by norm: the monthly norm per resident or per m² of the premises.
+- else by norm: the monthly norm per resident (with nobody registered, per owner: ПП 354
+  п. 56(2)) or per m² of the premises.
+What cannot be charged (no tariff for the service, zone and category; no volume at all) is
+listed per account as ``UnchargedService`` rows; the period cannot be closed while it has any.
 One charge line per service and zone, at the tariff of the account's category in force on
 the period's first day, rounded half-up to kopecks. Re-running a period replaces its draft
 charges (recalculations stay); a closed period is frozen.
@@ -40,6 +43,7 @@ from portal.models import (
     Account,
     AccountService,
     BillingPeriod,
+    Category,
     Charge,
     ChargeMethod,
     ConsumptionNorm,
@@ -51,6 +55,8 @@ from portal.models import (
     Reading,
     ReadingStatus,
     Tariff,
+    UnchargedReason,
+    UnchargedService,
     Zone,
 )
 from portal.services import settings
@@ -202,6 +208,9 @@ def norm_volumes(period: date, first_id: int, last_id: int, metered_services, av
     metered this period nor billable by an average."""
     basis = case(
         (ConsumptionNorm.basis == NormBasis.PER_M2, func.coalesce(Premises.area_m2, 0)),
+        (Premises.residents > 0, Premises.residents),
+        # A dwelling with nobody registered: its owners are counted (ПП 354 п. 56(2)).
+        (Account.category == Category.POPULATION, Premises.owners),
         else_=Premises.residents,
     )
     metered_on, not_metered = _not_in(
@@ -239,14 +248,30 @@ def norm_volumes(period: date, first_id: int, last_id: int, metered_services, av
     )
 
 
-def charges_select(period: date, first_id: int, last_id: int, months: int):
-    """Every charge line of the period for accounts in an id range, ready to insert."""
+def _volumes(period: date, first_id: int, last_id: int, months: int):
+    """(account, service, zone, category, method, volume, basis) of every account and
+    service of the id range the rules give a volume: by meter, else average, else norm."""
     metered = metered_volumes(period, first_id, last_id).cte("metered")
     metered_services = _services_of(metered)
     averaged = average_volumes(period, first_id, last_id, months, metered_services).cte("averaged")
     averaged_services = _services_of(averaged)
     normed = norm_volumes(period, first_id, last_id, metered_services, averaged_services)
-    volumes = union_all(select(metered), select(averaged), normed).subquery("volumes")
+    return union_all(select(metered), select(averaged), normed)
+
+
+def _tariff_of(volumes, period: date):
+    """The join condition of a volume with its tariff in force on the period's first day."""
+    return and_(
+        Tariff.service == volumes.c.service,
+        Tariff.zone == volumes.c.zone,
+        Tariff.category == volumes.c.category,
+        _in_force(Tariff.valid_from, Tariff.valid_to, period),
+    )
+
+
+def charges_select(period: date, first_id: int, last_id: int, months: int):
+    """Every charge line of the period for accounts in an id range, ready to insert."""
+    volumes = _volumes(period, first_id, last_id, months).subquery("volumes")
     volume = func.round(volumes.c.volume, 4)
     # In account order the charges' indexes and foreign-key checks walk the accounts in
     # order rather than at random (measured: a run 10% faster on PostgreSQL).
@@ -263,17 +288,47 @@ def charges_select(period: date, first_id: int, last_id: int, months: int):
             volumes.c.basis,
             literal(utcnow()).label("created_at"),
         )
-        .join(
-            Tariff,
-            and_(
-                Tariff.service == volumes.c.service,
-                Tariff.zone == volumes.c.zone,
-                Tariff.category == volumes.c.category,
-                _in_force(Tariff.valid_from, Tariff.valid_to, period),
-            ),
-        )
+        .join(Tariff, _tariff_of(volumes, period))
         .order_by(volumes.c.account_id)
     )
+
+
+def uncharged_select(period: date, first_id: int, last_id: int, months: int):
+    """What the run cannot charge for accounts in an id range, with the reason, ready to
+    insert: a volume without a tariff in force (per zone), and a supplied service with no
+    volume at all (no reading this period, no average, no norm in force)."""
+    volumes = _volumes(period, first_id, last_id, months).cte("volumes")
+    no_tariff = (
+        select(
+            literal(period).label("period"),
+            volumes.c.account_id,
+            volumes.c.service,
+            volumes.c.zone,
+            volumes.c.category,
+            literal(UnchargedReason.NO_TARIFF.value).label("reason"),
+        )
+        .outerjoin(Tariff, _tariff_of(volumes, period))
+        .where(Tariff.id.is_(None))
+    )
+    with_volume = _services_of(volumes)
+    join_on, missing = _not_in(with_volume, AccountService.account_id, AccountService.service)
+    no_volume = (
+        select(
+            literal(period).label("period"),
+            AccountService.account_id,
+            AccountService.service,
+            literal(Zone.TOTAL.value).label("zone"),
+            Account.category,
+            literal(UnchargedReason.NO_VOLUME.value).label("reason"),
+        )
+        .join(Account, Account.id == AccountService.account_id)
+        .outerjoin(with_volume, join_on)
+        .where(_open_accounts(period, first_id, last_id, AccountService.account_id), missing)
+    )
+    return union_all(no_tariff, no_volume)
+
+
+UNCHARGED_COLUMNS = ["period", "account_id", "service", "zone", "category", "reason"]
 
 
 CHARGE_COLUMNS = [
@@ -317,6 +372,11 @@ def run(session: Session, period: date, progress=None) -> RunTotals:
         session.execute(
             insert(Charge).from_select(CHARGE_COLUMNS, charges_select(period, start, stop, months))
         )
+        session.execute(
+            insert(UnchargedService).from_select(
+                UNCHARGED_COLUMNS, uncharged_select(period, start, stop, months)
+            )
+        )
         # Counted per chunk: a count of every id up to ``stop`` grows with each chunk.
         done += session.scalar(
             select(func.count(Account.id)).where(Account.id.between(start, stop))
@@ -345,6 +405,7 @@ def _start_run(session: Session, period: date) -> BillingPeriod:
     session.execute(
         delete(Charge).where(Charge.period == period, Charge.method != ChargeMethod.RECALCULATION)
     )
+    session.execute(delete(UnchargedService).where(UnchargedService.period == period))
     session.commit()
     return billing_period
 

@@ -32,6 +32,7 @@ from portal.models import (
     PeriodStatus,
     Service,
     Staff,
+    UnchargedService,
 )
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit, billing, ledger
@@ -546,6 +547,25 @@ def recalculations(session: Session, period: date) -> list[tuple]:
             .order_by(Charge.id.desc())
         )
     )
+
+
+UNCHARGED_SHOWN = 200
+
+
+def uncharged(session: Session, period: date, limit: int = UNCHARGED_SHOWN) -> tuple[list, int]:
+    """(rows of (uncharged service, account number), how many in all) the period's last run
+    could not charge, by account number: two queries whatever their number."""
+    total = session.scalar(
+        select(func.count(UnchargedService.id)).where(UnchargedService.period == period)
+    )
+    rows = session.execute(
+        select(UnchargedService, Account.number)
+        .join(Account, Account.id == UnchargedService.account_id)
+        .where(UnchargedService.period == period)
+        .order_by(Account.number, UnchargedService.service, UnchargedService.zone)
+        .limit(limit)
+    ).all()
+    return list(rows), total or 0
 
 
 def penalties_total(session: Session, period: date) -> Decimal:

@@ -363,6 +363,8 @@ class _Seeder:
             district=district,
             area_m2=area.quantize(Decimal("0.01")),
             residents=residents,
+            # Who owns it: one owner, a couple for a larger household (ПП 354 п. 56(2)).
+            owners=2 if residents > 2 else 1,
         )
         self.objects.append(premises)
         return premises

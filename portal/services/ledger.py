@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from portal.models import (
     Payment,
     Penalty,
     PeriodStatus,
+    UnchargedService,
 )
 from portal.services import settings, workdays
 from portal.services.billing import get_or_create_period
@@ -31,7 +33,7 @@ from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 from portal.services.months import add_months, month_end
 from portal.services.numbers import money
-from portal.services.penalties import Debt, KeyRates, Scheme, penalty_days
+from portal.services.penalties import Debt, KeyRates, NoKeyRate, Scheme, penalty_days
 
 ZERO = Decimal("0.00")
 
@@ -111,7 +113,7 @@ def compute_penalties(session: Session, period: date) -> int:
         payments[account_id].append((paid_on, amount))
     rows = []
     for account_id in debtors:
-        days = penalty_days(
+        days = _penalty_days(
             _net_before(debts[account_id], payments[account_id], period),
             [(d, a) for d, a in payments[account_id] if d >= period],
             period,
@@ -133,6 +135,20 @@ def compute_penalties(session: Session, period: date) -> int:
     if rows:
         session.execute(insert(Penalty), rows)
     return len(rows)
+
+
+def _penalty_days(debts, payments, start: date, end: date, rates: KeyRates, scheme: Scheme):
+    """``penalty_days``, or a refusal naming the first day the key-rate table misses."""
+    try:
+        return penalty_days(debts, payments, start, end, rates, scheme)
+    except NoKeyRate as missing:
+        raise DomainError(
+            _(
+                "No key rate in force on %(day)s: add it under Tariffs → Key rate, then "
+                "close the period.",
+                day=format_date(missing.day, "d MMMM yyyy"),
+            )
+        ) from None
 
 
 def _net_before(
@@ -283,6 +299,7 @@ def close_period(session: Session, period: date, staff_id: int | None = None) ->
     The caller commits."""
     billing_period = get_or_create_period(session, period)
     _check_closable(session, billing_period)
+    _check_all_charged(session, period)
     penalised = compute_penalties(session, period)
     bills = issue_bills(session, period)
     billing_period.status = PeriodStatus.CLOSED
@@ -290,6 +307,23 @@ def close_period(session: Session, period: date, staff_id: int | None = None) ->
     billing_period.closed_by_id = staff_id
     session.flush()
     return Closing(bills, penalised)
+
+
+def _check_all_charged(session: Session, period: date) -> None:
+    """Refused while the period's run left an account's service uncharged."""
+    count = session.scalar(
+        select(func.count(UnchargedService.id)).where(UnchargedService.period == period)
+    )
+    if count:
+        raise DomainError(
+            ngettext(
+                "The run could not charge %(num)s account service (listed on the period's "
+                "page): add the missing tariff or norm, run the period again, then close it.",
+                "The run could not charge %(num)s account services (listed on the period's "
+                "page): add the missing tariffs or norms, run the period again, then close it.",
+                count,
+            )
+        )
 
 
 def _check_closable(session: Session, billing_period: BillingPeriod) -> None:

@@ -32,6 +32,14 @@ class Debt:
     due_on: date
 
 
+class NoKeyRate(ValueError):
+    """The key-rate table has no rate in force on ``day`` (it starts later)."""
+
+    def __init__(self, day: date):
+        super().__init__(f"no key rate known for {day}")
+        self.day = day
+
+
 class KeyRates:
     """The key rate in force on a day, from a dated table of (valid_from, percent)."""
 
@@ -42,7 +50,7 @@ class KeyRates:
     def on(self, day: date) -> Decimal:
         index = bisect_right(self._starts, day) - 1
         if index < 0:
-            raise ValueError(f"no key rate known for {day}")
+            raise NoKeyRate(day)
         return self._table[index][1]
 
 
