@@ -48,6 +48,12 @@ KIND_LABELS = {
     "signup_existing": _l("Sign-up with a taken e-mail"),
     "invitation": _l("Invitation to an organisation"),
     "sign_in_unlock": _l("Sign-in unlock"),
+    "window_opened": _l("Readings window opened"),
+    "window_closing": _l("Readings window closing"),
+    "bill_issued": _l("Bill issued"),
+    "payment_due": _l("Payment due soon"),
+    "verification_due": _l("Meter verification due"),
+    "verification_overdue": _l("Meter verification overdue"),
 }
 
 

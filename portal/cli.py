@@ -167,6 +167,46 @@ def _run_queued_imports() -> None:
         click.echo(f"scheduler: checked or imported {imported} readings file(s)")
 
 
+notify_cli = AppGroup("notify", help="Reminders planned into the outbox.")
+
+
+@notify_cli.command("plan")
+@click.option("--rule", default=None, help="Plan this rule only (window_opened, bill_issued…).")
+@click.option("--dry-run", is_flag=True, help="Count what would be planned, plan nothing.")
+def notify_plan(rule: str | None, dry_run: bool) -> None:
+    """Plan today's reminders by every rule (idempotent) and print the counts per channel."""
+    from portal.services.notify import reminders
+
+    if rule is not None and rule not in reminders.RULES:
+        raise click.BadParameter(f"one of {', '.join(reminders.RULES)}", param_hint="--rule")
+    planned = reminders.plan(db.session, rule=rule, dry_run=dry_run)
+    db.session.commit()
+    for item in planned:
+        click.echo(f"{item.rule:<22}{item.channel.value:<7}{item.count:>8}")
+    done = "would be planned" if dry_run else "planned"
+    click.echo(f"{sum(item.count for item in planned)} message(s) {done}")
+
+
+def _plan_reminders(last_planned_on):
+    """The scheduler's daily hook: today's reminders once the planning hour has come.
+    Returns the day planned (the one given when nothing was due)."""
+    from portal.services.clock import local_today
+    from portal.services.notify import reminders
+
+    today = local_today()
+    if last_planned_on == today or not reminders.due_now(db.session):
+        return last_planned_on
+    try:
+        count = sum(item.count for item in reminders.plan(db.session))
+        db.session.commit()
+    except Exception as error:  # the scheduler goes on and tries again next round
+        db.session.rollback()
+        click.echo(f"scheduler: planning reminders failed: {error}", err=True)
+        return last_planned_on
+    click.echo(f"scheduler: planned {count} reminder(s) for {today}")
+    return today
+
+
 @click.command("scheduler")
 @click.option("--interval", default=10, show_default=True, help="Seconds between runs.")
 def scheduler(interval: int) -> None:
@@ -178,7 +218,12 @@ def scheduler(interval: int) -> None:
     from portal.services.notify import dispatch_due
 
     click.echo(f"scheduler: dispatching the outbox every {interval} s; Ctrl+C stops")
+    planned_on = None
     while True:
+        try:
+            planned_on = _plan_reminders(planned_on)
+        finally:
+            db.session.remove()
         try:
             sent = dispatch_due(db.session)
             if sent:
@@ -233,6 +278,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(notify_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(setup)
     app.cli.add_command(scheduler)

@@ -15,6 +15,9 @@ from portal.extensions import db
 OUTBOX_DISPATCH_SECONDS = 30.0
 BILLING_QUEUE_SECONDS = 60.0
 IMPORT_QUEUE_SECONDS = 60.0
+# Reminders are planned from the hour set in notify.plan_hour; beat asks every hour and
+# planning again the same day plans nothing new.
+REMINDERS_SECONDS = 3600.0
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -47,6 +50,10 @@ def celery_init_app(app: Flask) -> Celery:
             "process-queued-imports": {
                 "task": "portal.tasks.process_queued_imports",
                 "schedule": IMPORT_QUEUE_SECONDS,
+            },
+            "plan-reminders": {
+                "task": "portal.tasks.plan_reminders",
+                "schedule": REMINDERS_SECONDS,
             },
         },
     )
@@ -103,3 +110,15 @@ def process_queued_imports() -> int:
     from portal.services.readings_import import process_queued_imports as process
 
     return process(db.session)
+
+
+@celery.task(name="portal.tasks.plan_reminders")
+def plan_reminders() -> int | None:
+    """Plan today's reminders once the planning hour has come (None before it); idempotent."""
+    from portal.services.notify import reminders
+
+    if not reminders.due_now(db.session):
+        return None
+    count = sum(item.count for item in reminders.plan(db.session))
+    db.session.commit()
+    return count

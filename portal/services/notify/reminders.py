@@ -1,0 +1,475 @@
+"""The reminder rules (DOMAIN.md "Notifications and reminders"; 002 §18.7, 004 §18): who is
+told what and when, planned into the outbox set-based.
+
+Each rule is a query of its recipients: the portal users linked to an account (AccountLink),
+by their ``preferred_channel`` (a confirmed e-mail, or a phone for SMS) and in their
+language, with a dedup key naming the rule, the period or object and the recipient. The
+outbox sends stored bodies, so bodies are rendered before they are stored, in one of two
+ways, never with a query per account:
+
+- a rule whose text is the same for everyone (the readings window) is ONE
+  ``INSERT … SELECT`` per channel: its bodies are rendered once per language and picked in
+  SQL by the user's language; the account number is put in by SQL ``replace`` of a marker;
+- a rule whose text carries the figures of one object (a bill's amount and due date, a
+  meter's verification date) runs ONE ``SELECT`` per channel, renders each row from what
+  the query returned (identical contents once) and stores them all with one executemany
+  ``INSERT``.
+
+Both skip keys planned already and insert with ``ON CONFLICT DO NOTHING`` (a second run, or
+another worker at the same moment, plans nothing new). Quiet hours and working days apply
+through ``earliest_send_time``. The caller commits.
+"""
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import String, and_, case, cast, exists, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    Account,
+    AccountLink,
+    Bill,
+    Channel,
+    MessageStatus,
+    Meter,
+    MeterStatus,
+    OutboxMessage,
+    Reading,
+    User,
+)
+from portal.services import debt, readings, settings
+from portal.services.clock import local_now, local_today, utcnow
+from portal.services.months import iso, period_of
+from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
+
+# The account number goes into a window letter by SQL: rendered with this marker in its place.
+NUMBER_MARK = "\x1enumber\x1e"
+# A bill issued while planning did not run (the scheduler was down) is still announced
+# within these days; its dedup key keeps it to once.
+BILL_NEWS_DAYS = 7
+MESSAGE_TABLE = OutboxMessage.__table__
+# Links of letters planned with no request to take the host from (the scheduler, beat, the
+# command) when PUBLIC_BASE_URL is not set: the address `make run` serves.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
+
+@dataclass(frozen=True)
+class Planned:
+    rule: str
+    channel: Channel
+    count: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``recipients(session, today, channel)`` is the SELECT of its messages (None: the rule
+    has nothing to say today); ``context`` the template values of one row (None: the same
+    text for everyone, planned by one INSERT … SELECT)."""
+
+    name: str
+    recipients: Callable
+    context: Callable | None = None
+    subject: Callable = field(default=lambda values: "")
+
+
+# --- recipients ---------------------------------------------------------------------------
+
+
+def _address(channel: Channel):
+    return User.email if channel == Channel.EMAIL else User.phone
+
+
+def _reachable(channel: Channel):
+    reachable = User.preferred_channel == channel
+    if channel == Channel.EMAIL:
+        return and_(reachable, User.email_confirmed_at.is_not(None))
+    return and_(reachable, User.phone != "")
+
+
+def _key(*parts):
+    """A dedup key put together in SQL: text parts and columns joined by ':'."""
+    key = None
+    for part in parts:
+        piece = literal(part, String) if isinstance(part, str) else cast(part, String)
+        key = piece if key is None else key + literal(":", String) + piece
+    return key
+
+
+def _month(column):
+    """A period column as "2026-10", the way keys name a month (``months.iso``)."""
+    return func.substr(cast(column, String), 1, 7)
+
+
+def _linked(channel: Channel, *columns, key):
+    """Users linked to an open account, reachable on ``channel``, with the message's key;
+    only keys not planned yet."""
+    return (
+        select(
+            User.id.label("user_id"),
+            _address(channel).label("recipient"),
+            User.language.label("language"),
+            key.label("dedup_key"),
+            *columns,
+        )
+        .join(AccountLink, AccountLink.user_id == User.id)
+        .join(Account, Account.id == AccountLink.account_id)
+        .where(
+            _reachable(channel),
+            Account.closed_on.is_(None),
+            ~exists().where(OutboxMessage.dedup_key == key),
+        )
+    )
+
+
+def _customer_read(today: date, *conditions):
+    """The account has an active meter the customer reads: not read remotely, and not past
+    its verification date (then it is out of service, ПП 354 п. 81(12))."""
+    return exists().where(
+        Meter.account_id == Account.id,
+        Meter.status == MeterStatus.ACTIVE,
+        Meter.remote_read.is_(False),
+        Meter.verification_due >= today,
+        *conditions,
+    )
+
+
+def _window_opened(session: Session, today: date, channel: Channel):
+    window = readings.window(session, today)
+    if today != window.opens:
+        return None
+    key = _key("window_opened", iso(today), "user", User.id, channel.value)
+    return _linked(channel, key=key).where(_customer_read(today)).group_by(User.id)
+
+
+def _window_closing(session: Session, today: date, channel: Channel):
+    window = readings.window(session, today)
+    lead = settings.get(session, "notify.window_closing_days")
+    if not window.closes - timedelta(days=lead) <= today <= window.closes:
+        return None
+    unread = ~exists().where(
+        Reading.meter_id == Meter.id,
+        Reading.period == period_of(today),
+        Reading.source.in_(readings.ACTUAL_SOURCES),
+        Reading.status.in_(readings.TAKEN_STATUSES),
+    )
+    key = _key("window_closing", iso(today), "account", Account.id, "user", User.id, channel.value)
+    return _linked(channel, Account.number.label("number"), key=key).where(
+        _customer_read(today, unread)
+    )
+
+
+def _bill_issued(session: Session, today: date, channel: Channel):
+    key = _key(
+        "bill_issued", _month(Bill.period), "account", Account.id, "user", User.id, channel.value
+    )
+    return _linked(
+        channel,
+        Account.id.label("account_id"),
+        Account.number.label("number"),
+        Bill.period.label("period"),
+        Bill.closing_balance.label("amount"),
+        Bill.due_on.label("due_on"),
+        key=key,
+    ).join(
+        Bill,
+        and_(
+            Bill.account_id == Account.id,
+            Bill.issued_on.between(today - timedelta(days=BILL_NEWS_DAYS), today),
+        ),
+    )
+
+
+def _payment_due(session: Session, today: date, channel: Channel):
+    lead = settings.get(session, "notify.payment_due_days")
+    bills = debt.per_bill(today).subquery("per_bill")
+    key = _key(
+        "payment_due", _month(bills.c.period), "account", Account.id, "user", User.id, channel.value
+    )
+    return _linked(
+        channel,
+        Account.id.label("account_id"),
+        Account.number.label("number"),
+        bills.c.period.label("period"),
+        bills.c.unpaid.label("amount"),
+        bills.c.due_on.label("due_on"),
+        key=key,
+    ).join(
+        bills,
+        and_(
+            bills.c.account_id == Account.id,
+            bills.c.unpaid > 0,
+            bills.c.due_on.between(today, today + timedelta(days=lead)),
+        ),
+    )
+
+
+def _meters(kind: str, channel: Channel, due):
+    key = _key(kind, "meter", Meter.id, Meter.verification_due, "user", User.id, channel.value)
+    return _linked(
+        channel,
+        Account.id.label("account_id"),
+        Account.number.label("number"),
+        Meter.serial_number.label("serial_number"),
+        Meter.service.label("service"),
+        Meter.verification_due.label("due_on"),
+        key=key,
+    ).join(Meter, and_(Meter.account_id == Account.id, Meter.status == MeterStatus.ACTIVE, due))
+
+
+def _verification_due(session: Session, today: date, channel: Channel):
+    lead = settings.get(session, "meters.verification_warning_days")
+    due = Meter.verification_due.between(today, today + timedelta(days=lead))
+    return _meters("verification_due", channel, due)
+
+
+def _verification_overdue(session: Session, today: date, channel: Channel):
+    return _meters("verification_overdue", channel, Meter.verification_due < today)
+
+
+# --- texts --------------------------------------------------------------------------------
+
+
+def _url(endpoint: str, **values) -> str:
+    from portal.services.users import external_url
+
+    return external_url(endpoint, **values)
+
+
+@contextmanager
+def _link_context():
+    """Links in letters are built as in a request: the worker and the command have none."""
+    if has_request_context():
+        yield
+        return
+    base = current_app.config.get("PUBLIC_BASE_URL") or LOCAL_BASE_URL
+    with current_app.test_request_context("/", base_url=base):
+        yield
+
+
+def _window_context(session: Session, today: date) -> dict:
+    window = readings.window(session, today)
+    return {
+        "period": period_of(today),
+        "opens": window.opens,
+        "closes": window.closes,
+        "number": NUMBER_MARK,
+        "accounts_url": _url("accounts.index"),
+    }
+
+
+def _bill_context(row) -> dict:
+    return {
+        "number": row.number,
+        "period": row.period,
+        "amount": row.amount,
+        "due_on": row.due_on,
+        "bill_url": _url(
+            "bills.show", account_id=row.account_id, year=row.period.year, month=row.period.month
+        ),
+    }
+
+
+def _meter_context(row) -> dict:
+    return {
+        "number": row.number,
+        "serial_number": row.serial_number,
+        "service": row.service,
+        "due_on": row.due_on,
+        "meters_url": _url("accounts.dashboard", account_id=row.account_id),
+    }
+
+
+RULES = {
+    rule.name: rule
+    for rule in [
+        Rule(
+            "window_opened",
+            _window_opened,
+            subject=lambda values: _("Meter readings are accepted from today"),
+        ),
+        Rule(
+            "window_closing",
+            _window_closing,
+            subject=lambda values: _(
+                "Send your meter readings by %(date)s", date=values["closes"].strftime("%d.%m.%Y")
+            ),
+        ),
+        Rule(
+            "bill_issued",
+            _bill_issued,
+            _bill_context,
+            lambda values: _("Your bill for account %(number)s", number=values["number"]),
+        ),
+        Rule(
+            "payment_due",
+            _payment_due,
+            _bill_context,
+            lambda values: _("Payment for account %(number)s is due soon", number=values["number"]),
+        ),
+        Rule(
+            "verification_due",
+            _verification_due,
+            _meter_context,
+            lambda values: _("Meter verification is due soon"),
+        ),
+        Rule(
+            "verification_overdue",
+            _verification_overdue,
+            _meter_context,
+            lambda values: _("Meter verification is overdue"),
+        ),
+    ]
+}
+
+
+def _render(rule: Rule, channel: Channel, values: dict) -> dict:
+    if channel == Channel.SMS:
+        body = render_message(f"sms/{rule.name}.txt", **values).strip()
+        return {"subject": "", "body_text": body, "body_html": None}
+    subject = str(rule.subject(values))
+    context = {"subject": subject, **values}
+    return {
+        "subject": subject,
+        "body_text": render_message(f"email/{rule.name}.txt", **context),
+        "body_html": render_message(f"email/{rule.name}.html", **context),
+    }
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def _insert(session: Session):
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(MESSAGE_TABLE)
+
+
+def _fixed(rule: Rule, channel: Channel, scheduled_at: datetime, now: datetime) -> dict:
+    table = MESSAGE_TABLE.c
+    return {
+        "kind": literal(rule.name, table.kind.type),
+        "channel": literal(channel.value, table.channel.type),
+        "scheduled_at": literal(scheduled_at, table.scheduled_at.type),
+        "status": literal(MessageStatus.PENDING.value, table.status.type),
+        "attempts": literal(0),
+        "created_at": literal(now, table.created_at.type),
+    }
+
+
+def _by_language(texts: dict[str, dict], part: str, language, number):
+    """The body in the user's language, the account number put in its place."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+
+    def text(language_code):
+        value = texts[language_code][part]
+        if value is None:
+            return literal(None, String)
+        value = literal(value, String)
+        return func.replace(value, NUMBER_MARK, number) if number is not None else value
+
+    whens = [(language == code, text(code)) for code in texts if code != default]
+    return case(*whens, else_=text(default)) if whens else text(default)
+
+
+def _plan_same_text(session, rule, channel, rows, today, scheduled_at, now) -> int:
+    """One INSERT … SELECT: the bodies rendered once per language."""
+    values = _window_context(session, today)
+    texts = {}
+    for code in current_app.config["LANGUAGES"]:
+        with force_locale(code):
+            texts[code] = _render(rule, channel, values)
+    rows = rows.subquery("recipients")
+    number = rows.c.number if "number" in rows.c else None
+    columns = _fixed(rule, channel, scheduled_at, now) | {
+        "recipient": rows.c.recipient,
+        "user_id": rows.c.user_id,
+        "dedup_key": rows.c.dedup_key,
+        **{
+            part: _by_language(texts, part, rows.c.language, number)
+            for part in ("subject", "body_text", "body_html")
+        },
+    }
+    source = select(*(value.label(name) for name, value in columns.items())).where(
+        rows.c.user_id.is_not(None)
+    )
+    statement = _insert(session).from_select(list(columns), source)
+    # Counted by RETURNING: drivers need not report a rowcount for INSERT … SELECT.
+    returning = statement.on_conflict_do_nothing().returning(MESSAGE_TABLE.c.id)
+    return len(session.execute(returning).all())
+
+
+def _plan_rows(session, rule, channel, rows, scheduled_at, now) -> int:
+    """One SELECT, the bodies rendered from its rows (identical ones once), one executemany."""
+    found = session.execute(rows).all()
+    if not found:
+        return 0
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    rendered: dict[tuple, dict] = {}
+    messages = []
+    for row in found:
+        language = row.language if row.language in current_app.config["LANGUAGES"] else default
+        values = rule.context(row)
+        content = (language, *values.items())
+        if content not in rendered:
+            with force_locale(language):
+                rendered[content] = _render(rule, channel, values)
+        messages.append(
+            {
+                "kind": rule.name,
+                "channel": channel,
+                "scheduled_at": scheduled_at,
+                "status": MessageStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "recipient": row.recipient,
+                "user_id": row.user_id,
+                "dedup_key": row.dedup_key,
+                **rendered[content],
+            }
+        )
+    statement = _insert(session).on_conflict_do_nothing().returning(MESSAGE_TABLE.c.id)
+    return len(session.execute(statement, messages).all())
+
+
+def _count(session: Session, rows) -> int:
+    return session.scalar(select(func.count()).select_from(rows.subquery()))
+
+
+def plan(
+    session: Session, *, rule: str | None = None, dry_run: bool = False, now: datetime | None = None
+) -> list[Planned]:
+    """Plan every rule (or the one named) for today; with ``dry_run`` only count what would
+    be planned. The caller commits."""
+    now = now or utcnow()
+    today = local_today()
+    hours = sending_hours(session)
+    planned = []
+    for current in [RULES[rule]] if rule else RULES.values():
+        for channel in Channel:
+            rows = current.recipients(session, today, channel)
+            if rows is None:
+                count = 0
+            elif dry_run:
+                count = _count(session, rows)
+            else:
+                at = earliest_send_time(current.name, channel, now, hours)
+                with _link_context():
+                    if current.context is None:
+                        count = _plan_same_text(session, current, channel, rows, today, at, now)
+                    else:
+                        count = _plan_rows(session, current, channel, rows, at, now)
+            planned.append(Planned(current.name, channel, count))
+    session.flush()
+    return planned
+
+
+def due_now(session: Session) -> bool:
+    """Whether the day's planning may run: from ``notify.plan_hour`` o'clock local time on.
+    The scheduler and beat ask every so often; planning twice plans nothing new."""
+    return local_now().hour >= settings.get(session, "notify.plan_hour")
