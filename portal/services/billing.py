@@ -131,10 +131,14 @@ def _open_accounts(period: date, first_id: int, last_id: int, account_id):
 
 
 def _actual_accepted(reading):
+    """An accepted actual reading, taken while its meter was in service: from the day after
+    the verification due date a meter is out of service (ПП 354 п. 81(12)) and is charged
+    as if no reading came (by average, then norm: п. 59, 60). The query joins ``Meter``."""
     return and_(
         reading.status == ReadingStatus.ACCEPTED,
         reading.source.in_(ACTUAL_SOURCES),
         reading.consumption.is_not(None),
+        reading.taken_on <= Meter.verification_due,
     )
 
 

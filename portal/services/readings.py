@@ -406,11 +406,14 @@ def _check_submission(session, meter, values, *, source, taken_on: date, today: 
         current = window(session, today)
         if not current.is_open:
             raise DomainError(window_closed_message(current))
-        refusal = customer_refusal(meter)
+        refusal = customer_refusal(meter, today)
         if refusal is not None:
             raise DomainError(refusal)
     if taken_on > today:
         raise DomainError(_("The reading date cannot be in the future."), "taken_on")
+    lapsed = verification_refusal(meter, taken_on)
+    if lapsed is not None:
+        raise DomainError(lapsed, "taken_on")
     unknown = set(values) - set(meter.zone_names)
     # A customer reads the whole register; staff may enter one zone (an import line).
     missing = set(meter.zone_names) - set(values) if source == ReadingSource.CUSTOMER else set()
@@ -483,7 +486,21 @@ def refusals(
     return {zone: verdict.reason for zone, verdict in verdicts.items() if verdict.rejected}
 
 
-def customer_refusal(meter: Meter) -> str | None:
+def verification_refusal(meter: Meter, day: date) -> str | None:
+    """Why a reading taken on ``day`` is refused because the meter's state verification
+    (поверка) has lapsed, or None. From the day after the due date the meter is out of
+    service (ПП 354 п. 81(12)) and is charged as if no reading came (п. 59, 60). Pure."""
+    if meter.verification_due is None or day <= meter.verification_due:
+        return None
+    return _(
+        "The meter's state verification was due by %(date)s: since then it is out of service "
+        "and its readings are not accepted. Call us to have it verified or replaced; until "
+        "then the charge is worked out from your average consumption, then by the norm.",
+        date=format_date(meter.verification_due, "long"),
+    )
+
+
+def customer_refusal(meter: Meter, today: date | None = None) -> str | None:
     """Why the customer cannot send readings of this meter at all (whatever the window),
     or None. The portal shows this instead of the form."""
     refusal = meter_refusal(meter, ReadingSource.CUSTOMER)
@@ -491,7 +508,7 @@ def customer_refusal(meter: Meter) -> str | None:
         return refusal.reason
     if meter.account.closed_on is not None:
         return _("The account is closed: readings are not accepted.")
-    return None
+    return verification_refusal(meter, today or clock.local_today())
 
 
 def _store(session: Session, meter: Meter, reading: Reading, verdict: Verdict) -> Receipt:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import format_date
+from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,8 @@ from portal.models import (
     Charge,
     ChargeMethod,
     ConsumptionNorm,
+    Meter,
+    MeterStatus,
     NormBasis,
     Payment,
     Penalty,
@@ -289,7 +293,34 @@ def statement(session: Session, account_id: int, period: date) -> Statement:
         payments=payments,
         previous_period=neighbours[0],
         next_period=neighbours[1],
+        notes=out_of_service_notes(session, account_id, period),
     )
+
+
+def out_of_service_notes(session: Session, account_id: int, period: date) -> list[str]:
+    """A note per meter of the account whose state verification had lapsed by the month's
+    end: out of service from the day after the due date (ПП 354 п. 81(12)), so its service
+    is charged as if no reading came, by average, then by the norm (п. 59, 60). One query."""
+    meters = session.execute(
+        select(Meter.serial_number, Meter.service, Meter.verification_due)
+        .where(
+            Meter.account_id == account_id,
+            Meter.status != MeterStatus.REMOVED,
+            Meter.verification_due < month_end(period),
+        )
+        .order_by(Meter.service, Meter.serial_number)
+    ).all()
+    return [
+        _(
+            "Meter No. %(serial)s (%(service)s) is out of service: its state verification was "
+            "due by %(date)s. Until it is verified its readings are not accepted and the "
+            "service is charged by your average consumption, then by the norm.",
+            serial=serial,
+            service=Service(service).label,
+            date=format_date(due, "long"),
+        )
+        for serial, service, due in meters
+    ]
 
 
 # --- payments and the chart -----------------------------------------------------------------

@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from portal.formatting import as_date
 from portal.models import AccountLink, AccountService
+from portal.services import readings
 from portal.services.clock import local_today
 from tests import factories
 from tests.conftest import (
@@ -295,8 +297,13 @@ def test_overdue_meter_is_marked(app, signed_in, account, furnished):
     late = meter_card(response, "EL-LATE-3")
     assert "border-danger" in late
     assert "alert-danger" in late
-    message = "The verification date has passed: readings of this meter may not be accepted. Arrange verification or replacement."
-    assert translated(app, message) in page_of(late)
+    with app.test_request_context(), force_locale("ru"):
+        due = as_date(furnished["overdue"].verification_due, "long")
+        lapsed = readings.verification_refusal(furnished["overdue"], local_today())
+    message = "Out of service: the state verification was due by %(date)s."
+    assert translated(app, message, date=due) in page_of(late)
+    assert lapsed in page_of(late)  # ПП 354 п. 81(12): no readings, and what to do instead
+    assert f"/meters/{furnished['overdue'].id}/submit" not in late
     fine = meter_card(response, "EL-FINE-1")
     for mark in ("alert-warning", "alert-danger", "border-warning", "border-danger"):
         assert mark not in fine

@@ -4,10 +4,11 @@ norm with nobody registered counts the owners (ПП 354 п. 56(2)).
 
 Figures are worked out by hand in each test."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from portal.models import (
@@ -21,7 +22,7 @@ from portal.models import (
     Tariff,
     UnchargedService,
 )
-from portal.services import billing, ledger
+from portal.services import billing, ledger, readings, statements
 from portal.services.errors import DomainError
 from tests import factories
 from tests.conftest import (
@@ -263,3 +264,106 @@ def test_non_residential_premises_with_nobody_registered_count_no_owners(db_sess
     assert charges_of(db_session, shop) == {
         ("electricity", "total"): (Decimal("0.0000"), Decimal("0.00"))
     }
+
+
+# --- item 10: a meter past its state verification is out of service ----------------------
+
+
+def test_the_meter_is_out_of_service_from_the_day_after_the_due_date(app, db_session):
+    """ПП 354 п. 81(12): due by 10 October → still in service on the 10th, out from the 11th."""
+    meter = factories.make_meter(
+        db_session, factories.make_account(db_session), verification_due=date(2026, 10, 10)
+    )
+    with english_request(app):
+        assert readings.verification_refusal(meter, date(2026, 10, 10)) is None
+        refusal = readings.verification_refusal(meter, date(2026, 10, 11))
+    assert "October 10, 2026" in refusal
+    assert "Call us to have it verified or replaced" in refusal
+
+
+def test_customer_and_operator_readings_of_a_lapsed_meter_are_refused(app, db_session):
+    """ПП 354 п. 81(12): no readings from a meter out of service, whoever sends them; a
+    reading taken before the due date is still taken."""
+    meter = factories.make_meter(
+        db_session,
+        factories.make_account(db_session),
+        zones=1,
+        verification_due=date(2026, 10, 10),
+    )
+    with time_machine.travel(datetime(2026, 10, 20, 9, tzinfo=UTC), tick=False):
+        with english_request(app), pytest.raises(DomainError, match="out of service"):
+            readings.submit(db_session, meter, {"total": "1200"}, source="customer")
+        with english_request(app), pytest.raises(DomainError, match="out of service") as late:
+            readings.submit(
+                db_session, meter, {"total": "1200"}, source="operator", taken_on=date(2026, 10, 11)
+            )
+        assert late.value.field == "taken_on"
+        receipts = readings.submit(
+            db_session, meter, {"total": "1200"}, source="operator", taken_on=date(2026, 10, 9)
+        )
+    assert [r.verdict.outcome for r in receipts] == ["accepted"]
+
+
+def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(app, db_session):
+    """ПП 354 п. 81(12), 59, 60: the meter due by 5 October is out of service from the 6th;
+    its accepted reading of 20 October (300 kWh) is not used. By the average of July–
+    September (90 + 120 + 150) / 3 = 120 kWh × 5.50 = 660.00. A meter lapsed on 30
+    September with a reading this month but none earlier: by the norm, 2 residents × 100 kWh
+    = 200 × 5.50 = 1100.00."""
+    db_session.add_all([tariff("electricity", "total", "5.50"), norm("electricity", "100")])
+    averaged = factories.make_account(db_session)
+    meter = factories.make_meter(
+        db_session, averaged, zones=1, serial_number="LAPSED-1", verification_due=date(2026, 10, 5)
+    )
+    for month, consumption in ((7, "90"), (8, "120"), (9, "150")):
+        accepted(db_session, meter, "total", consumption, period=date(2026, month, 1))
+    accepted(db_session, meter, "total", "300")
+    normed = factories.make_account(db_session)
+    lapsed = factories.make_meter(db_session, normed, zones=1, verification_due=date(2026, 9, 30))
+    accepted(db_session, lapsed, "total", "300")
+    billing.run(db_session, OCTOBER)
+    assert charges_of(db_session, averaged) == {
+        ("electricity", "total"): (Decimal("120.0000"), Decimal("660.00"))
+    }
+    assert charges_of(db_session, normed) == {
+        ("electricity", "total"): (Decimal("200.0000"), Decimal("1100.00"))
+    }
+    assert db_session.scalar(select(Charge.method).where(Charge.account_id == averaged.id)) == (
+        "average"
+    )
+    ledger.close_period(db_session, OCTOBER)
+    with english_request(app):
+        notes = statements.statement(db_session, averaged.id, OCTOBER).notes
+    assert len(notes) == 1
+    assert "LAPSED-1" in notes[0]
+    assert "October 5, 2026" in notes[0]
+
+
+def test_a_meter_verified_in_time_is_charged_by_its_reading(db_session):
+    """The due date itself is still in service: due by 20 October, read on the 20th:
+    300 kWh × 5.50 = 1650.00 by meter."""
+    db_session.add_all([tariff("electricity", "total", "5.50"), norm("electricity", "100")])
+    account = factories.make_account(db_session)
+    meter = factories.make_meter(db_session, account, zones=1, verification_due=date(2026, 10, 20))
+    accepted(db_session, meter, "total", "300")
+    billing.run(db_session, OCTOBER)
+    assert charges_of(db_session, account) == {
+        ("electricity", "total"): (Decimal("300.0000"), Decimal("1650.00"))
+    }
+
+
+def test_the_verification_list_marks_a_lapsed_meter_out_of_service(client, db_session):
+    """ПП 354 п. 81(12): the metering specialists' list says the lapsed meter is out of
+    service (3 days past its due date), not only that it is overdue."""
+    from portal.services.clock import local_today
+
+    lapsed = factories.make_meter(
+        db_session,
+        factories.make_account(db_session),
+        verification_due=local_today() - timedelta(days=3),
+    )
+    sign_in_staff(client, db_session, "metering", language="en")
+    html = page(client.get("/admin/meters/verification"))
+    row = html.split(lapsed.serial_number)[0].rsplit("<tr>", 1)[1]
+    assert "overdue by 3 days" in row
+    assert "out of service" in row
