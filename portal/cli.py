@@ -115,7 +115,9 @@ def _echo_uncharged(month) -> None:
     if total:
         click.echo(f"{total} account services not charged (the period cannot be closed):")
         for item, number in rows:
-            click.echo(f"  {number}  {item.service}/{item.zone}  {item.category}  {item.reason.label}")
+            click.echo(
+                f"  {number}  {item.service}/{item.zone}  {item.category}  {item.reason.label}"
+            )
 
 
 @billing_cli.command("close")

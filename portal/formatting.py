@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import phonenumbers
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 
 def label(mapping: dict, key):
@@ -17,6 +17,23 @@ def as_date(value: date | datetime | None, style: str = "medium") -> str:
     if value is None:
         return "—"
     return format_date(value, style)
+
+
+def as_date_ending(value: date | None, style: str = "long") -> str:
+    """A date that ends a sentence, whose full stop the message adds: a date ending with an
+    abbreviation's full stop (Russian «15 декабря 2026 г.») loses it, so the sentence reads
+    «…откроется 15 декабря 2026 г.», never «г..»."""
+    return as_date(value, style).removesuffix(".")
+
+
+def as_ordinal(day: int) -> str:
+    """A day of the month in running text: "15th" in English, "15" where the language
+    puts no suffix on the number (Russian: «с 15 по 25 число»)."""
+    locale = get_locale()
+    if locale is None or locale.language != "en":
+        return str(day)
+    suffix = {"one": "st", "two": "nd", "few": "rd"}.get(locale.ordinal_form(day), "th")
+    return f"{day}{suffix}"
 
 
 def as_datetime(value: datetime | None, style: str = "short") -> str:
@@ -54,6 +71,8 @@ def as_phone(value: str | None) -> str:
 
 FILTERS = {
     "as_date": as_date,
+    "as_date_ending": as_date_ending,
+    "as_ordinal": as_ordinal,
     "as_datetime": as_datetime,
     "as_number": as_number,
     "as_phone": as_phone,

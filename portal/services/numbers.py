@@ -8,7 +8,7 @@ rounded half-up to kopecks (``money``) — never half-even, never float.
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from portal.services.errors import DomainError
@@ -61,7 +61,11 @@ def parse_decimal(
     exponent = value.as_tuple().exponent
     if places is not None and isinstance(exponent, int) and -exponent > places:
         raise DomainError(
-            _("At most %(n)s digits after the decimal point.", n=places)
+            ngettext(
+                "At most %(num)s digit after the decimal point.",
+                "At most %(num)s digits after the decimal point.",
+                places,
+            )
             if places
             else _("Enter a whole number."),
             field,

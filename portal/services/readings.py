@@ -14,12 +14,13 @@ from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
 
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from portal.formatting import as_date_ending, as_ordinal
 from portal.models import Account, Meter, MeterStatus, Reading, ReadingSource, ReadingStatus, Zone
 from portal.models.audit import AuditAction, AuditObject
 from portal.models.metering import ZONE_NAMES
@@ -90,9 +91,9 @@ def window(session: Session, today: date | None = None) -> Window:
 def window_closed_message(current: Window) -> str:
     return _(
         "Readings are accepted from the %(first)s to the %(last)s of each month. The window opens on %(date)s.",
-        first=current.first_day,
-        last=current.last_day,
-        date=format_date(current.next_opening, "long"),
+        first=as_ordinal(current.first_day),
+        last=as_ordinal(current.last_day),
+        date=as_date_ending(current.next_opening),
     )
 
 
@@ -239,7 +240,11 @@ def value_refusal(meter: Meter, value: Decimal) -> Verdict | None:
     if value >= Decimal(10) ** meter.whole_digits:
         return Verdict(
             ReadingStatus.REJECTED,
-            _("The meter has %(n)s whole digits: the value is too large.", n=meter.whole_digits),
+            ngettext(
+                "The meter has %(num)s whole digit: the value is too large.",
+                "The meter has %(num)s whole digits: the value is too large.",
+                meter.whole_digits,
+            ),
             code="too_large",
         )
     if -value.as_tuple().exponent > meter.fraction_digits and value != value.quantize(
@@ -248,9 +253,10 @@ def value_refusal(meter: Meter, value: Decimal) -> Verdict | None:
         if meter.fraction_digits == 0:
             message = _("This meter shows whole numbers only.")
         else:
-            message = _(
-                "This meter shows at most %(n)s digits after the decimal point.",
-                n=meter.fraction_digits,
+            message = ngettext(
+                "This meter shows at most %(num)s digit after the decimal point.",
+                "This meter shows at most %(num)s digits after the decimal point.",
+                meter.fraction_digits,
             )
         return Verdict(ReadingStatus.REJECTED, message, code="decimals")
     return None

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.formatting import as_date_ending
 from portal.models import (
     Bill,
     Charge,
@@ -293,14 +293,22 @@ def statement(session: Session, account_id: int, period: date) -> Statement:
         payments=payments,
         previous_period=neighbours[0],
         next_period=neighbours[1],
-        notes=out_of_service_notes(session, account_id, period),
+        notes=out_of_service_notes(
+            session,
+            account_id,
+            period,
+            metered={c.service for c in charges if c.method == ChargeMethod.METER},
+        ),
     )
 
 
-def out_of_service_notes(session: Session, account_id: int, period: date) -> list[str]:
+def out_of_service_notes(
+    session: Session, account_id: int, period: date, metered: set[str] = frozenset()
+) -> list[str]:
     """A note per meter of the account whose state verification had lapsed by the month's
     end: out of service from the day after the due date (ПП 354 п. 81(12)), so its service
-    is charged as if no reading came, by average, then by the norm (п. 59, 60). One query."""
+    is charged as if no reading came, by average, then by the norm (п. 59, 60). Services
+    the bill charges by meter (read while it was in service) get no note. One query."""
     meters = session.execute(
         select(Meter.serial_number, Meter.service, Meter.verification_due)
         .where(
@@ -317,9 +325,10 @@ def out_of_service_notes(session: Session, account_id: int, period: date) -> lis
             "service is charged by your average consumption, then by the norm.",
             serial=serial,
             service=Service(service).label,
-            date=format_date(due, "long"),
+            date=as_date_ending(due),
         )
         for serial, service, due in meters
+        if service not in metered
     ]
 
 

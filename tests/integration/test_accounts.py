@@ -10,7 +10,7 @@ import time_machine
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from portal.formatting import as_date
+from portal.formatting import as_date, as_date_ending
 from portal.models import AccountLink, AccountService
 from portal.services import readings
 from portal.services.clock import local_today
@@ -298,7 +298,7 @@ def test_overdue_meter_is_marked(app, signed_in, account, furnished):
     assert "border-danger" in late
     assert "alert-danger" in late
     with app.test_request_context(), force_locale("ru"):
-        due = as_date(furnished["overdue"].verification_due, "long")
+        due = as_date_ending(furnished["overdue"].verification_due)
         lapsed = readings.verification_refusal(furnished["overdue"], local_today())
     message = "Out of service: the state verification was due by %(date)s."
     assert translated(app, message, date=due) in page_of(late)

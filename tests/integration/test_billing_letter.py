@@ -339,9 +339,9 @@ def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(ap
     assert "October 5, 2026" in notes[0]
 
 
-def test_a_meter_verified_in_time_is_charged_by_its_reading(db_session):
+def test_a_meter_verified_in_time_is_charged_by_its_reading(app, db_session):
     """The due date itself is still in service: due by 20 October, read on the 20th:
-    300 kWh × 5.50 = 1650.00 by meter."""
+    300 kWh × 5.50 = 1650.00 by meter, and the bill has no out-of-service note for it."""
     db_session.add_all([tariff("electricity", "total", "5.50"), norm("electricity", "100")])
     account = factories.make_account(db_session)
     meter = factories.make_meter(db_session, account, zones=1, verification_due=date(2026, 10, 20))
@@ -350,6 +350,9 @@ def test_a_meter_verified_in_time_is_charged_by_its_reading(db_session):
     assert charges_of(db_session, account) == {
         ("electricity", "total"): (Decimal("300.0000"), Decimal("1650.00"))
     }
+    ledger.close_period(db_session, OCTOBER)
+    with english_request(app):
+        assert statements.statement(db_session, account.id, OCTOBER).notes == []
 
 
 def test_the_verification_list_marks_a_lapsed_meter_out_of_service(client, db_session):

@@ -375,7 +375,7 @@ def test_check_returns_the_fields_feedback_for_htmx(signed_in, db_session, meter
     assert "lower than the last accepted one" in page(lower)
 
     typo = check(signed_in, meter, "day", "12,34")
-    assert "at most 1 digits after the decimal point" in page(typo)
+    assert "at most 1 digit after the decimal point" in page(typo)
 
     far = check(signed_in, meter, "day", "99999")
     assert "times your usual" in page(far)
@@ -390,7 +390,7 @@ def test_check_without_javascript_answers_the_whole_page(signed_in, db_session, 
     assert response.status_code == 200
     assert "<html" in body
     assert field_value(response, "day") == "12,34"
-    assert "at most 1 digits" in field_error(response, "day")
+    assert "at most 1 digit" in field_error(response, "day")
 
 
 def test_check_needs_the_csrf_token(signed_in, meter):

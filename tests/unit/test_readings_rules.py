@@ -220,7 +220,7 @@ def test_a_first_reading_is_accepted_without_consumption():
         ({}, "-0.1", "customer", "negative", "negative"),
         ({}, "1000000", "customer", "too_large", "6 whole digits"),
         ({"whole_digits": 4}, "10000.0", "operator", "too_large", "4 whole digits"),
-        ({}, "1.25", "customer", "decimals", "at most 1 digits"),
+        ({}, "1.25", "customer", "decimals", "at most 1 digit"),
         ({"fraction_digits": 0}, "1.5", "customer", "decimals", "whole numbers only"),
     ],
 )
