@@ -5,8 +5,8 @@ account. Every rule is in ``portal.services.payments``."""
 from datetime import timedelta
 
 from flask import abort, flash, render_template, request
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField
@@ -139,9 +139,10 @@ def payment_registry_import(registry_id: int):
         flash(error.message, "warning")
     else:
         flash(
-            _(
-                "%(count)s payments imported for %(amount)s.",
-                count=registry.imported_lines,
+            ngettext(
+                "%(num)s payment imported for %(amount)s.",
+                "%(num)s payments imported for %(amount)s.",
+                registry.imported_lines,
                 amount=as_money(registry.imported_amount),
             ),
             "success",

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
+from portal.formatting import as_date_ending
 from portal.models import Category, NormBasis, Service, Zone
 from portal.services import tariffs
 from portal.services.clock import local_today
@@ -109,7 +110,7 @@ def _save_new_value(form: FlaskForm, add, saved_message, back_to: str, **values)
     with refusal_shown_on(form):
         added = add(staff_id=staff_member().id, ip=client_ip())
         db.session.commit()
-        _saved(added, saved_message % {"date": format_date(added.row.valid_from)})
+        _saved(added, saved_message % {"date": as_date_ending(added.row.valid_from, "medium")})
         return redirect_after_post(back_to, **values)
     return None
 

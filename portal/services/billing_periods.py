@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -275,7 +275,12 @@ def check_reason(raw: str | None) -> str:
         raise DomainError(_("Say why: the reason stays with the charge."), "reason")
     if len(reason) > MAX_REASON:
         raise DomainError(
-            _("Keep the reason under %(count)s characters.", count=MAX_REASON), "reason"
+            ngettext(
+                "Keep the reason under %(num)s character.",
+                "Keep the reason under %(num)s characters.",
+                MAX_REASON,
+            ),
+            "reason",
         )
     return reason
 

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Select, and_, case, func, select, type_coerce
@@ -604,10 +604,11 @@ def refusal(
         if acted_on.toordinal() < earliest:
             day = date.fromordinal(earliest)
             return (
-                _(
-                    "A restriction is possible from %(date)s: %(days)s days after the warning was delivered.",
+                ngettext(
+                    "A restriction is possible from %(date)s: %(num)s day after the warning was delivered.",
+                    "A restriction is possible from %(date)s: %(num)s days after the warning was delivered.",
+                    lead_days,
                     date=day.strftime("%d.%m.%Y"),
-                    days=lead_days,
                 ),
                 day,
             )

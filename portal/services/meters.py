@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -546,7 +547,12 @@ def _clean_reason(reason: str | None) -> str:
         raise DomainError(_("Say why: it stays in the meter's history."), "reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise DomainError(
-            _("Keep the reason under %(n)s characters.", n=MAX_REASON_LENGTH), "reason"
+            ngettext(
+                "Keep the reason under %(num)s character.",
+                "Keep the reason under %(num)s characters.",
+                MAX_REASON_LENGTH,
+            ),
+            "reason",
         )
     return reason
 

@@ -17,6 +17,7 @@ the field "full_name", worded for the person typing.
 import unicodedata
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.models import CustomerKind
 from portal.services.errors import DomainError
@@ -48,7 +49,12 @@ def person_name(raw: str | None, *, missing: str | None = None) -> str:
         raise DomainError(missing or _("Enter your full name."), FIELD)
     if len(name) > MAX_NAME_LENGTH:
         raise DomainError(
-            _("The name is too long: at most %(n)s characters.", n=MAX_NAME_LENGTH), FIELD
+            ngettext(
+                "The name is too long: at most %(num)s character.",
+                "The name is too long: at most %(num)s characters.",
+                MAX_NAME_LENGTH,
+            ),
+            FIELD,
         )
     if not any(ch.isalpha() for ch in name) or _has_symbols(name):
         raise DomainError(
@@ -64,9 +70,10 @@ def organisation_name(raw: str | None) -> str:
         raise DomainError(_("Enter the organisation's name."), FIELD)
     if len(name) > MAX_ORGANISATION_NAME_LENGTH:
         raise DomainError(
-            _(
-                "The organisation's name is too long: at most %(n)s characters.",
-                n=MAX_ORGANISATION_NAME_LENGTH,
+            ngettext(
+                "The organisation's name is too long: at most %(num)s character.",
+                "The organisation's name is too long: at most %(num)s characters.",
+                MAX_ORGANISATION_NAME_LENGTH,
             ),
             FIELD,
         )

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.formatting import as_ordinal
 from portal.models import Setting, Staff
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
@@ -257,6 +258,7 @@ class Bound:
     strict: bool
     lower_message: object
     upper_message: object
+    days_of_month: bool = False  # ``%(other)s`` is a day of the month: "the 25th"
 
 
 # The quiet hours need no rule: any two hours make sense (across midnight when the start is
@@ -268,6 +270,7 @@ RULES = (
         False,
         _l("The window cannot open after it closes: its last day is the %(other)s."),
         _l("The window cannot close before it opens: its first day is the %(other)s."),
+        True,
     ),
     Bound(
         "billing.issue_day_population",
@@ -275,6 +278,7 @@ RULES = (
         False,
         _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
         _l("Payment cannot be due before households' bills are issued, on the %(other)s."),
+        True,
     ),
     Bound(
         "billing.issue_day_others",
@@ -282,6 +286,7 @@ RULES = (
         False,
         _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
         _l("Payment cannot be due before legal entities' bills are issued, on the %(other)s."),
+        True,
     ),
     Bound(
         "penalties.free_days",
@@ -363,7 +368,8 @@ def check_rules(session: Session, key: str, value) -> None:
         else:
             continue
         if broken:
-            raise DomainError(message % {"other": format_decimal(other)}, "value")
+            shown = as_ordinal(other) if rule.days_of_month else format_decimal(other)
+            raise DomainError(message % {"other": shown}, "value")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.formatting import as_date_ending
 from portal.models import (
     BillingPeriod,
     Category,
@@ -87,7 +88,7 @@ def check_date(day: date | None, field_name: str = "valid_from") -> date:
             _(
                 "Enter a date from %(first)s to %(last)s.",
                 first=format_date(EARLIEST_DATE),
-                last=format_date(LATEST_DATE),
+                last=as_date_ending(LATEST_DATE, "medium"),
             ),
             field_name,
         )

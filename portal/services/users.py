@@ -7,6 +7,7 @@ from typing import NamedTuple
 import phonenumbers
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,7 +57,11 @@ def normalise_email(raw: str) -> str:
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(
-            _("The password must be at least %(n)s characters long.", n=MIN_PASSWORD_LENGTH),
+            ngettext(
+                "The password must be at least %(num)s character long.",
+                "The password must be at least %(num)s characters long.",
+                MIN_PASSWORD_LENGTH,
+            ),
             "password",
         )
     if not any(ch.isalpha() for ch in password) or not any(ch.isdigit() for ch in password):

@@ -38,12 +38,13 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 import holidays
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from portal.formatting import as_date_ending
 from portal.models import CalendarDay
 from portal.models.audit import AuditAction, AuditObject
 from portal.models.calendar import MAX_NOTE_LENGTH, DayKind
@@ -178,7 +179,7 @@ def check_day(day: date | None) -> date:
             _(
                 "Enter a date from %(first)s to %(last)s.",
                 first=format_date(EARLIEST_DAY),
-                last=format_date(LATEST_DAY),
+                last=as_date_ending(LATEST_DAY, "medium"),
             ),
             "day",
         )
@@ -199,7 +200,12 @@ def _clean_note(note: str | None) -> str:
         )
     if len(note) > MAX_NOTE_LENGTH:
         raise DomainError(
-            _("Keep the reason under %(count)s characters.", count=MAX_NOTE_LENGTH), "note"
+            ngettext(
+                "Keep the reason under %(num)s character.",
+                "Keep the reason under %(num)s characters.",
+                MAX_NOTE_LENGTH,
+            ),
+            "note",
         )
     return note
 

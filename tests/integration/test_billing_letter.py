@@ -370,3 +370,20 @@ def test_the_verification_list_marks_a_lapsed_meter_out_of_service(client, db_se
     row = html.split(lapsed.serial_number)[0].rsplit("<tr>", 1)[1]
     assert "overdue by 3 days" in row
     assert "out of service" in row
+
+
+# --- item 14: one full stop after «г.» ------------------------------------------------------
+
+
+def test_the_tariff_saved_message_ends_with_one_full_stop(client, db_session):
+    """«Новый тариф сохранён и действует с 1 июл. 2030 г.» — not «г..»."""
+    sign_in_staff(client, db_session, "billing")
+    response = post_form(
+        client,
+        "/admin/billing/tariffs/electricity/total/population",
+        {"rate": "7,07", "valid_from": "2030-07-01"},
+        follow_redirects=True,
+    )
+    html = page(response).replace("\u202f", " ").replace("\u00a0", " ")
+    assert "действует с 1 июл. 2030 г." in html
+    assert "г.." not in html

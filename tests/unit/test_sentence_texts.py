@@ -98,3 +98,69 @@ def test_the_meter_digits_are_plurals(app, fraction, whole, value, english):
     with speaking(app, "en"):
         verdict = readings.value_refusal(meter, Decimal(value))
     assert verdict.reason == english
+
+
+def test_messages_ending_with_a_russian_date_have_one_full_stop(app, db_session):
+    """«Укажите дату с 1 янв. 2000 г. по 31 дек. 2099 г.», never «г..». (A message whose
+    translation moves the date inside the sentence keeps the date whole: «Ключевая ставка
+    с 1 мар. 2026 г. уже есть.»)"""
+    from portal.services import tariffs, workdays
+
+    refusals = []
+    with speaking(app, "ru"):
+        for call in (
+            lambda: tariffs.check_date(date(2200, 1, 1)),
+            lambda: workdays.check_day(date(2200, 1, 1)),
+        ):
+            with pytest.raises(DomainError) as refused:
+                call()
+            refusals.append(refused.value.message)
+    for message in refusals:
+        assert message.endswith("г."), message
+        assert "г.." not in message
+
+
+@pytest.mark.parametrize(
+    ("limit", "english"),
+    [(1, "Keep the reason under 1 character."), (400, "Keep the reason under 400 characters.")],
+)
+def test_the_reason_length_is_a_plural(app, monkeypatch, limit, english):
+    from portal.services import billing_periods
+
+    monkeypatch.setattr(billing_periods, "MAX_REASON", limit)
+    with speaking(app, "en"), pytest.raises(DomainError) as refused:
+        billing_periods.check_reason("x" * (limit + 1))
+    assert refused.value.message == english
+
+
+@pytest.mark.parametrize(
+    ("limit", "english"),
+    [
+        (1, "The name is too long: at most 1 character."),
+        (200, "The name is too long: at most 200 characters."),
+    ],
+)
+def test_the_name_length_is_a_plural(app, monkeypatch, limit, english):
+    from portal.services import names
+
+    monkeypatch.setattr(names, "MAX_NAME_LENGTH", limit)
+    with speaking(app, "en"), pytest.raises(DomainError) as refused:
+        names.person_name("Я" * (limit + 1))
+    assert refused.value.message == english
+
+
+def test_a_setting_naming_a_day_of_the_month_says_the_10th(app, db_session):
+    """Bills are issued on the 1st and due on the 10th by default: issuing on the 11th is
+    refused with "the due day is the 10th"; a count of days stays a number."""
+    from portal.services import settings
+
+    with speaking(app, "en"), pytest.raises(DomainError) as refused:
+        settings.change(db_session, "billing.issue_day_population", "11")
+    assert refused.value.message == (
+        "Bills cannot be issued after payment is due: the due day is the 10th."
+    )
+    with speaking(app, "en"), pytest.raises(DomainError) as counted:
+        settings.change(db_session, "penalties.high_from_day", "30")
+    assert (
+        counted.value.message == "The higher penalty must start after the 30 days without penalty."
+    )

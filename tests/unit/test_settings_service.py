@@ -166,18 +166,18 @@ def test_the_window_cannot_open_after_it_closes(app, db_session):
     with english_request(app):
         with pytest.raises(DomainError) as refused:
             settings.change(db_session, "readings.window_last_day", "10")  # opens on the 15th
-        assert "its first day is the 15" in refused.value.message
+        assert "its first day is the 15th." in refused.value.message
         settings.change(db_session, WHOLE, "1")
         settings.change(db_session, "readings.window_last_day", "10")
         with pytest.raises(DomainError) as refused:
             settings.change(db_session, WHOLE, "11")
         assert refused.value.message == (
-            "The window cannot open after it closes: its last day is the 10."
+            "The window cannot open after it closes: its last day is the 10th."
         )
         settings.change(db_session, WHOLE, "10")  # a one-day window is a window
         with pytest.raises(DomainError) as refused:
             settings.change(db_session, "readings.window_last_day", "9")
-        assert "its first day is the 10" in refused.value.message
+        assert "its first day is the 10th." in refused.value.message
     assert settings.get(db_session, "readings.window_last_day") == 10
 
 
