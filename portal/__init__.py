@@ -1,6 +1,7 @@
 """The application factory."""
 
 from flask import Flask, current_app, has_request_context, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -28,6 +29,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, never re-sent with a static file.
+
+    The session is refreshed on every request (it ends after some idle time), and a
+    browser fetches a page's favicon or stylesheet while the page's own request is still
+    under way: a static response carrying the session as it was would overwrite the cookie
+    the page just set — right after signing in, the visitor would be signed out again."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        if has_request_context() and request.endpoint == "static":
+            return False
+        return super().should_set_cookie(app, session)
+
+
 class DatabaseIdConverter(IntegerConverter):
     """``<int:...>`` in every route: at most a 32-bit id, so an absurd number in a URL is a
     404 and never reaches the database (SQLite overflows past 2**63, PostgreSQL's integer
@@ -47,6 +62,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(load_config())
     app.config.update(overrides or {})
+    app.session_interface = PortalSessionInterface()
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     trust_proxies(app)
     register_extensions(app)

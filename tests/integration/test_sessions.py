@@ -211,3 +211,15 @@ def test_only_a_hash_of_the_session_key_is_stored(client, db_session):
     cookie = client.get_cookie("session", domain=DOMAIN).value
     assert row.key_hash not in cookie
     assert len(row.key_hash) == 64
+
+
+def test_a_static_file_never_carries_the_session_cookie(client, db_session):
+    """A favicon fetched while the sign-in's response is on its way must not overwrite the
+    new session cookie with the old one."""
+    user = factories.make_user(db_session)
+    login_as(client, user)
+    static = client.get("/static/img/favicon.svg")
+    assert static.status_code == 200
+    assert "session=" not in static.headers.get("Set-Cookie", "")
+    page_response = client.get("/profile/")
+    assert "session=" in page_response.headers.get("Set-Cookie", "")  # refreshed when idle ends
