@@ -60,6 +60,7 @@ RATE_LIMITS = {
     "account_link": "10 per 15 minutes",  # per signed-in person
     "quick_reading": "60 per hour",  # per address: a city behind one mobile NAT
     "quick_reading_account": "10 per hour",  # per account number tried
+    "guest_appeal": "10 per hour",  # per address: an appeal filed without signing in
 }
 
 
@@ -197,8 +198,13 @@ def _sign_in() -> dict:
             "reset": int(os.environ.get("RESET_LINK_HOURS", "2")),
             "invite": int(os.environ.get("INVITATION_LINK_HOURS", str(7 * 24))),
             "unlock": int(os.environ.get("UNLOCK_LINK_HOURS", "1")),
+            # A guest follows their appeal by this link: long enough for an answer,
+            # a reopening and the rating (30 + 30 + 30 days by default).
+            "appeal": int(os.environ.get("APPEAL_LINK_HOURS", str(120 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
+        # Files attached to appeals: outside static/, served only through the appeal pages.
+        "APPEAL_FILES_DIR": os.environ.get("APPEAL_FILES_DIR", ""),
     }
 
 

@@ -55,6 +55,7 @@ def test_config(tmp_dir: Path, **overrides) -> dict:
         # Services called directly in tests speak English, so assertions read the msgids;
         # pages still default to Russian (tests/unit/test_translations.py checks it).
         "BABEL_BACKGROUND_LOCALE": "en",
+        "APPEAL_FILES_DIR": str(tmp_dir / "appeal_files"),
     } | overrides
 
 

@@ -11,6 +11,20 @@ from portal.models.accounts import (
     Premises,
     Service,
 )
+from portal.models.appeals import (
+    AnswerChannel,
+    AnswerTemplate,
+    Appeal,
+    AppealAttachment,
+    AppealChannel,
+    AppealCounter,
+    AppealEvent,
+    AppealEventKind,
+    AppealKind,
+    AppealStatus,
+    AppealTopic,
+    NoActionReason,
+)
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, Choice, utcnow
 from portal.models.billing import (
@@ -129,4 +143,16 @@ __all__ = [
     "Staff",
     "User",
     "utcnow",
+    "AnswerChannel",
+    "AnswerTemplate",
+    "Appeal",
+    "AppealAttachment",
+    "AppealChannel",
+    "AppealCounter",
+    "AppealEvent",
+    "AppealEventKind",
+    "AppealKind",
+    "AppealStatus",
+    "AppealTopic",
+    "NoActionReason",
 ]

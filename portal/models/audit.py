@@ -28,6 +28,8 @@ class AuditObject(Choice):
     """What an event may be about (``portal.services.audit.OBJECT_TYPES``)."""
 
     ACCOUNT = "account", _l("Personal account")
+    APPEAL = "appeal", _l("Appeal")
+    ANSWER_TEMPLATE = "answer_template", _l("Answer template")
     BILLING_PERIOD = "billing_period", _l("Billing period")
     CALENDAR_DAY = "calendar_day", _l("Work calendar day")  # an exception to the calendar
     CHARGE = "charge", _l("Charge")

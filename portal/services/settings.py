@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.formatting import as_ordinal
-from portal.models import Setting, Staff
+from portal.models import AppealKind, AppealTopic, Setting, Staff
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.clock import utcnow
@@ -211,6 +211,124 @@ SPECS = {
     ]
 }
 
+# Appeals (DOMAIN.md "Appeals and complaints"): the legal term per kind of appeal (002 §15.4:
+# 30 calendar days; 004: 15, extendable once by up to 15 after an interim answer, never over
+# 30), a topic's own term where it differs, voicemail (004: 5 working days with a phone, 20
+# with an address), internal targets and the portal's limits.
+for _kind in AppealKind:
+    for _spec in (
+        SettingSpec(
+            f"appeals.{_kind}.days",
+            int,
+            30,
+            _l("Appeals (%(kind)s): days to answer", kind=_kind.label),
+            1,
+            60,
+        ),
+        SettingSpec(
+            f"appeals.{_kind}.working_days",
+            int,
+            0,
+            _l(
+                "Appeals (%(kind)s): 1 counts the term in working days, 0 in calendar days",
+                kind=_kind.label,
+            ),
+            0,
+            1,
+        ),
+        SettingSpec(
+            f"appeals.{_kind}.extension_days",
+            int,
+            0,
+            _l(
+                "Appeals (%(kind)s): days one interim answer may extend the term by, 0 for no extension",
+                kind=_kind.label,
+            ),
+            0,
+            30,
+        ),
+    ):
+        SPECS[_spec.key] = _spec
+for _topic in AppealTopic:
+    SPECS[f"appeals.topic.{_topic}.days"] = SettingSpec(
+        f"appeals.topic.{_topic}.days",
+        int,
+        0,
+        _l(
+            "Appeals on %(topic)s: days to answer, 0 to follow the kind of appeal",
+            topic=_topic.label,
+        ),
+        0,
+        60,
+    )
+for _spec in (
+    SettingSpec(
+        "appeals.max_total_days",
+        int,
+        30,
+        _l("Appeals: the term with its extension is never longer than this many days"),
+        1,
+        60,
+    ),
+    SettingSpec(
+        "appeals.voicemail_phone_days",
+        int,
+        5,
+        _l("Voicemail with a phone number: working days to call back"),
+        1,
+        30,
+    ),
+    SettingSpec(
+        "appeals.voicemail_address_days",
+        int,
+        20,
+        _l("Voicemail with a postal address only: working days to answer"),
+        1,
+        60,
+    ),
+    SettingSpec(
+        "appeals.assign_target_working_days",
+        int,
+        1,
+        _l("Appeals: an executor is assigned within this many working days (internal target)"),
+        0,
+        10,
+    ),
+    SettingSpec(
+        "appeals.clarification_stops_clock",
+        int,
+        0,
+        _l("Appeals: 1 stops the term while the customer is asked for a clarification, 0 does not"),
+        0,
+        1,
+    ),
+    SettingSpec(
+        "appeals.reopen_days",
+        int,
+        30,
+        _l("Appeals: the customer may reopen an answered appeal once within this many days"),
+        0,
+        365,
+    ),
+    SettingSpec(
+        "appeals.due_soon_days",
+        int,
+        3,
+        _l("Appeals: remind the executor and the supervisor this many days before the due date"),
+        1,
+        15,
+    ),
+    SettingSpec(
+        "appeals.attachment_max_kb",
+        int,
+        10240,
+        _l("Appeals: the largest attachment, in kilobytes"),
+        100,
+        51200,
+    ),
+):
+    SPECS[_spec.key] = _spec
+
 
 def get(session: Session, key: str):
     spec = SPECS[key]
@@ -240,6 +358,7 @@ GROUPS = {
     "debt": _l("Debt collection"),
     "notify": _l("Notifications"),
     "security": _l("Security"),
+    "appeals": _l("Appeals"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2

@@ -1,0 +1,1 @@
+"""Appeals and complaints of residents, organisation users and guests."""
