@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from portal.models import AnswerChannel, AppealKind, AppealTopic
 from portal.services.appeals import MAX_REASON_LENGTH, MAX_TEXT_LENGTH, files
 from portal.services.appeals.files import Upload
+from portal.web import options
 
 
 def _strip(value):
@@ -33,8 +34,10 @@ def uploads_of(field) -> list[Upload]:
 
 
 class AppealForm(FlaskForm):
-    kind = SelectField(_l("Kind of appeal"), choices=AppealKind.options(), default="information")
-    topic = SelectField(_l("Topic"), choices=AppealTopic.options(), default="other")
+    kind = SelectField(
+        _l("Kind of appeal"), choices=options(AppealKind.options()), default="information"
+    )
+    topic = SelectField(_l("Topic"), choices=options(AppealTopic.options()), default="other")
     account = SelectField(_l("Account or contract it concerns"), choices=[], default="")
     text = TextAreaField(
         _l("Your appeal"),
@@ -51,7 +54,7 @@ class AppealForm(FlaskForm):
         render_kw={"accept": ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"},
     )
     answer_channel = RadioField(
-        _l("How should we answer?"), choices=AnswerChannel.options(), default="portal"
+        _l("How should we answer?"), choices=options(AnswerChannel.options()), default="portal"
     )
     postal_address = StringField(
         _l("Postal address for the answer"),

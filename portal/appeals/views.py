@@ -31,7 +31,14 @@ from portal.services import accounts, appeals
 from portal.services.appeals import Action, files
 from portal.services.clock import local_today
 from portal.services.notify.outbox import commit_and_send
-from portal.web import customer_required, page_of, rate_limit, refusal_shown_on, send_download
+from portal.web import (
+    customer_required,
+    options,
+    page_of,
+    rate_limit,
+    refusal_shown_on,
+    send_download,
+)
 
 bp = Blueprint("appeals", __name__, url_prefix="/appeals")
 PER_PAGE = 20
@@ -46,21 +53,16 @@ def appeal_choices():
     }
 
 
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 # --- filing ---------------------------------------------------------------------------
 
 
 def _account_choices(user) -> list[tuple[str, str]]:
     visible = accounts.accounts_visible_to(db.session, user)
-    choices = [("", _("None in particular"))]
+    pairs = []
     for account in visible:
         label = account.number + (f" · {account.contract.number}" if account.contract else "")
-        choices.append((str(account.id), f"{label} — {account.premises.address}"))
-    return choices
+        pairs.append((str(account.id), f"{label} — {account.premises.address}"))
+    return options(pairs, _("None in particular"))
 
 
 def _new_appeal(form, account=None) -> appeals.NewAppeal:
@@ -91,7 +93,7 @@ def _chosen_account(form):
 def index():
     query = select(Appeal).where(appeals.visible_to(current_user)).order_by(Appeal.id.desc())
     page = page_of(query, PER_PAGE)
-    return _no_store(render_template("portal/appeals/index.html", page=page, today=local_today()))
+    return render_template("portal/appeals/index.html", page=page, today=local_today())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -126,7 +128,7 @@ def guest():
     if current_user.is_authenticated and not current_user.is_staff:
         return redirect(url_for("appeals.new"))
     form = GuestAppealForm()
-    form.account.choices = [("", "")]
+    form.account.choices = options([], "")
     if form.validate_on_submit():
         with refusal_shown_on(form):
             applicant = appeals.Applicant(
@@ -179,7 +181,7 @@ def _render_appeal(appeal: Appeal, token=None, forms=None):
     forms = forms or {}
     until = appeals.reopen_until(db.session, appeal)
     can = appeals.workflow_actions(appeal)
-    response = render_template(
+    return render_template(
         "portal/appeals/show.html",
         appeal=appeal,
         events=appeals.customer_events(appeal),
@@ -194,7 +196,6 @@ def _render_appeal(appeal: Appeal, token=None, forms=None):
         question=_last(appeal, AppealEventKind.CLARIFICATION_ASKED),
         guest=bool(token),
     )
-    return _no_store(response)
 
 
 def _last(appeal: Appeal, kind: AppealEventKind):
@@ -268,7 +269,7 @@ def send_attachment(attachment: AppealAttachment):
     response = send_download(files.read(attachment), attachment.filename, attachment.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return _no_store(response)
+    return response
 
 
 def _customer_file(appeal: Appeal, attachment_id: int):
@@ -282,7 +283,7 @@ def _customer_file(appeal: Appeal, attachment_id: int):
 
 def _letter(appeal: Appeal):
     filename, body = appeals.answer_letter(appeal)
-    return _no_store(send_download(body, filename, "application/pdf"))
+    return send_download(body, filename, "application/pdf")
 
 
 @bp.route("/<int:appeal_id>/files/<int:attachment_id>")
