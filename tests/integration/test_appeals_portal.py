@@ -23,7 +23,7 @@ from tests.conftest import (
     page,
     post_form,
 )
-from tests.factories import make_account, make_staff, make_user, link
+from tests.factories import link, make_account, make_staff, make_user
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -168,7 +168,7 @@ def test_a_file_is_served_as_a_download_that_is_never_sniffed(resident, db_sessi
 def test_files_are_kept_outside_static(app, resident, db_session):
     appeal = mine(db_session, resident.user, uploads=[appeals.files.Upload("scan.pdf", PDF)])
     folder = appeals.files.storage_dir().resolve()
-    assert not folder.is_relative_to((app.root_path + "/../static"))
+    assert not folder.is_relative_to(app.root_path + "/../static")
     assert (folder / appeal.attachments[0].storage_key).read_bytes() == PDF
 
 
