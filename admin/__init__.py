@@ -17,6 +17,7 @@ MENU = [
     ("admin.tariffs_index", "billing", _l("Tariffs"), "admin.tariffs"),
     ("admin.payment_registries", "payments", _l("Payments"), "admin.payment"),
     ("admin.debtors", "debt", _l("Debt"), "admin.debt"),
+    ("admin.appeals_queue", "appeals", _l("Appeals"), "admin.appeal"),
     ("admin.mailbox", "mailbox", _l("Mailbox"), "admin.mailbox"),
     ("admin.staff_list", "staff", _l("Staff"), "admin.staff"),
     ("admin.settings_index", "settings", _l("Settings"), "admin.settings"),
@@ -41,6 +42,7 @@ def admin_navigation():
 
 # Routes register on import.
 from admin import (  # noqa: E402,F401
+    appeals,
     audit,
     auth,
     billing,

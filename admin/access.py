@@ -37,6 +37,13 @@ AREA_ROLES = {
     "debt.manage": {BILLING, SUPERVISOR, ADMIN},  # escalation steps
     "settings": {ADMIN},  # deadlines, windows, thresholds (portal/services/settings.py)
     "calendar": {ADMIN},  # exceptions to the production calendar (work calendar)
+    # Appeals: any employee may be an executor; operators register what comes by phone,
+    # post or in the office; supervisors assign, sign answers and see the figures.
+    "appeals": {OPERATOR, METERING, BILLING, SUPERVISOR, ADMIN},
+    "appeals.register": {OPERATOR, SUPERVISOR, ADMIN},
+    "appeals.assign": {SUPERVISOR, ADMIN},
+    "appeals.templates": {SUPERVISOR, ADMIN},
+    "appeals.figures": {SUPERVISOR, ADMIN},
 }
 
 

@@ -608,3 +608,83 @@ def answer_letter(appeal: Appeal) -> tuple[str, bytes]:
             answered_on=local_day_of(appeal.answered_at),
         )
     return f"otvet-{appeal.number}.pdf", render_pdf(html)
+
+
+# --- the back office ------------------------------------------------------------------------
+
+
+def get(session: Session, appeal_id: int) -> Appeal:
+    """An appeal for staff, with its timeline, files and people; NotFound if there is none."""
+    appeal = session.scalar(
+        select(Appeal)
+        .where(Appeal.id == appeal_id)
+        .options(
+            selectinload(Appeal.events).selectinload(AppealEvent.staff),
+            selectinload(Appeal.attachments),
+            selectinload(Appeal.co_executors),
+        )
+    )
+    if appeal is None:
+        raise NotFound()
+    return appeal
+
+
+def by_number(session: Session, number: str, field_name: str = "earlier") -> Appeal:
+    """The appeal with this registration number (2026-000123); a refusal next to the field."""
+    appeal = session.scalar(select(Appeal).where(Appeal.number == _clean(number)))
+    if appeal is None:
+        raise DomainError(
+            _("There is no appeal with the number %(number)s.", number=_clean(number)), field_name
+        )
+    return appeal
+
+
+def record(session: Session, appeal: Appeal, action, summary: str, staff_id: int, ip=None):
+    """Staff viewed or changed an appeal (personal data, 152-ФЗ): audited in the caller's
+    transaction."""
+    from portal.models.audit import AuditObject
+    from portal.services import audit
+
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=action,
+        object_type=AuditObject.APPEAL,
+        object_id=appeal.id,
+        summary=f"{appeal.number}: {summary}",
+        ip_address=ip,
+    )
+
+
+def executors_for(session: Session, appeal: Appeal) -> list[Staff]:
+    """Who may be named executor: active employees, never the one a complaint is about."""
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.full_name)
+    if appeal.about_staff_id is not None:
+        query = query.where(Staff.id != appeal.about_staff_id)
+    return list(session.scalars(query))
+
+
+def signatories(session: Session) -> list[Staff]:
+    """The officials who may sign an answer."""
+    return list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.active.is_(True), Staff.role.in_(SUPERVISING))
+            .order_by(Staff.full_name)
+        )
+    )
+
+
+def account_by_number(session: Session, number: str | None):
+    """The account an operator typed the number of, or None when none was typed."""
+    from portal.models import Account
+    from portal.services.accounts import normalise_account_number
+
+    if not _clean(number):
+        return None
+    account = session.scalar(
+        select(Account).where(Account.number == normalise_account_number(number))
+    )
+    if account is None:
+        raise DomainError(_("There is no account with this number."), "account_number")
+    return account
