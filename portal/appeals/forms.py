@@ -4,7 +4,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
-    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -12,7 +11,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from portal.models import AnswerChannel, AppealKind, AppealTopic
 from portal.services.appeals import MAX_REASON_LENGTH, MAX_TEXT_LENGTH, files
@@ -112,13 +111,12 @@ class ClarificationForm(FlaskForm):
 
 
 class RatingForm(FlaskForm):
-    rating = IntegerField(
+    rating = RadioField(
         _l("Your mark, from 1 (bad) to 10 (excellent)"),
-        validators=[
-            InputRequired(message=_l("Choose a mark from 1 to 10.")),
-            NumberRange(min=1, max=10, message=_l("Choose a mark from 1 to 10.")),
-        ],
-        render_kw={"min": 1, "max": 10, "inputmode": "numeric"},
+        choices=options((mark, str(mark)) for mark in range(1, 11)),
+        coerce=int,
+        validators=[InputRequired(message=_l("Choose a mark from 1 to 10."))],
+        validate_choice=True,
     )
     reason = TextAreaField(
         _l("What could we have done better?"),

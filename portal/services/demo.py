@@ -251,6 +251,7 @@ def seed(
     seed_billing_history(
         session, months=history_months, seed_number=seed_number, today=seeder.today
     )
+    seed_appeals(session, seed_number=seed_number, today=seeder.today)
     return logins
 
 
@@ -952,3 +953,67 @@ class _HistoryPlan:
                 }
             )
         return rows
+
+
+# --- appeals ------------------------------------------------------------------------------
+
+APPEAL_TEXTS = {
+    "billing": (
+        "В квитанции за прошлый месяц начисление за электроэнергию в два раза больше обычного. Прошу проверить расчёт.",
+        "Оплатил счёт через банк, но в личном кабинете платёж не отражается. Прошу зачесть оплату.",
+        "Прошу сделать перерасчёт за горячую воду: в квартире никто не проживал два месяца.",
+    ),
+    "readings": (
+        "Передал показания 20-го числа, но счёт выставлен по среднему. Прошу пересчитать по показаниям.",
+        "Контролёр записал неверные показания счётчика холодной воды.",
+    ),
+    "supply_quality": (
+        "Третий день низкая температура батарей, в квартире +17. Прошу принять меры.",
+        "Вечером постоянно скачет напряжение, перегорела техника.",
+    ),
+    "meter": (
+        "Истекает срок поверки счётчика горячей воды. Как заменить счётчик и кто опломбирует новый?",
+        "Прошу опломбировать новый прибор учёта электроэнергии.",
+    ),
+    "staff": (
+        "Сотрудник в офисе на ул. Ленина отказался принять заявление и разговаривал грубо.",
+        "Оператор горячей линии не перезвонил, как обещал.",
+    ),
+    "other": (
+        "Благодарю сотрудников абонентского отдела за быстрое решение вопроса.",
+        "Предлагаю добавить напоминание о передаче показаний по SMS.",
+    ),
+}
+APPEAL_ANSWERS = (
+    "Проведена проверка. Начисление выполнено верно, по тарифу и показаниям прибора учёта; расшифровка приведена в квитанции.",
+    "По результатам проверки выполнен перерасчёт, сумма будет учтена в следующем счёте.",
+    "Платёж найден и зачтён на лицевой счёт. Приносим извинения за задержку.",
+    "Заявка передана в аварийную службу, работы выполнены. Параметры восстановлены.",
+)
+# (status, share) of the demo appeals, and how far back they were registered (days).
+APPEAL_PLAN = (
+    ("registered", 0.10, (0, 6)),
+    ("assigned", 0.10, (1, 40)),
+    ("in_work", 0.18, (2, 45)),
+    ("awaiting_customer", 0.07, (3, 25)),
+    ("answered", 0.15, (5, 40)),
+    ("closed", 0.33, (10, 330)),
+    ("no_action", 0.04, (5, 200)),
+    ("reopened", 0.03, (20, 60)),
+)
+
+
+def seed_appeals(session: Session, *, count: int = 300, seed_number: int = 2026, today=None) -> int:
+    """``count`` appeals in every state over the last year, some overdue, with their
+    timelines, from the demo's residents to the demo's staff; returns how many."""
+    from portal.services.appeals import demo_appeals
+
+    return demo_appeals.seed(
+        session,
+        rng=random.Random(f"{seed_number}:appeals"),
+        count=count,
+        today=today or local_today(),
+        plan=APPEAL_PLAN,
+        texts=APPEAL_TEXTS,
+        answers=APPEAL_ANSWERS,
+    )
