@@ -45,6 +45,7 @@ from portal.models import (
     User,
 )
 from portal.services import debt, readings, settings
+from portal.services.appeals import escalation
 from portal.services.clock import local_now, local_today, utcnow
 from portal.services.months import iso, period_of
 from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
@@ -324,6 +325,18 @@ RULES = {
             _verification_overdue,
             _meter_context,
             lambda values: _("Meter verification is overdue"),
+        ),
+        Rule(
+            "appeal_due_soon",
+            escalation.due_soon,
+            escalation.context,
+            lambda values: _("Appeal %(number)s is due soon", number=values["number"]),
+        ),
+        Rule(
+            "appeal_overdue",
+            escalation.overdue,
+            escalation.context,
+            lambda values: _("Appeal %(number)s is overdue", number=values["number"]),
         ),
     ]
 }
