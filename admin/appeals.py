@@ -33,8 +33,8 @@ from portal.models import (
     Staff,
 )
 from portal.models.audit import AuditAction
-from portal.services import appeals, settings
-from portal.services.appeals import Action, answer_templates, queue
+from portal.services import appeals, exports, settings
+from portal.services.appeals import Action, answer_templates, figures, queue
 from portal.services.clock import local_today
 from portal.services.customers import clean_term
 from portal.services.errors import DomainError
@@ -519,3 +519,101 @@ def appeal_templates(template_id: int | None = None):
         template=template,
         templates=answer_templates.every(db.session),
     )
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+class FiguresForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    granularity = SelectField(
+        _l("By"), choices=options(figures.GRANULARITIES.items()), default="month"
+    )
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(min=2000, max=2100)])
+    by = SelectField(
+        _l("Split by"),
+        choices=options(figures.GROUPS.items(), _l("Nothing")),
+        validators=[Optional()],
+    )
+
+    def values(self, today) -> tuple[str, int, str | None]:
+        self.validate()
+        granularity = self.granularity.data if not self.granularity.errors else "month"
+        year = self.year.data if self.year.data and not self.year.errors else today.year
+        by = self.by.data if self.by.data and not self.by.errors else None
+        return granularity or "month", year, by
+
+
+def _figures():
+    today = local_today()
+    form = FiguresForm(request.args)
+    granularity, year, by = form.values(today)
+    rows = figures.figures(db.session, granularity=granularity, year=year, by=by, today=today)
+    return form, granularity, year, by, rows
+
+
+def _chart(rows, granularity) -> dict:
+    totals = figures.totals(rows)
+    return {
+        "labels": [figures.period_label(row.period, granularity) for row in totals],
+        "datasets": [
+            {"label": str(_l("Received")), "data": [row.received for row in totals]},
+            {"label": str(_l("Answered")), "data": [row.answered for row in totals]},
+            {"label": str(_l("Answered on time")), "data": [row.on_time for row in totals]},
+        ],
+        "axis": str(_l("Appeals")),
+    }
+
+
+@bp.route("/appeals/figures")
+@staff_required("appeals.figures")
+def appeal_figures():
+    form, granularity, year, by, rows = _figures()
+    return render_template(
+        "admin/appeals/figures.html",
+        form=form,
+        rows=rows,
+        totals=figures.totals(rows),
+        granularity=granularity,
+        by=by,
+        by_label=figures.GROUPS.get(by),
+        year=year,
+        labels=figures.group_labels(db.session, by),
+        period_label=figures.period_label,
+        chart=_chart(rows, granularity),
+        params={key: value for key, value in request.args.items() if value},
+    )
+
+
+@bp.route("/appeals/figures.csv")
+@staff_required("appeals.figures")
+def appeal_figures_csv():
+    _form, granularity, year, by, rows = _figures()
+    labels = figures.group_labels(db.session, by)
+    header = [_("Period"), *([figures.GROUPS[by]] if by else [])]
+    header += [_("Received"), _("Answered"), _("Answered on time"), _("Answered on time, %")]
+    header += [
+        _("Overdue now"),
+        _("Average days to answer"),
+        _("Rated 9–10, %"),
+        _("Average rating"),
+    ]
+    body = [
+        [
+            figures.period_label(row.period, granularity),
+            *([labels.get(row.group or "", row.group or _("not assigned"))] if by else []),
+            row.received,
+            row.answered,
+            row.on_time,
+            row.on_time_share,
+            row.overdue_now,
+            row.average_days,
+            row.top_share,
+            row.average_rating,
+        ]
+        for row in rows
+    ]
+    name = f"obrashcheniya-{year}-{granularity}{'-' + by if by else ''}.csv"
+    return send_download(exports.csv_file([header, *body]), name, "text/csv")

@@ -84,6 +84,8 @@ def upgrade():
     sa.Column('rated_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('answered_on_time', sa.Boolean(), nullable=True),
+    sa.Column('answered_on', sa.Date(), nullable=True),
+    sa.Column('answer_days', sa.Integer(), nullable=True),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['about_staff_id'], ['staff.id'], name=op.f('fk_appeals_about_staff_id_staff')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_appeals_account_id_accounts')),
@@ -101,6 +103,7 @@ def upgrade():
     )
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_appeals_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appeals_answered_on'), ['answered_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_appeals_executor_status', ['executor_id', 'status'], unique=False)
         batch_op.create_index('ix_appeals_status_due_on', ['status', 'due_on'], unique=False)
@@ -170,6 +173,7 @@ def downgrade():
         batch_op.drop_index('ix_appeals_status_due_on')
         batch_op.drop_index('ix_appeals_executor_status')
         batch_op.drop_index(batch_op.f('ix_appeals_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_appeals_answered_on'))
         batch_op.drop_index(batch_op.f('ix_appeals_account_id'))
 
     op.drop_table('appeals')

@@ -198,8 +198,11 @@ class Appeal(CreatedAtMixin, Base):
     rating_reason: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    # Answered on time: set with the answer, compared with the due date then in force.
+    # Answered on time: set with the answer, compared with the due date then in force; the
+    # supplier's day of the answer and the calendar days it took, for the figures.
     answered_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    answered_on: Mapped[date | None] = mapped_column(Date, index=True)
+    answer_days: Mapped[int | None] = mapped_column(Integer)
 
     user: Mapped["User | None"] = relationship()  # noqa: F821
     account: Mapped["Account | None"] = relationship()  # noqa: F821

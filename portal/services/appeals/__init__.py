@@ -433,7 +433,9 @@ def answer(session: Session, appeal: Appeal, staff: Staff, text: str, signed_by:
     appeal.answered_at = now
     appeal.answered_by = staff
     appeal.signed_by = signed_by
-    appeal.answered_on_time = local_day_of(now) <= appeal.due_on
+    appeal.answered_on = local_day_of(now)
+    appeal.answered_on_time = appeal.answered_on <= appeal.due_on
+    appeal.answer_days = (appeal.answered_on - appeal.term_start_on).days
     appeal.rated_at = None
     appeal.status = target
     event = _event(appeal, AppealEventKind.ANSWERED, staff=staff, text=text)
@@ -495,7 +497,7 @@ def reopen(session: Session, appeal: Appeal, reason: str, user=None) -> AppealEv
     reason = check_text(reason, "reason", MAX_REASON_LENGTH)
     appeal.reopen_count += 1
     appeal.closed_at = None
-    appeal.answered_on_time = None
+    appeal.answered_on_time = appeal.answered_on = appeal.answer_days = None
     _start_term(session, appeal, local_today(), workdays.calendar(session))
     appeal.status = target
     event = _event(appeal, AppealEventKind.REOPENED, user=user, text=reason)

@@ -194,7 +194,7 @@ class _Builder:
                 appeal.answered_at.date() + timedelta(days=rng.randint(1, 10)), self.today
             )
             appeal.status, appeal.reopen_count = AppealStatus.IN_WORK, 1
-            appeal.answered_on_time = None
+            appeal.answered_on_time = appeal.answered_on = appeal.answer_days = None
             self.term(appeal, reopened_on)
             self.event(
                 appeal,
@@ -220,6 +220,7 @@ class _Builder:
         appeal.answered_at = _moment(day, rng)
         appeal.answered_by_id, appeal.signed_by_id = executor.id, signer.id
         appeal.answered_on_time = day <= appeal.due_on
+        appeal.answered_on, appeal.answer_days = day, (day - appeal.term_start_on).days
         self.event(appeal, AppealEventKind.ANSWERED, day, executor, appeal.answer_text)
 
     def close(self, appeal: Appeal) -> None:
