@@ -374,7 +374,7 @@ def _forms_for(appeal, given: dict) -> dict:
     forms = {}
     for name, (form_class, area, action, _run, _message) in STAFF_ACTIONS.items():
         if action in allowed and can(area):
-            forms[name] = given.get(name) or form_class(formdata=None)
+            forms[name] = given.get(name) or form_class(formdata=None, prefix=name)
     if "assign" in forms:
         people = [(str(p.id), p.full_name) for p in appeals.executors_for(db.session, appeal)]
         forms["assign"].executor.choices = options(people, _l("Choose…"))
@@ -425,7 +425,7 @@ def appeal_act(appeal_id: int, action: str):
     if not can(area):
         abort(403)
     appeal = appeals.get(db.session, appeal_id)
-    form = form_class()
+    form = form_class(prefix=action)  # each form of the card has its own field ids
     _fill_choices(form, appeal)
     if form.validate_on_submit():
         with refusal_shown_on(form):

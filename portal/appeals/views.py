@@ -187,9 +187,9 @@ def _render_appeal(appeal: Appeal, token=None, forms=None):
         events=appeals.customer_events(appeal),
         attachments=appeals.customer_attachments(appeal),
         links=_links(appeal, token),
-        clarify_form=forms.get("clarify") or ClarificationForm(),
-        rating_form=forms.get("rate") or RatingForm(),
-        reopen_form=forms.get("reopen") or ReopenForm(),
+        clarify_form=forms.get("clarify") or ClarificationForm(formdata=None, prefix="clarify"),
+        rating_form=forms.get("rate") or RatingForm(formdata=None, prefix="rate"),
+        reopen_form=forms.get("reopen") or ReopenForm(formdata=None, prefix="reopen"),
         can_clarify=Action.GIVE_CLARIFICATION in can,
         can_rate=Action.RATE in can and appeal.answered_at is not None and appeal.rated_at is None,
         reopen_until=until if until and Action.REOPEN in can and local_today() <= until else None,
@@ -219,7 +219,7 @@ def _perform(appeal: Appeal, action: str, token: str | None):
     form_class, run = CUSTOMER_ACTIONS.get(action, (None, None))
     if form_class is None:
         abort(404)
-    form = form_class()
+    form = form_class(prefix=action)  # the page's forms each have their own field ids
     if form.validate_on_submit():
         user = None if token else current_user._get_current_object()
         with refusal_shown_on(form):

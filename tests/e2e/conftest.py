@@ -90,6 +90,7 @@ def live_portal(tmp_path_factory, smtp_server):
             "MAIL_PORT": smtp_server.port,
             "MAIL_SUPPRESS_SEND": False,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "APPEAL_FILES_DIR": str(tmp / "appeal_files"),
         }
     )
     with app.app_context():

@@ -158,7 +158,7 @@ def test_an_operator_cannot_assign(staff_client, db_session):
     executor = make_staff(db_session, "billing")
     client = staff_client("operator")
     response = post_form(
-        client, f"/admin/appeals/{appeal.id}/assign", {"executor": str(executor.id)}
+        client, f"/admin/appeals/{appeal.id}/assign", {"assign-executor": str(executor.id)}
     )
     assert response.status_code == 403
     assert appeal.executor_id is None
@@ -226,10 +226,10 @@ def test_a_complaint_about_an_employee_is_refused_for_them_even_when_posted(
     card = page(client.get(f"/admin/appeals/{appeal.id}"))
     assert f'<option value="{employee.id}">' not in card  # not offered…
     response = post_form(
-        client, f"/admin/appeals/{appeal.id}/assign", {"executor": str(employee.id)}
+        client, f"/admin/appeals/{appeal.id}/assign", {"assign-executor": str(employee.id)}
     )
     assert response.status_code == 422  # …and refused when a request names them anyway
-    assert "cannot work on a complaint about themselves" in field_error(response, "executor")
+    assert "cannot work on a complaint about themselves" in field_error(response, "assign-executor")
     assert appeal.executor_id is None
 
 
@@ -242,10 +242,12 @@ def test_the_executors_way_to_the_answer(staff_client, db_session):
     base = f"/admin/appeals/{appeal.id}"
     assert post_form(executor_client, f"{base}/start", {}).status_code == 303
     assert (
-        post_form(executor_client, f"{base}/note", {"note": "Проверить оплату"}).status_code == 303
+        post_form(executor_client, f"{base}/note", {"note-note": "Проверить оплату"}).status_code
+        == 303
     )
     assert (
-        post_form(executor_client, f"{base}/ask", {"question": "Какой месяц?"}).status_code == 303
+        post_form(executor_client, f"{base}/ask", {"ask-question": "Какой месяц?"}).status_code
+        == 303
     )
     assert appeal.status == AppealStatus.AWAITING_CUSTOMER
     appeals.give_clarification(db_session, appeal, "Ноябрь")
@@ -259,7 +261,7 @@ def test_the_executors_way_to_the_answer(staff_client, db_session):
     response = post_form(
         executor_client,
         f"{base}/answer",
-        {"text": "Счёт пересчитан.", "signed_by": str(supervisor.id)},
+        {"answer-text": "Счёт пересчитан.", "answer-signed_by": str(supervisor.id)},
     )
     assert response.status_code == 303
     assert (appeal.status, appeal.answered_by, appeal.signed_by) == (
@@ -280,10 +282,12 @@ def test_an_answer_without_a_signatory_keeps_the_text(staff_client, db_session):
     client = english(staff_client("supervisor"))
     appeals.assign(db_session, appeal, client.staff, client.staff)
     response = post_form(
-        client, f"/admin/appeals/{appeal.id}/answer", {"text": "Мой ответ", "signed_by": ""}
+        client,
+        f"/admin/appeals/{appeal.id}/answer",
+        {"answer-text": "Мой ответ", "answer-signed_by": ""},
     )
     assert response.status_code == 422
-    assert field_error(response, "signed_by") == "Choose who signs."
+    assert field_error(response, "answer-signed_by") == "Choose who signs."
     assert "Мой ответ" in page(response)
 
 
@@ -294,11 +298,14 @@ def test_an_interim_answer_extends_once(staff_client, db_session):
     client = english(staff_client("supervisor"))
     appeals.assign(db_session, appeal, client.staff, client.staff)
     url = f"/admin/appeals/{appeal.id}/interim"
-    refused = post_form(client, url, {"text": "Проверяем", "days": "20"})
+    refused = post_form(client, url, {"interim-text": "Проверяем", "interim-days": "20"})
     assert refused.status_code == 422
-    assert post_form(client, url, {"text": "Проверяем", "days": "15"}).status_code == 303
+    assert (
+        post_form(client, url, {"interim-text": "Проверяем", "interim-days": "15"}).status_code
+        == 303
+    )
     assert appeal.due_on == date(2027, 1, 11)
-    assert post_form(client, url, {"text": "Ещё", "days": "1"}).status_code == 422
+    assert post_form(client, url, {"interim-text": "Ещё", "interim-days": "1"}).status_code == 422
 
 
 def test_a_repeat_is_closed_without_consideration_with_the_earlier_number(staff_client, db_session):
@@ -308,9 +315,16 @@ def test_a_repeat_is_closed_without_consideration_with_the_earlier_number(staff_
     appeals.answer(db_session, earlier, client.staff, "Ответ", client.staff)
     repeat = filed(db_session)
     url = f"/admin/appeals/{repeat.id}/no_action"
-    missing = post_form(client, url, {"reason": "repeat", "earlier": "2026-999999", "text": ""})
-    assert field_error(missing, "earlier") == "There is no appeal with the number 2026-999999."
-    done = post_form(client, url, {"reason": "repeat", "earlier": earlier.number, "text": ""})
+    missing = post_form(
+        client, url, {"no_action-reason": "repeat", "no_action-earlier": "2026-999999"}
+    )
+    assert (
+        field_error(missing, "no_action-earlier")
+        == "There is no appeal with the number 2026-999999."
+    )
+    done = post_form(
+        client, url, {"no_action-reason": "repeat", "no_action-earlier": earlier.number}
+    )
     assert done.status_code == 303
     assert (repeat.status, repeat.repeat_of) == (AppealStatus.NO_ACTION, earlier)
 
@@ -320,7 +334,7 @@ def test_linking_a_repeat(staff_client, db_session):
     earlier, later = filed(db_session), filed(db_session)
     assert (
         post_form(
-            client, f"/admin/appeals/{later.id}/link", {"earlier": earlier.number}
+            client, f"/admin/appeals/{later.id}/link", {"link-earlier": earlier.number}
         ).status_code
         == 303
     )

@@ -152,7 +152,9 @@ def test_another_customers_appeal_and_its_files_are_404(resident, db_session):
     assert resident.get(f"/appeals/{theirs.id}").status_code == 404
     assert resident.get(f"/appeals/{theirs.id}/files/{theirs.attachments[0].id}").status_code == 404
     assert resident.get(f"/appeals/{theirs.id}/answer.pdf").status_code == 404
-    assert post_form(resident, f"/appeals/{theirs.id}/rate", {"rating": "10"}).status_code == 404
+    assert (
+        post_form(resident, f"/appeals/{theirs.id}/rate", {"rate-rating": "10"}).status_code == 404
+    )
 
 
 def test_a_file_is_served_as_a_download_that_is_never_sniffed(resident, db_session):
@@ -188,7 +190,7 @@ def test_the_customer_answers_a_clarification_with_a_file(resident, db_session):
     response = post_form(
         resident,
         f"/appeals/{appeal.id}/clarify",
-        {"text": "Фото приложено", "files": [(io.BytesIO(PNG), "photo.png")]},
+        {"clarify-text": "Фото приложено", "clarify-files": [(io.BytesIO(PNG), "photo.png")]},
         content_type="multipart/form-data",
     )
     assert response.status_code == 303
@@ -214,10 +216,19 @@ def test_the_answer_is_read_downloaded_as_a_letter_and_rated(resident, db_sessio
     assert supervisor.full_name in text
     assert "Начальник абонентского отдела" in text
 
-    refused = post_form(resident, f"/appeals/{appeal.id}/rate", {"rating": "7", "reason": ""})
+    for mark in ("0", "11", "seven", ""):
+        bad = post_form(resident, f"/appeals/{appeal.id}/rate", {"rate-rating": mark})
+        assert bad.status_code == 422
+    refused = post_form(
+        resident, f"/appeals/{appeal.id}/rate", {"rate-rating": "7", "rate-reason": ""}
+    )
     assert refused.status_code == 422
-    assert field_error(refused, "reason") == "Tell us what was wrong: it helps us answer better."
-    done = post_form(resident, f"/appeals/{appeal.id}/rate", {"rating": "7", "reason": "Долго"})
+    assert (
+        field_error(refused, "rate-reason") == "Tell us what was wrong: it helps us answer better."
+    )
+    done = post_form(
+        resident, f"/appeals/{appeal.id}/rate", {"rate-rating": "7", "rate-reason": "Долго"}
+    )
     assert done.status_code == 303
     assert (appeal.rating, appeal.rating_reason, appeal.status) == (7, "Долго", AppealStatus.CLOSED)
 
@@ -229,7 +240,9 @@ def test_the_customer_reopens_once(resident, db_session, now):
     now.move_to(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
     login_as(resident, resident.user)  # the session ended while the days passed
     assert "Reopen the appeal" in page(resident.get(f"/appeals/{appeal.id}"))
-    response = post_form(resident, f"/appeals/{appeal.id}/reopen", {"reason": "Не пересчитали"})
+    response = post_form(
+        resident, f"/appeals/{appeal.id}/reopen", {"reopen-reason": "Не пересчитали"}
+    )
     assert response.status_code == 303
     assert (appeal.status, appeal.reopen_count) == (AppealStatus.IN_WORK, 1)
     # 10 Dec 2026 + 30 = Saturday 9 January 2027 → Monday 11 January.
