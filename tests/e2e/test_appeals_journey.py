@@ -6,6 +6,7 @@ an axe-core check."""
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -105,7 +106,7 @@ def test_a_complaint_from_filing_to_rating(browser, live_portal, tmp_path, javas
     expect(page.locator("main")).to_contain_text("Двойное начисление снято")
     with page.expect_download() as download:
         page.locator(f"a[href='/appeals/{appeal_id}/answer.pdf']").click()
-    letter = PdfReader(io.BytesIO(open(download.value.path(), "rb").read()))
+    letter = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes()))
     letter_text = " ".join(p.extract_text() for p in letter.pages)
     assert number in letter_text
     assert billing.full_name in letter_text
