@@ -128,7 +128,9 @@ def _active_staff() -> list[Staff]:
 @bp.route("/appeals")
 @staff_required("appeals")
 def appeals_queue():
-    form = QueueForm(request.args)
+    # First visit: the open appeals, which staff work on; "Any status" sends status= empty.
+    args = request.args if "status" in request.args else request.args | {"status": "open"}
+    form = QueueForm(args)
     form.fill(_active_staff())
     default_days = settings.get(db.session, "appeals.due_soon_days")
     filters = form.filters(default_days)
@@ -529,7 +531,7 @@ class FiguresForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     granularity = SelectField(
-        _l("By"), choices=options(figures.GRANULARITIES.items()), default="month"
+        _l("Periods"), choices=options(figures.GRANULARITIES.items()), default="month"
     )
     year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(min=2000, max=2100)])
     by = SelectField(
@@ -543,6 +545,7 @@ class FiguresForm(FlaskForm):
         granularity = self.granularity.data if not self.granularity.errors else "month"
         year = self.year.data if self.year.data and not self.year.errors else today.year
         by = self.by.data if self.by.data and not self.by.errors else None
+        self.year.data, self.year.raw_data = year, [str(year)]  # shown as the year it is
         return granularity or "month", year, by
 
 

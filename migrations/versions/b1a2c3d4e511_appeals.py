@@ -10,6 +10,9 @@ import sqlalchemy as sa
 import portal.models.base  # noqa: F401  (UTCDateTime)
 
 
+# The open statuses of an appeal, as the partial index of the queue names them.
+OPEN_CONDITION = "status IN ('registered', 'assigned', 'in_work', 'awaiting_customer')"
+
 # revision identifiers, used by Alembic.
 revision = 'b1a2c3d4e511'
 down_revision = 'a9c1d2e3f401'
@@ -106,6 +109,13 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_appeals_answered_on'), ['answered_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_appeals_executor_status', ['executor_id', 'status'], unique=False)
+        batch_op.create_index(
+            'ix_appeals_open_due_on',
+            ['due_on', 'id', 'executor_id'],
+            unique=False,
+            postgresql_where=sa.text(OPEN_CONDITION),
+            sqlite_where=sa.text(OPEN_CONDITION),
+        )
         batch_op.create_index('ix_appeals_status_due_on', ['status', 'due_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_user_id'), ['user_id'], unique=False)
 
@@ -172,6 +182,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_appeals_user_id'))
         batch_op.drop_index('ix_appeals_status_due_on')
         batch_op.drop_index('ix_appeals_executor_status')
+        batch_op.drop_index('ix_appeals_open_due_on')
         batch_op.drop_index(batch_op.f('ix_appeals_customer_id'))
         batch_op.drop_index(batch_op.f('ix_appeals_answered_on'))
         batch_op.drop_index(batch_op.f('ix_appeals_account_id'))

@@ -992,13 +992,13 @@ APPEAL_ANSWERS = (
 )
 # (status, share) of the demo appeals, and how far back they were registered (days).
 APPEAL_PLAN = (
-    ("registered", 0.10, (0, 6)),
-    ("assigned", 0.10, (1, 40)),
-    ("in_work", 0.18, (2, 45)),
-    ("awaiting_customer", 0.07, (3, 25)),
-    ("answered", 0.15, (5, 40)),
-    ("closed", 0.33, (10, 330)),
-    ("no_action", 0.04, (5, 200)),
+    ("registered", 0.06, (0, 6)),
+    ("assigned", 0.06, (1, 40)),
+    ("in_work", 0.12, (2, 45)),
+    ("awaiting_customer", 0.05, (3, 25)),
+    ("answered", 0.12, (5, 90)),
+    ("closed", 0.52, (10, 330)),
+    ("no_action", 0.04, (5, 300)),
     ("reopened", 0.03, (20, 60)),
 )
 

@@ -19,6 +19,7 @@ from portal.models import (
     AppealStatus,
     AppealTopic,
     AuditEvent,
+    NoActionReason,
 )
 from portal.services import appeals, settings
 from tests.conftest import counted_queries, field_error, page, post_form
@@ -385,3 +386,20 @@ def test_templates_are_kept_by_supervisors(staff_client, db_session):
     )
     assert template.active is False
     assert appeals.answer_templates.for_topic(db_session, AppealTopic.BILLING) == []
+
+
+def test_the_first_visit_shows_open_appeals_and_any_status_shows_all(staff_client, db_session):
+    done, waiting = filed(db_session), filed(db_session)
+    client = english(staff_client("supervisor"))
+    appeals.assign(db_session, done, client.staff, client.staff)
+    appeals.no_action(db_session, done, client.staff, NoActionReason.OFFENSIVE)
+    assert numbers_on(client.get("/admin/appeals", headers={"HX-Request": "true"})) == [waiting.number]
+    every = numbers_on(client.get("/admin/appeals?status=", headers={"HX-Request": "true"}))
+    assert sorted(every) == sorted([done.number, waiting.number])
+
+
+def test_a_short_registration_number_is_found(staff_client, db_session):
+    filed(db_session)
+    second = filed(db_session)
+    client = english(staff_client("operator"))
+    assert numbers_on(client.get("/admin/appeals?q=2026-2", headers={"HX-Request": "true"})) == [second.number]

@@ -1,16 +1,17 @@
 """The back office's queue of appeals: filters, search, the order by time left, and the
 counts at the top. One query for the page, one for the counts, whatever their size."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
-from portal.models import Account, Appeal, AppealStatus
+from portal.models import Account, Appeal
+from portal.models.appeals import OPEN_STATUSES
 from portal.services.customers import case_variants
 
-OPEN_STATUSES = tuple(status for status in AppealStatus if status.is_open)
 UNASSIGNED = "none"
 DUE_FILTERS = ("today", "overdue", "soon")
 
@@ -27,10 +28,17 @@ class QueueFilters:
     term: str = ""
 
 
+NUMBER = re.compile(r"(\d{4})-(\d{1,6})")
+
+
 def _search(term: str):
-    """By number, applicant's name or e-mail, account number, or the text."""
+    """By number, applicant's name or e-mail, account number, or the text. A registration
+    number (2026-123 or 2026-000123) is looked up by its unique index."""
     if not term:
         return None
+    number = NUMBER.fullmatch(term)
+    if number:
+        return Appeal.number == f"{number.group(1)}-{int(number.group(2)):06d}"
     like = [f"%{variant}%" for variant in case_variants(term)]
     by_account = select(Account.id).where(Account.number.like(f"%{term}%"))
     return or_(
@@ -80,20 +88,18 @@ def only_open(filters: QueueFilters) -> bool:
 
 
 def queue_query(filters: QueueFilters, today: date):
-    """Open appeals first, the least time left first; then the finished, newest first.
-    Open ones alone are ordered by the due date only, which the index (status, due_on)
-    serves."""
+    """Open appeals by time left, the least first (the index on status and due date serves
+    it); a list that takes in finished ones too (any status, closed…) newest first, by the
+    primary key, so that its pages cost the same however long the history grows."""
     query = (
         select(Appeal)
         .where(*_conditions(filters, today))
-        .options(joinedload(Appeal.executor), joinedload(Appeal.account))
+        # Loaded by two more queries of the page's rows: the count stays on appeals alone.
+        .options(selectinload(Appeal.executor), selectinload(Appeal.account))
     )
     if only_open(filters):
         return query.order_by(Appeal.due_on, Appeal.id)
-    is_open = Appeal.status.in_(OPEN_STATUSES)
-    return query.order_by(
-        case((is_open, 0), else_=1), case((is_open, Appeal.due_on)), Appeal.id.desc()
-    )
+    return query.order_by(Appeal.id.desc())
 
 
 @dataclass(frozen=True)

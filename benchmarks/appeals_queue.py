@@ -1,0 +1,259 @@
+"""Benchmark: the back office's appeals queue with 100 000 appeals against the same pages
+with 100, on PostgreSQL (and SQLite).
+
+    .venv/bin/python benchmarks/appeals_queue.py                 # PostgreSQL 100 / 100 000
+    .venv/bin/python benchmarks/appeals_queue.py --sqlite --large 20000
+
+Generates appeals over three years (about 8 % of them open, some overdue, the rest answered
+or closed), then times each queue page as staff open it — the whole request through the
+Flask test client: the page's query, its count, the counts at the top, the rendering — the
+median of 15 runs after one warm-up, for the small and the large database in the same run,
+and prints the table and the ratio (aim: within 2×). PostgreSQL: BENCH_DATABASE_URL's server
+(default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); databases
+``bench_appeals_small`` and ``bench_appeals_large`` are created and dropped.
+"""
+
+import argparse
+import os
+import re
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import Account, Appeal, Customer, Premises, Staff  # noqa: E402
+from tests.factories import PASSWORD, PASSWORD_HASH  # noqa: E402
+
+TODAY = date.today()
+RUNS = 15
+STAFF = 20
+OPEN_SHARE = 0.08
+PAGES = [
+    ("open (first visit)", "/admin/appeals"),
+    ("overdue", "/admin/appeals?due=overdue"),
+    ("due within 3 days", "/admin/appeals?due=soon&within_days=3"),
+    ("one executor, open", "/admin/appeals?status=open&executor=3"),
+    ("topic and channel, open", "/admin/appeals?status=open&topic=billing&channel=web"),
+    ("by number", "/admin/appeals?q={number}"),
+    ("any status", "/admin/appeals?status="),
+    ("any status, page 50", "/admin/appeals?status=&page=50"),
+]
+KINDS = ("information", "application", "complaint", "proposal", "thanks")
+TOPICS = ("billing", "readings", "supply_quality", "meter", "staff", "other")
+CHANNELS = ("web", "email", "post", "phone", "office", "voicemail")
+OPEN = ("registered", "assigned", "in_work", "awaiting_customer")
+
+
+def appeal_rows(count: int, accounts: int, seed: int = 11) -> list[dict]:
+    rng = random.Random(seed)
+    rows, per_year = [], {}
+    for n in range(1, count + 1):
+        is_open = rng.random() < OPEN_SHARE
+        registered_on = TODAY - timedelta(
+            days=rng.randint(0, 60) if is_open else rng.randint(30, 1095)
+        )
+        year = registered_on.year
+        per_year[year] = per_year.get(year, 0) + 1
+        status = (
+            rng.choice(OPEN)
+            if is_open
+            else rng.choice(("answered", "closed", "closed", "no_action"))
+        )
+        executor = None if status == "registered" else rng.randint(1, STAFF)
+        moment = datetime.combine(registered_on, datetime.min.time(), UTC) + timedelta(hours=10)
+        rows.append(
+            {
+                "id": n,
+                "number": f"{year}-{per_year[year]:06d}",
+                "year": year,
+                "sequence": per_year[year],
+                "kind": rng.choice(KINDS),
+                "topic": rng.choice(TOPICS),
+                "channel": rng.choice(CHANNELS),
+                "answer_channel": "portal",
+                "status": status,
+                "text": f"Обращение {n}: прошу проверить начисление за {rng.randint(1, 12)} месяц.",
+                "applicant_name": f"Абонент {rng.randint(1, 50_000)} Иванович",
+                "account_id": rng.randint(1, accounts) if rng.random() < 0.6 else None,
+                "executor_id": executor,
+                "registered_at": moment,
+                "created_at": moment,
+                "registered_on": registered_on,
+                "term_start_on": registered_on,
+                "term_days": 30,
+                "term_working": False,
+                "extension_days": 0,
+                "extended_days": 0,
+                "paused_days": 0,
+                "due_on": registered_on + timedelta(days=30),
+                "reopen_count": 0,
+                "language": "ru",
+            }
+        )
+    return rows
+
+
+def load(count: int) -> None:
+    accounts = max(10, count // 10)
+    db.session.execute(
+        insert(Staff),
+        [
+            {
+                "id": n,
+                "email": f"staff{n}@bench.example.ru",
+                "full_name": f"Сотрудник {n}",
+                "role": "operator" if n > 1 else "supervisor",
+                "password_hash": PASSWORD_HASH,
+                "active": True,
+                "created_at": datetime.now(UTC),
+            }
+            for n in range(1, STAFF + 1)
+        ],
+    )
+    db.session.execute(
+        insert(Premises),
+        [
+            {"id": n, "address": f"ул. Ленина, {n}", "residents": 1, "owners": 1}
+            for n in range(1, accounts + 1)
+        ],
+    )
+    db.session.execute(
+        insert(Customer),
+        [
+            {
+                "id": n,
+                "kind": "person",
+                "full_name": f"Абонент {n}",
+                "created_at": datetime.now(UTC),
+            }
+            for n in range(1, accounts + 1)
+        ],
+    )
+    db.session.execute(
+        insert(Account),
+        [
+            {
+                "id": n,
+                "number": f"{5200000000 + n}",
+                "secret_code": "AB12CD",
+                "category": "population",
+                "customer_id": n,
+                "premises_id": n,
+                "opened_on": date(2020, 1, 1),
+                "created_at": datetime.now(UTC),
+            }
+            for n in range(1, accounts + 1)
+        ],
+    )
+    rows = appeal_rows(count, accounts)
+    for start in range(0, len(rows), 10_000):
+        db.session.execute(insert(Appeal), rows[start : start + 10_000])
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        # What autovacuum does soon after a load: statistics and the visibility map (which
+        # lets the partial index answer the counts without reading the table).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+
+
+def timed(client, url: str) -> float:
+    assert client.get(url).status_code == 200, url
+    samples = []
+    for _run in range(RUNS):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, url
+    return statistics.median(samples) * 1000
+
+
+def bench(url: str, count: int) -> dict[str, float]:
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SERVER_NAME": "bench.local",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        started = time.perf_counter()
+        load(count)
+        print(
+            f"  {db.engine.dialect.name}: {count} appeals loaded in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        number = db.session.scalar(
+            db.select(Appeal.number).where(Appeal.status == "in_work").limit(1)
+        )
+        client = app.test_client()
+        response = client.post(
+            "/admin/login", data={"email": "staff2@bench.example.ru", "password": PASSWORD}
+        )
+        assert response.status_code == 303, re.findall(
+            r"invalid-feedback\">([^<]*)|alert-danger[^>]*>([^<]*)", response.get_data(as_text=True)
+        )
+        results = {name: timed(client, path.format(number=number)) for name, path in PAGES}
+        db.session.remove()
+        db.engine.dispose()
+    return results
+
+
+def postgres_database(server_url: str, name: str):
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    return admin, server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def run_postgres(small: int, large: int) -> tuple[dict, dict]:
+    server = os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    results = []
+    for name, count in (("bench_appeals_small", small), ("bench_appeals_large", large)):
+        admin, url = postgres_database(server, name)
+        try:
+            results.append(bench(url, count))
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
+    return results[0], results[1]
+
+
+def run_sqlite(small: int, large: int) -> tuple[dict, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return bench(f"sqlite:///{tmp}/small.db", small), bench(f"sqlite:///{tmp}/large.db", large)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    small, large = (run_sqlite if args.sqlite else run_postgres)(args.small, args.large)
+    print()
+    print(f"{'page':<26}{args.small:>10} ms{args.large:>12} ms{'ratio':>8}")
+    for name, _path in PAGES:
+        ratio = large[name] / small[name]
+        print(
+            f"{name:<26}{small[name]:>13.1f}{large[name]:>15.1f}{ratio:>8.2f}{'' if ratio <= 2 else '  over 2x'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
