@@ -15,8 +15,8 @@ and prints the table and the ratio (aim: within 2×). PostgreSQL: BENCH_DATABASE
 
 import argparse
 import os
-import re
 import random
+import re
 import statistics
 import sys
 import tempfile

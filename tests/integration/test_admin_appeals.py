@@ -393,7 +393,9 @@ def test_the_first_visit_shows_open_appeals_and_any_status_shows_all(staff_clien
     client = english(staff_client("supervisor"))
     appeals.assign(db_session, done, client.staff, client.staff)
     appeals.no_action(db_session, done, client.staff, NoActionReason.OFFENSIVE)
-    assert numbers_on(client.get("/admin/appeals", headers={"HX-Request": "true"})) == [waiting.number]
+    assert numbers_on(client.get("/admin/appeals", headers={"HX-Request": "true"})) == [
+        waiting.number
+    ]
     every = numbers_on(client.get("/admin/appeals?status=", headers={"HX-Request": "true"}))
     assert sorted(every) == sorted([done.number, waiting.number])
 
@@ -402,4 +404,6 @@ def test_a_short_registration_number_is_found(staff_client, db_session):
     filed(db_session)
     second = filed(db_session)
     client = english(staff_client("operator"))
-    assert numbers_on(client.get("/admin/appeals?q=2026-2", headers={"HX-Request": "true"})) == [second.number]
+    assert numbers_on(client.get("/admin/appeals?q=2026-2", headers={"HX-Request": "true"})) == [
+        second.number
+    ]
