@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Account, Appeal, Customer, Premises, Staff  # noqa: E402
+from portal.services.clock import local_today  # noqa: E402
 from tests.factories import PASSWORD, PASSWORD_HASH  # noqa: E402
 
-TODAY = date.today()
+TODAY = local_today()
 RUNS = 15
 STAFF = 20
 OPEN_SHARE = 0.08
