@@ -103,8 +103,8 @@ def appeal_rows(count: int, accounts: int, seed: int = 11) -> list[dict]:
     return rows
 
 
-def load(count: int) -> None:
-    accounts = max(10, count // 10)
+def load_people(accounts: int) -> None:
+    """Staff (the executors), and accounts the appeals name."""
     db.session.execute(
         insert(Staff),
         [
@@ -155,6 +155,11 @@ def load(count: int) -> None:
             for n in range(1, accounts + 1)
         ],
     )
+
+
+def load(count: int) -> None:
+    accounts = max(10, count // 10)
+    load_people(accounts)
     rows = appeal_rows(count, accounts)
     for start in range(0, len(rows), 10_000):
         db.session.execute(insert(Appeal), rows[start : start + 10_000])

@@ -190,20 +190,17 @@ class _Builder:
         if status == "closed":
             self.close(appeal)
         elif status == "reopened":
-            reopened_on = min(
-                appeal.answered_at.date() + timedelta(days=rng.randint(1, 10)), self.today
-            )
-            appeal.status, appeal.reopen_count = AppealStatus.IN_WORK, 1
-            appeal.answered_on_time = appeal.answered_on = appeal.answer_days = None
-            self.term(appeal, reopened_on)
-            self.event(
-                appeal,
-                AppealEventKind.REOPENED,
-                reopened_on,
-                None,
-                "Ответ не устроил: перерасчёт не выполнен.",
-            )
-            appeal.events[-1].due_on = appeal.due_on
+            self.reopen(appeal)
+
+    def reopen(self, appeal: Appeal) -> None:
+        day = appeal.answered_at.date() + timedelta(days=self.rng.randint(1, 10))
+        reopened_on = min(day, self.today)
+        appeal.status, appeal.reopen_count = AppealStatus.IN_WORK, 1
+        appeal.answered_on_time = appeal.answered_on = appeal.answer_days = None
+        self.term(appeal, reopened_on)
+        text = "Ответ не устроил: перерасчёт не выполнен."
+        self.event(appeal, AppealEventKind.REOPENED, reopened_on, None, text)
+        appeal.events[-1].due_on = appeal.due_on
 
     def answer(self, appeal: Appeal, executor, signer) -> None:
         rng = self.rng
