@@ -111,7 +111,7 @@ def upgrade():
         batch_op.create_index('ix_appeals_executor_status', ['executor_id', 'status'], unique=False)
         batch_op.create_index(
             'ix_appeals_open_due_on',
-            ['due_on', 'id', 'executor_id'],
+            ['due_on', 'id', 'executor_id', 'kind', 'topic', 'channel'],
             unique=False,
             postgresql_where=sa.text(OPEN_CONDITION),
             sqlite_where=sa.text(OPEN_CONDITION),

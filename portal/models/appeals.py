@@ -140,14 +140,18 @@ class Appeal(CreatedAtMixin, Base):
     __tablename__ = "appeals"
     __table_args__ = (
         UniqueConstraint("year", "sequence"),
-        # The queue: open appeals by time left (a partial index, covering the counts at
-        # the top: open appeals are a few per cent of all and scattered over the table),
+        # The queue: open appeals by time left — a partial index (open appeals are a few per
+        # cent of all, scattered over the table) that carries the columns the filters and
+        # the counts at the top read, so a filtered page reads the table for its rows only;
         # by status, and by executor.
         Index(
             "ix_appeals_open_due_on",
             "due_on",
             "id",
             "executor_id",
+            "kind",
+            "topic",
+            "channel",
             postgresql_where=text(OPEN_CONDITION),
             sqlite_where=text(OPEN_CONDITION),
         ),
