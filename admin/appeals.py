@@ -231,6 +231,11 @@ class AssignForm(FlaskForm):
         _l("Executor"), validators=[DataRequired(message=_l("Choose the executor."))]
     )
     co_executors = SelectMultipleField(_l("Co-executors"), validators=[Optional()])
+    about = SelectField(
+        _l("A complaint about the employee"),
+        validators=[Optional()],
+        description=_l("They are never its executor."),
+    )
 
 
 class NoteForm(FlaskForm):
@@ -285,7 +290,8 @@ def _assign(appeal, form, staff):
     # is about, whatever a crafted request names.
     people = {str(p.id): p for p in _active_staff()}
     co = [people[i] for i in form.co_executors.data or [] if i in people]
-    appeals.assign(db.session, appeal, people[form.executor.data], staff, co)
+    about = people.get(form.about.data or "")
+    appeals.assign(db.session, appeal, people[form.executor.data], staff, co, about=about)
 
 
 def _answer(appeal, form, staff):
@@ -381,6 +387,10 @@ def _forms_for(appeal, given: dict) -> dict:
         people = [(str(p.id), p.full_name) for p in appeals.executors_for(db.session, appeal)]
         forms["assign"].executor.choices = options(people, _l("Choose…"))
         forms["assign"].co_executors.choices = options(people)
+        everyone = [(str(p.id), p.full_name) for p in _active_staff()]
+        forms["assign"].about.choices = options(everyone, _l("Nobody"))
+        if appeal.about_staff_id and not forms["assign"].about.data:
+            forms["assign"].about.data = str(appeal.about_staff_id)
     if "answer" in forms:
         signers = [(str(p.id), p.full_name) for p in appeals.signatories(db.session)]
         forms["answer"].signed_by.choices = options(signers, _l("Choose…"))
@@ -447,6 +457,7 @@ def _fill_choices(form, appeal) -> None:
         everyone = [(str(p.id), p.full_name) for p in _active_staff()]
         form.executor.choices = options(everyone)
         form.co_executors.choices = options(everyone)
+        form.about.choices = options(everyone, _l("Nobody"))
     if isinstance(form, AnswerForm):
         form.signed_by.choices = options((str(p.id), p.full_name) for p in _active_staff())
 

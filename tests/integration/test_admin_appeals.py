@@ -407,3 +407,23 @@ def test_a_short_registration_number_is_found(staff_client, db_session):
     assert numbers_on(client.get("/admin/appeals?q=2026-2", headers={"HX-Request": "true"})) == [
         second.number
     ]
+
+
+def test_a_supervisor_names_whom_a_web_complaint_is_about_and_they_are_refused(
+    staff_client, db_session
+):
+    employee = make_staff(db_session, "operator")
+    appeal = filed(db_session, topic=AppealTopic.STAFF)
+    client = english(staff_client("supervisor"))
+    url = f"/admin/appeals/{appeal.id}/assign"
+    refused = post_form(
+        client, url, {"assign-executor": str(employee.id), "assign-about": str(employee.id)}
+    )
+    assert refused.status_code == 422
+    assert appeal.executor_id is None
+    other = make_staff(db_session, "billing")
+    done = post_form(
+        client, url, {"assign-executor": str(other.id), "assign-about": str(employee.id)}
+    )
+    assert done.status_code == 303
+    assert (appeal.executor_id, appeal.about_staff_id) == (other.id, employee.id)

@@ -303,12 +303,20 @@ def _recused(appeal: Appeal, people) -> None:
 
 
 def assign(
-    session: Session, appeal: Appeal, executor: Staff, supervisor: Staff, co_executors=()
+    session: Session,
+    appeal: Appeal,
+    executor: Staff,
+    supervisor: Staff,
+    co_executors=(),
+    about: Staff | None = None,
 ) -> AppealEvent:
     """A supervisor names the responsible executor (and co-executors). Never the employee a
-    complaint is about (003: recusal)."""
+    complaint is about (003: recusal); ``about`` names that employee when the supervisor
+    reads it in the text (an appeal filed on the portal does not say whom it is about)."""
     if supervisor.role not in SUPERVISING:
         raise DomainError(_("Only a supervisor assigns appeals."))
+    if about is not None:
+        appeal.about_staff_id = about.id
     co_executors = [person for person in co_executors if person.id != executor.id]
     _recused(appeal, [executor, *co_executors])
     if not executor.active or any(not person.active for person in co_executors):
