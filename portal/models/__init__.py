@@ -64,7 +64,15 @@ from portal.models.people import (
 )
 from portal.models.security import RecoveryCode, SignInFailure, SignInSession
 from portal.models.settings import Setting
-from portal.models.visits import Office
+from portal.models.visits import (
+    Booking,
+    BookingStatus,
+    Office,
+    OfficeClosure,
+    QueueTicket,
+    TicketStatus,
+    VisitService,
+)
 
 __all__ = [
     "Category",
@@ -129,4 +137,10 @@ __all__ = [
     "Staff",
     "User",
     "utcnow",
+    "Booking",
+    "BookingStatus",
+    "OfficeClosure",
+    "QueueTicket",
+    "TicketStatus",
+    "VisitService",
 ]
