@@ -197,6 +197,8 @@ def _sign_in() -> dict:
             "reset": int(os.environ.get("RESET_LINK_HOURS", "2")),
             "invite": int(os.environ.get("INVITATION_LINK_HOURS", str(7 * 24))),
             "unlock": int(os.environ.get("UNLOCK_LINK_HOURS", "1")),
+            # A booked visit's link in its letters works until well after the visit.
+            "visit": int(os.environ.get("VISIT_LINK_HOURS", str(60 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
     }

@@ -93,7 +93,9 @@ def parse_plan(weekly_plan: dict) -> dict[int, Hours]:
         entry = (weekly_plan or {}).get(key)
         if not entry:
             continue
-        breaks = tuple((_time(entry[i]), _time(entry[i + 1])) for i in range(2, len(entry) - 1, 2))
+        pairs = (entry[i : i + 2] for i in range(2, len(entry) - 1, 2))
+        # [None, None]: no break that day (as plans were stored before breaks were a list)
+        breaks = tuple((_time(a), _time(b)) for a, b in pairs if a and b)
         plan[weekday] = Hours(_time(entry[0]), _time(entry[1]), breaks)
     return plan
 

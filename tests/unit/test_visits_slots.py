@@ -62,6 +62,12 @@ def test_friday_closes_at_17_and_the_weekend_is_shut(db_session):
     assert slots(db_session, office, VisitService.RECEPTION, date(2026, 12, 13)) == []
 
 
+def test_a_plan_without_a_break_keeps_none_for_it():
+    plan = visits.parse_plan({"sat": ["10:00", "14:00", None, None]})
+    assert plan[5].intervals() == [(time(10), time(14))]
+    assert visits.weekly_minutes({"sat": ["10:00", "14:00", None, None]}) == 240
+
+
 def test_two_breaks_in_a_day(db_session):
     office = make_office(
         db_session, weekly_plan={"mon": ["09:00", "12:00", "10:00", "10:30", "11:00", "11:15"]}
