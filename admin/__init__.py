@@ -22,6 +22,8 @@ MENU = [
     ("admin.settings_index", "settings", _l("Settings"), "admin.settings"),
     ("admin.calendar_index", "calendar", _l("Work calendar"), "admin.calendar"),
     ("admin.audit_log", "audit", _l("Audit log"), "admin.audit"),
+    ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
+    ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
 ]
 
 
@@ -57,4 +59,5 @@ from admin import (  # noqa: E402,F401
     settings,
     staff,
     tariffs,
+    visits,
 )

@@ -37,6 +37,9 @@ AREA_ROLES = {
     "debt.manage": {BILLING, SUPERVISOR, ADMIN},  # escalation steps
     "settings": {ADMIN},  # deadlines, windows, thresholds (portal/services/settings.py)
     "calendar": {ADMIN},  # exceptions to the production calendar (work calendar)
+    "visits": {OPERATOR, SUPERVISOR, ADMIN},  # the office's day: check-in, queue, screen
+    "visits.manage": {ADMIN},  # offices, their plans, closures, services, windows
+    "visits.figures": {SUPERVISOR, ADMIN},  # waiting and service time figures
 }
 
 

@@ -251,6 +251,9 @@ def seed(
     seed_billing_history(
         session, months=history_months, seed_number=seed_number, today=seeder.today
     )
+    from portal.services.demo_visits import seed_visits
+
+    seed_visits(session, seed_number=seed_number, now=seeder.now)
     return logins
 
 

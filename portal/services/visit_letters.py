@@ -114,12 +114,13 @@ SUBJECTS = {
 }
 
 
-def notify(session: Session, booking: Booking, kind: str) -> None:
+def notify(session: Session, booking: Booking, kind: str, reason: str = "") -> None:
     """Plan the letter (or SMS) of ``kind`` to the booking's customer, sent once the caller
-    commits (``notify.commit_and_send``)."""
+    commits (``notify.commit_and_send``); ``reason``: the office's words, when staff moved
+    or cancelled the visit."""
     user = session.get(User, booking.user_id) if booking.user_id else None
     key = f"{kind}:{booking.id}:{booking.starts_at:%Y%m%d%H%M}:{utcnow():%Y%m%d%H%M%S%f}"
-    context = letter_context(booking)
+    context = letter_context(booking) | {"reason": reason}
     if user is not None and user.preferred_channel == Channel.SMS and user.phone:
         message = enqueue_sms(
             session,

@@ -360,9 +360,13 @@ def changeable(session: Session, booking: Booking, now: datetime | None = None) 
     )
 
 
-def _check_changeable(session: Session, booking: Booking, now: datetime) -> None:
+def _check_booked(session: Session, booking: Booking, now: datetime) -> None:
     if booking.status != BookingStatus.BOOKED:
         raise DomainError(_("This visit is no longer booked."))
+
+
+def _check_changeable(session: Session, booking: Booking, now: datetime) -> None:
+    _check_booked(session, booking, now)
     if not changeable(session, booking, now):
         hours = settings.get(session, "visits.min_notice_hours")
         raise DomainError(
@@ -374,13 +378,18 @@ def _check_changeable(session: Session, booking: Booking, now: datetime) -> None
         )
 
 
-def reschedule(session: Session, booking: Booking, starts_at: datetime, now=None) -> Booking:
-    """Move the visit to another free time of the same office and service."""
+def reschedule(
+    session: Session, booking: Booking, starts_at: datetime, now=None, *, by_staff: bool = False
+) -> Booking:
+    """Move the visit to another free time of the same office and service: the customer
+    until the minimum notice, staff (moving visits a change of plan made impossible) while
+    it is booked."""
     now = now or utcnow()
-    _check_changeable(session, booking, now)
+    check = _check_booked if by_staff else _check_changeable
+    check(session, booking, now)
     office = _lock_office(session, booking.office_id)
     session.refresh(booking)
-    _check_changeable(session, booking, now)
+    check(session, booking, now)
     slot = availability(session, office, booking.service, now=now, exclude=booking.id).slot_at(
         starts_at
     )
@@ -395,11 +404,7 @@ def cancel(session: Session, booking: Booking, now=None, *, by_staff: bool = Fal
     """Cancel the visit: the customer until the minimum notice, staff at any time before it
     is served."""
     now = now or utcnow()
-    if by_staff:
-        if booking.status != BookingStatus.BOOKED:
-            raise DomainError(_("This visit is no longer booked."))
-    else:
-        _check_changeable(session, booking, now)
+    (_check_booked if by_staff else _check_changeable)(session, booking, now)
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
     session.flush()
@@ -414,6 +419,14 @@ def office_or_404(session: Session, office_id: int) -> Office:
     if office is None:
         raise NotFound("office")
     return office
+
+
+def office_booking_or_404(session: Session, office: Office, booking_id: int) -> Booking:
+    """A booking of this office (staff pages name the office in the URL)."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.office_id != office.id:
+        raise NotFound("booking")
+    return booking
 
 
 def booking_of(session: Session, user: User, booking_id: int) -> Booking:

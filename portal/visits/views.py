@@ -42,6 +42,13 @@ def as_office_moment(moment: datetime) -> str:
     return format_datetime(moment.replace(tzinfo=None), "EEE, d MMMM, HH:mm", rebase=False)
 
 
+@bp.app_template_filter("as_office_moment_of")
+def as_office_moment_of(moment: datetime, office, pattern: str = "HH:mm") -> str:
+    """A stored (UTC) moment as the office's local time."""
+    local = moment.astimezone(visits.zone_of(office)).replace(tzinfo=None)
+    return format_datetime(local, pattern, rebase=False)
+
+
 @bp.app_template_filter("visit_when")
 def visit_when(booking: Booking) -> str:
     return visit_letters.when_text(booking)
