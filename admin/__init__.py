@@ -24,6 +24,7 @@ MENU = [
     ("admin.audit_log", "audit", _l("Audit log"), "admin.audit"),
     ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
     ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
+    ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
 ]
 
 
@@ -50,6 +51,7 @@ from admin import (  # noqa: E402,F401
     customers,
     dashboard,
     debt,
+    home_visits,
     imports,
     mailbox,
     meters,

@@ -67,6 +67,8 @@ from portal.models.settings import Setting
 from portal.models.visits import (
     Booking,
     BookingStatus,
+    HomeVisit,
+    HomeVisitStatus,
     Office,
     OfficeClosure,
     QueueTicket,
@@ -143,4 +145,6 @@ __all__ = [
     "QueueTicket",
     "TicketStatus",
     "VisitService",
+    "HomeVisit",
+    "HomeVisitStatus",
 ]

@@ -143,3 +143,39 @@ class QueueTicket(CreatedAtMixin, Base):
     @property
     def label(self) -> str:
         return f"{self.prefix}-{self.number:03d}"
+
+
+class HomeVisitStatus(Choice):
+    REQUESTED = "requested", _l("requested"), "text-bg-info"
+    SCHEDULED = "scheduled", _l("scheduled"), "text-bg-primary"
+    DONE = "done", _l("done"), "text-bg-success"
+    CANCELLED = "cancelled", _l("cancelled"), "text-bg-secondary"
+
+
+class HomeVisit(CreatedAtMixin, Base):
+    """A visit of staff to a vulnerable customer's home (004 §8.4): asked for in writing or
+    by phone, at most once a calendar year, made within 30 working days of the request."""
+
+    __tablename__ = "home_visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # asked in the portal
+    requested_on: Mapped[date] = mapped_column(Date)
+    due_by: Mapped[date] = mapped_column(Date)  # 30 working days after the request
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    address: Mapped[str] = mapped_column(String(400), default="")
+    status: Mapped[HomeVisitStatus] = mapped_column(
+        ChoiceType(HomeVisitStatus, 12), default=HomeVisitStatus.REQUESTED
+    )
+    visit_day: Mapped[date | None] = mapped_column(Date)
+    window_from: Mapped[str | None] = mapped_column(String(5))  # "10:00", the customer's local time
+    window_to: Mapped[str | None] = mapped_column(String(5))
+    visitor_name: Mapped[str | None] = mapped_column(String(200))
+    visitor_phone: Mapped[str | None] = mapped_column(String(20))
+    scheduled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    customer: Mapped["Customer"] = relationship()  # noqa: F821

@@ -265,6 +265,16 @@ SPECS = {
             120,
         ),
         SettingSpec(
+            "visits.home_notice_days",
+            int,
+            10,
+            _l(
+                "A home visit's date, time window and visitor are told this many days ahead (004 T4)"
+            ),
+            1,
+            30,
+        ),
+        SettingSpec(
             "visits.wait_target_minutes",
             int,
             30,

@@ -11,11 +11,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.extensions import db
-from portal.models import Booking, BookingStatus, VisitService
-from portal.services import notify, offices, settings, visit_letters, visits, workdays
+from portal.models import Booking, BookingStatus, HomeVisitStatus, VisitService
+from portal.services import home_visits, notify, offices, settings, visit_letters, visits, workdays
 from portal.services.errors import DomainError
-from portal.visits.forms import TimeForm
-from portal.web import customer_required, page_or_fragment, redirect_after_post, send_download
+from portal.visits.forms import HomeVisitForm, TimeForm
+from portal.web import (
+    customer_required,
+    page_or_fragment,
+    redirect_after_post,
+    refusal_shown_on,
+    send_download,
+)
 
 bp = Blueprint("visits", __name__)
 ICS_MIMETYPE = "text/calendar"
@@ -25,6 +31,7 @@ ICS_MIMETYPE = "text/calendar"
 def visit_choices():
     return {
         "BookingStatus": BookingStatus,
+        "HomeVisitStatus": HomeVisitStatus,
         "VisitService": VisitService,
         "weekday_short": weekday_short,
     }
@@ -176,7 +183,35 @@ def book(office_id: int):
 @customer_required
 def mine():
     return render_template(
-        "portal/visits/mine.html", bookings=visits.bookings_of(db.session, current_user)
+        "portal/visits/mine.html",
+        bookings=visits.bookings_of(db.session, current_user),
+        home_eligible=bool(home_visits.eligible_accounts(db.session, current_user)),
+    )
+
+
+@bp.route("/visits/home", methods=["GET", "POST"])
+@customer_required
+def home_visit():
+    eligible = home_visits.eligible_accounts(db.session, current_user)
+    form = HomeVisitForm()
+    form.account_id.choices = [(a.id, f"{a.premises.address} ({a.number})") for a in eligible]
+    if eligible and form.validate_on_submit():
+        account = next(a for a in eligible if a.id == form.account_id.data)
+        with refusal_shown_on(form):
+            visit = home_visits.request_visit(
+                db.session,
+                account=account,
+                reason=form.reason.data,
+                phone=form.phone.data,
+                user=current_user,
+            )
+            db.session.commit()
+            flash(_("Your request is registered. We will visit you by %(date)s and tell you the date, the time and the employee's name in advance.",
+                    date=visit.due_by.strftime("%d.%m.%Y")), "success")  # fmt: skip
+            return redirect_after_post("visits.home_visit")
+    requests = home_visits.visits_of(db.session, sorted({a.customer_id for a in eligible}))
+    return render_template(
+        "portal/visits/home_visit.html", form=form, eligible=eligible, requests=requests
     )
 
 

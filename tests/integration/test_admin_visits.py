@@ -44,6 +44,7 @@ PAGES = [
     ("get", "/admin/offices", {"admin"}),
     ("get", "/admin/offices/{office}", {"admin"}),
     ("get", "/admin/offices/{office}/affected", {"admin"}),
+    ("get", "/admin/home-visits", {"operator", "supervisor", "admin"}),
 ]
 
 
