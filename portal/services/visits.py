@@ -37,7 +37,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.models import Booking, BookingStatus, Office, OfficeClosure, User, VisitService
 from portal.services import settings, workdays
@@ -443,6 +443,9 @@ def bookings_of(session: Session, user: User) -> list[Booking]:
     """The user's visits, the coming ones first."""
     return list(
         session.scalars(
-            select(Booking).where(Booking.user_id == user.id).order_by(Booking.starts_at.desc())
+            select(Booking)
+            .options(selectinload(Booking.office))
+            .where(Booking.user_id == user.id)
+            .order_by(Booking.starts_at.desc())
         )
     )

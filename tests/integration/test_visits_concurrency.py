@@ -12,8 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.models import Booking, Consent, Office, User
-from portal.services import visits
+from portal.models import Booking, Consent, Office, QueueTicket, User
+from portal.services import office_day, visits
 from portal.services.errors import DomainError
 from tests.conftest import IN_CI
 from tests.factories import OFFICE_PLAN_003, PASSWORD_HASH
@@ -40,6 +40,7 @@ def committed(app):
         session.rollback()
         user_ids = [user.id for user in made["users"]]
         office_ids = [office.id for office in made["offices"]]
+        session.execute(delete(QueueTicket).where(QueueTicket.office_id.in_(office_ids)))
         session.execute(delete(Booking).where(Booking.office_id.in_(office_ids)))
         session.execute(delete(Consent).where(Consent.user_id.in_(user_ids)))
         session.execute(delete(User).where(User.id.in_(user_ids)))
@@ -160,3 +161,41 @@ def test_one_customer_booking_in_two_offices_at_once_stays_within_the_limit(app,
         results = _race(app, [(user.id, first.id, NINE), (user.id, second.id, NINE)])
         assert sorted(results) == ["ok", "refused"], f"trial {trial}"
         assert visits.active_count(session, user.id, NOW) == 2
+
+
+def _call_race(app, office_id, windows) -> list:
+    """Each window calls the next visitor at the same moment; the tickets' ids (or None)."""
+    barrier = threading.Barrier(len(windows))
+    results = [None] * len(windows)
+
+    def attempt(index, window):
+        with app.app_context():
+            session = Session(db.engine)
+            try:
+                office = session.get(Office, office_id)
+                barrier.wait()
+                ticket = office_day.call_next(session, office, window, now=NINE)
+                session.commit()
+                results[index] = ticket.id if ticket else None
+            finally:
+                session.close()
+
+    threads = [threading.Thread(target=attempt, args=(i, w)) for i, w in enumerate(windows)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_windows_calling_at_once_never_get_the_same_visitor(app, committed):
+    session, made = committed
+    for trial in range(TRIALS):
+        office = _office(session, made, windows=3)
+        session.flush()
+        waiting = [office_day.walk_in(session, office.id, "reception", now=NINE) for _n in range(2)]
+        session.commit()
+        results = _call_race(app, office.id, [1, 2, 3])
+        called = [r for r in results if r is not None]
+        assert sorted(called) == sorted(t.id for t in waiting), f"trial {trial}: {results}"
+        assert results.count(None) == 1

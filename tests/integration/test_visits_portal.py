@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select
 
 from portal.models import Booking, BookingStatus, OfficeClosure, OutboxMessage
-from portal.services import visits
+from portal.services import office_day, visits
 from portal.services.notify import reminders
 from tests.conftest import link_in, mail_subject, mail_text, page, post_form
 from tests.factories import make_office, make_user
@@ -20,6 +20,7 @@ from tests.factories import make_office, make_user
 # Tuesday 1 December 2026, 09:00 in Moscow: Monday 7 December is within the 30 days.
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 NINE_ON_MONDAY = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # 09:00 Moscow
+ELEVEN_TODAY = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 11:00 Moscow on the day of NOW
 
 
 @pytest.fixture(autouse=True)
@@ -209,3 +210,52 @@ def _planned(session, moment) -> int:
     with time_machine.travel(moment, tick=False):
         planned = reminders.plan(session, rule="visit_reminder", now=moment)
     return sum(item.count for item in planned)
+
+
+def test_list_pages_run_a_constant_number_of_queries(
+    client, resident_client, staff_client, office, db_session
+):
+    from tests.conftest import counted_queries
+
+    operator = staff_client("operator")
+    pages = (
+        (client, "/offices"),
+        (resident_client, "/visits"),
+        (operator, f"/admin/visits?office={office.id}"),
+    )
+    visits.book(
+        db_session,
+        user=resident_client.user,
+        office_id=office.id,
+        service="reception",
+        starts_at=NINE_ON_MONDAY,
+    )
+    first_today = visits.book(db_session, user=make_user(db_session), office_id=office.id,
+                              service="invoices", starts_at=ELEVEN_TODAY + timedelta(hours=4))  # fmt: skip
+    office_day.check_in(db_session, office.id, first_today.code)
+    for browser, url in pages:
+        browser.get(url)  # warm up
+    few = []
+    for browser, url in pages:
+        with counted_queries() as statements:
+            assert browser.get(url).status_code == 200
+        few.append(len(statements))
+    for n in range(3):
+        other = make_office(db_session, name=f"Офис {n}")
+        db_session.add(
+            OfficeClosure(
+                office_id=other.id, first_day=date(2026, 12, 20), last_day=date(2026, 12, 21)
+            )
+        )
+        visits.book(db_session, user=resident_client.user if n == 0 else make_user(db_session), office_id=other.id,
+                    service="reception", starts_at=NINE_ON_MONDAY)  # fmt: skip
+        today = visits.book(db_session, user=make_user(db_session), office_id=office.id, service="reception",
+                            starts_at=ELEVEN_TODAY + timedelta(minutes=15 * n))  # fmt: skip
+        if n == 1:
+            office_day.check_in(db_session, office.id, today.code)
+    many = []
+    for browser, url in pages:
+        with counted_queries() as statements:
+            assert browser.get(url).status_code == 200
+        many.append(len(statements))
+    assert many == few
