@@ -4,7 +4,7 @@ offices, their plans, closures, services and windows for administrators, with th
 visits a change made impossible listed to move or cancel. Rules live in
 ``portal.services.office_day`` and ``portal.services.office_admin``."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import flash, render_template, request
 from flask_babel import gettext as _
@@ -40,6 +40,7 @@ from portal.services import (
 )
 from portal.services.clock import local_today
 from portal.services.errors import DomainError
+from portal.visits.views import as_office_moment
 from portal.web import (
     client_ip,
     options,
@@ -494,3 +495,60 @@ def _chart(rows) -> dict:
         "axis": str(_("Minutes")),
         "unit": str(_("min")),
     }
+
+
+# --- a visit booked for a caller (002 §11.2: booking by phone) --------------------------------
+
+
+class CallerForm(FlaskForm):
+    starts_at = SelectField(_l("Time"), validate_choice=False)
+    full_name = StringField(_l("Visitor"), validators=[Length(max=200)])
+    phone = StringField(_l("Phone"), validators=[Length(max=20)])
+    email = StringField(_l("E-mail (optional)"), validators=[Optional(), Length(max=254)])
+    note = TextAreaField(_l("Question"), validators=[Optional(), Length(max=500)])
+
+
+def _caller_page(office: Office, service: VisitService, form: CallerForm):
+    view = visits.availability(db.session, office, service)
+    times = [slot for day in view.days() if day.free_times for slot in view.slots(day.day)][:120]
+    form.starts_at.choices = options(
+        (slot.starts_at.isoformat(), as_office_moment(slot.local)) for slot in times
+    )
+    return render_template(
+        "admin/visits/book.html", office=office, service=service, form=form, services=office.offered
+    )
+
+
+@bp.route("/visits/<int:office_id>/book", methods=["GET", "POST"])
+@staff_required("visits")
+def visits_book(office_id: int):
+    office = _office(office_id)
+    wanted = request.values.get("service")
+    service = next((s for s in office.offered if s.value == wanted), office.offered[0])
+    form = CallerForm()
+    if request.method == "POST" and form.validate_on_submit():
+        with refusal_shown_on(form):
+            booking = visits.book_for_caller(
+                db.session, office_id=office.id, service=service, starts_at=_moment(form.starts_at.data),
+                full_name=form.full_name.data, phone=form.phone.data, email=form.email.data, note=form.note.data,
+            )  # fmt: skip
+            visit_letters.notify(db.session, booking, "visit_booked")
+            notify.commit_and_send(db.session)
+            flash(
+                _(
+                    "Booked: %(when)s, code %(code)s. Tell the caller the code.",
+                    when=visit_letters.when_text(booking),
+                    code=booking.code,
+                ),
+                "success",
+            )
+            return redirect_after_post("admin.visits_day", office=office.id)
+    return _caller_page(office, service, form)
+
+
+def _moment(text: str | None) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else datetime.min.replace(tzinfo=UTC)

@@ -133,6 +133,17 @@ def notify(session: Session, booking: Booking, kind: str, reason: str = "") -> N
     else:
         recipient = (user.email if user and user.is_confirmed else None) or booking.email
         if not recipient:
+            if not booking.phone:
+                return
+            message = enqueue_sms(
+                session,
+                kind=kind,
+                recipient=booking.phone,
+                context=context,
+                dedup_key=key,
+                user_id=None,
+            )
+            send_after_commit(session, message)
             return
         message = enqueue_email(
             session,

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.models import Booking, BookingStatus, Office, OfficeClosure, User, VisitService
 from portal.services import settings, workdays
 from portal.services.clock import utcnow
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError, FieldErrors, NotFound
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FRIDAY = 4
@@ -310,6 +310,26 @@ def _check_limit(session: Session, user_id: int, now: datetime, exclude=None) ->
         )
 
 
+def _add_booking(session: Session, booking: Booking) -> Booking:
+    try:
+        with session.begin_nested():
+            session.add(booking)
+    except IntegrityError:  # the same code drawn twice at one moment: draw again
+        booking.code = _new_code(session)
+        session.add(booking)
+        session.flush()
+    return booking
+
+
+def _free_slot(
+    session: Session, office: Office, service, starts_at: datetime, now: datetime
+) -> Slot:
+    slot = availability(session, office, service, now=now).slot_at(starts_at)
+    if slot is None:
+        raise _taken_message()
+    return slot
+
+
 def book(
     session: Session,
     *,
@@ -325,9 +345,7 @@ def book(
     now = now or utcnow()
     office = _lock_office(session, office_id)
     _lock_user(session, user.id)
-    slot = availability(session, office, service, now=now).slot_at(starts_at)
-    if slot is None:
-        raise _taken_message()
+    slot = _free_slot(session, office, service, starts_at, now)
     _check_limit(session, user.id, now)
     booking = Booking(
         code=_new_code(session),
@@ -341,14 +359,51 @@ def book(
         email=user.email or "",
         note=(note or "").strip()[:500],
     )
+    return _add_booking(session, booking)
+
+
+def book_for_caller(
+    session: Session,
+    *,
+    office_id: int,
+    service,
+    starts_at: datetime,
+    full_name: str,
+    phone: str,
+    email: str = "",
+    note: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Book a visit for someone who called the office (002 §11.2: booking by phone): the
+    same free times, and the same limit of booked visits counted by the caller's phone
+    (the office's lock serialises bookings of one office; a caller books through one)."""
+    from portal.services.users import normalise_phone
+
+    now = now or utcnow()
+    errors = {}
+    if not (full_name or "").strip():
+        errors["full_name"] = _("Enter the visitor's name.")
     try:
-        with session.begin_nested():
-            session.add(booking)
-    except IntegrityError:  # the same code drawn twice at one moment: draw again
-        booking.code = _new_code(session)
-        session.add(booking)
-        session.flush()
-    return booking
+        phone = normalise_phone(phone)
+    except DomainError as error:
+        errors["phone"] = error.message
+    if errors:
+        raise FieldErrors(errors)
+    office = _lock_office(session, office_id)
+    slot = _free_slot(session, office, service, starts_at, now)
+    held = session.scalar(
+        select(func.count(Booking.id)).where(
+            Booking.phone == phone, Booking.status == BookingStatus.BOOKED, Booking.starts_at > now
+        )
+    )
+    if held >= rules(session).limit:
+        raise DomainError(_("This caller already holds as many booked visits as one may."), "phone")
+    booking = Booking(
+        code=_new_code(session), office_id=office.id, user_id=None, service=VisitService(service),
+        starts_at=slot.starts_at, ends_at=slot.ends_at, full_name=full_name.strip()[:200], phone=phone,
+        email=(email or "").strip()[:254], note=(note or "").strip()[:500],
+    )  # fmt: skip
+    return _add_booking(session, booking)
 
 
 def changeable(session: Session, booking: Booking, now: datetime | None = None) -> bool:

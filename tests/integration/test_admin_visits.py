@@ -13,8 +13,10 @@ from sqlalchemy import select
 from portal.models import (
     STAFF_ROLES,
     AuditEvent,
+    Booking,
     BookingStatus,
     Office,
+    OutboxMessage,
     QueueTicket,
     TicketStatus,
 )
@@ -234,3 +236,49 @@ def test_figures_download_as_csv(staff_client, office, db_session):
     assert rows[1][2] == "1"  # one walk-in, not called yet
     shown = page(supervisor.get("/admin/visits/figures?from=2026-12-01&to=2026-12-07"))
     assert "visits-chart-data" in shown
+
+
+def test_an_operator_books_a_visit_for_a_caller_and_the_phone_limit_holds(
+    staff_client, office, db_session
+):
+    """002 §11.2: visitors are received in the queue and by booking by phone."""
+    operator = staff_client("operator")
+    listing = page(operator.get(f"/admin/visits/{office.id}/book?service=reception"))
+    assert THURSDAY_NINE.isoformat() in listing
+    form = {
+        "service": "reception",
+        "full_name": "Кузнецова Мария",
+        "phone": "8 916 555-44-33",
+        "email": "",
+        "note": "",
+    }
+    for hour in (0, 1):
+        response = post_form(
+            operator,
+            f"/admin/visits/{office.id}/book",
+            form | {"starts_at": (THURSDAY_NINE + timedelta(hours=hour)).isoformat()},
+        )
+        assert response.status_code == 303
+    booking = db_session.scalar(select(Booking).order_by(Booking.id))
+    assert (booking.user_id, booking.phone, booking.starts_at) == (
+        None,
+        "+79165554433",
+        THURSDAY_NINE,
+    )
+    refused = post_form(
+        operator,
+        f"/admin/visits/{office.id}/book",
+        form | {"starts_at": (THURSDAY_NINE + timedelta(hours=2)).isoformat()},
+    )
+    assert refused.status_code == 200
+    assert "as many booked visits" in page(refused)
+    bad = post_form(
+        operator,
+        f"/admin/visits/{office.id}/book",
+        form | {"phone": "123", "full_name": "", "starts_at": THURSDAY_NINE.isoformat()},
+    )
+    assert 'id="phone-error"' in bad.get_data(as_text=True)
+    assert 'id="full_name-error"' in bad.get_data(as_text=True)
+    sms = db_session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "visit_booked"))
+    assert sms.channel == "sms"
+    assert booking.code in sms.body_text
