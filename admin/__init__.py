@@ -23,6 +23,9 @@ MENU = [
     ("admin.settings_index", "settings", _l("Settings"), "admin.settings"),
     ("admin.calendar_index", "calendar", _l("Work calendar"), "admin.calendar"),
     ("admin.audit_log", "audit", _l("Audit log"), "admin.audit"),
+    ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
+    ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
+    ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
 ]
 
 
@@ -50,6 +53,7 @@ from admin import (  # noqa: E402,F401
     customers,
     dashboard,
     debt,
+    home_visits,
     imports,
     mailbox,
     meters,
@@ -59,4 +63,5 @@ from admin import (  # noqa: E402,F401
     settings,
     staff,
     tariffs,
+    visits,
 )

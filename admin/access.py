@@ -44,6 +44,9 @@ AREA_ROLES = {
     "appeals.assign": {SUPERVISOR, ADMIN},
     "appeals.templates": {SUPERVISOR, ADMIN},
     "appeals.figures": {SUPERVISOR, ADMIN},
+    "visits": {OPERATOR, SUPERVISOR, ADMIN},  # the office's day: check-in, queue, screen
+    "visits.manage": {ADMIN},  # offices, their plans, closures, services, windows
+    "visits.figures": {SUPERVISOR, ADMIN},  # waiting and service time figures
 }
 
 

@@ -136,6 +136,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.organisations.views import bp as organisations_bp
     from portal.profile.views import bp as profile_bp
     from portal.readings.views import bp as readings_bp
+    from portal.visits.views import bp as visits_bp
 
     for blueprint in (
         main_bp,
@@ -146,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
         readings_bp,
         bills_bp,
         appeals_bp,
+        visits_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -201,6 +201,8 @@ def _sign_in() -> dict:
             # A guest follows their appeal by this link: long enough for an answer,
             # a reopening and the rating (30 + 30 + 30 days by default).
             "appeal": int(os.environ.get("APPEAL_LINK_HOURS", str(120 * 24))),
+            # A booked visit's link in its letters works until well after the visit.
+            "visit": int(os.environ.get("VISIT_LINK_HOURS", str(60 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
         # Files attached to appeals: outside static/, served only through the appeal pages.

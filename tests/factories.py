@@ -323,3 +323,31 @@ def make_bills(session, account, amounts, *, first=date(2026, 1, 1), payments=()
 
 
 # --- people and messages: customers, organisations, staff, outbox, settings -----------------
+
+
+# The plan of 003 (Mon–Thu 9–18, Fri 9–17, lunch 13–14; Saturday and Sunday off).
+OFFICE_PLAN_003 = {
+    **{day: ["09:00", "18:00", "13:00", "14:00"] for day in ("mon", "tue", "wed", "thu")},
+    "fri": ["09:00", "17:00", "13:00", "14:00"],
+}
+
+
+def make_office(session, **fields):
+    from portal.models import Office
+
+    n = _next()
+    values = {
+        "name": f"Офис {n}",
+        "address": f"г. Выкса, ул. Ленина, д. {n}",
+        "phones": "+7 (83177) 3-00-00",
+        "district": "Центральный",
+        "weekly_plan": OFFICE_PLAN_003,
+        "windows": 1,
+        "timezone": "Europe/Moscow",
+        "services": ["reception", "invoices", "contract", "manager"],
+        "booking_seq": 0,
+    } | fields
+    office = Office(**values)
+    session.add(office)
+    session.flush()
+    return office

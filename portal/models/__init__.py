@@ -78,7 +78,17 @@ from portal.models.people import (
 )
 from portal.models.security import RecoveryCode, SignInFailure, SignInSession
 from portal.models.settings import Setting
-from portal.models.visits import Office
+from portal.models.visits import (
+    Booking,
+    BookingStatus,
+    HomeVisit,
+    HomeVisitStatus,
+    Office,
+    OfficeClosure,
+    QueueTicket,
+    TicketStatus,
+    VisitService,
+)
 
 __all__ = [
     "Category",
@@ -155,4 +165,12 @@ __all__ = [
     "AppealStatus",
     "AppealTopic",
     "NoActionReason",
+    "Booking",
+    "BookingStatus",
+    "OfficeClosure",
+    "QueueTicket",
+    "TicketStatus",
+    "VisitService",
+    "HomeVisit",
+    "HomeVisitStatus",
 ]

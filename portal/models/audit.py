@@ -48,6 +48,8 @@ class AuditObject(Choice):
     SETTING = "setting", _l("Setting")  # object_id is empty: the summary names the key
     STAFF = "staff", _l("Employee")
     TARIFF = "tariff", _l("Tariff")
+    OFFICE = "office", _l("Service office")
+    BOOKING = "booking", _l("Booked visit")
 
 
 def _member(choice: type[Choice], value: str) -> Choice | None:

@@ -252,6 +252,9 @@ def seed(
         session, months=history_months, seed_number=seed_number, today=seeder.today
     )
     seed_appeals(session, seed_number=seed_number, today=seeder.today)
+    from portal.services.demo_visits import seed_visits
+
+    seed_visits(session, seed_number=seed_number, now=seeder.now)
     return logins
 
 

@@ -208,6 +208,80 @@ SPECS = {
             0,
             1,
         ),
+        SettingSpec(
+            "visits.min_notice_hours",
+            int,
+            2,
+            _l("Visits can be booked, moved or cancelled until this many hours before their time"),
+            0,
+            72,
+        ),
+        SettingSpec(
+            "visits.max_days_ahead",
+            int,
+            30,
+            _l("Visits can be booked at most this many days ahead"),
+            1,
+            365,
+        ),
+        SettingSpec(
+            "visits.active_bookings_limit",
+            int,
+            2,
+            _l("A customer may hold at most this many booked visits at once"),
+            1,
+            20,
+        ),
+        SettingSpec(
+            "visits.minutes_reception",
+            int,
+            15,
+            _l("Minutes a consultation and reception of documents is booked for (004 §8.4: 10–15)"),
+            5,
+            120,
+        ),
+        SettingSpec(
+            "visits.minutes_invoices",
+            int,
+            15,
+            _l("Minutes the issue of invoices is booked for (004 §8.4: 15)"),
+            5,
+            120,
+        ),
+        SettingSpec(
+            "visits.minutes_contract",
+            int,
+            20,
+            _l("Minutes contract documents are booked for (004 §8.4: 20)"),
+            5,
+            120,
+        ),
+        SettingSpec(
+            "visits.minutes_manager",
+            int,
+            15,
+            _l("Minutes a consultation with the head of the office is booked for (004 §8.4: 15)"),
+            5,
+            120,
+        ),
+        SettingSpec(
+            "visits.home_notice_days",
+            int,
+            10,
+            _l(
+                "A home visit's date, time window and visitor are told this many days ahead (004 T4)"
+            ),
+            1,
+            30,
+        ),
+        SettingSpec(
+            "visits.wait_target_minutes",
+            int,
+            30,
+            _l("Visitors should be called within this many minutes of arriving (003)"),
+            5,
+            240,
+        ),
     ]
 }
 
@@ -359,6 +433,7 @@ GROUPS = {
     "notify": _l("Notifications"),
     "security": _l("Security"),
     "appeals": _l("Appeals"),
+    "visits": _l("Office visits"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2

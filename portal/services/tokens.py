@@ -29,6 +29,7 @@ LINKS = {
         LinkKind("invite", "organisations.accept", _l("invitation link")),
         LinkKind("unlock", "auth.unlock", _l("sign-in unlock link")),
         LinkKind("appeal", "appeals.follow", _l("link to follow the appeal")),
+        LinkKind("visit", "visits.manage", _l("link to move or cancel a visit")),
     ]
 }
 

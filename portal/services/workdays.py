@@ -121,6 +121,15 @@ class Calendar:
             day += timedelta(days=1)
         return day
 
+    def is_holiday(self, day: date) -> bool:
+        """Off for more than being a Saturday or Sunday: a public holiday, a day off a
+        decree moved, or a day administrators made one. An office open on Saturdays is
+        shut on such a Saturday, and on such a weekday."""
+        _check(day)
+        if day.weekday() < 5:
+            return not self.is_working_day(day)
+        return self.overrides.get(day) is False or day in _package_calendar(day.year)
+
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``-th working day after ``day`` (before it when ``n`` is negative); ``day``
         itself need not be a working day. ``n == 0`` is ``next_working_day(day)``."""

@@ -23,7 +23,7 @@ through ``earliest_send_time``. The caller commits.
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale
@@ -36,17 +36,20 @@ from portal.models import (
     Account,
     AccountLink,
     Bill,
+    Booking,
+    BookingStatus,
     Channel,
     MessageStatus,
     Meter,
     MeterStatus,
+    Office,
     OutboxMessage,
     Reading,
     User,
 )
 from portal.services import debt, readings, settings
 from portal.services.appeals import escalation
-from portal.services.clock import local_now, local_today, utcnow
+from portal.services.clock import local_now, local_today, supplier_zone, utcnow
 from portal.services.months import iso, period_of
 from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
 
@@ -234,6 +237,39 @@ def _verification_overdue(session: Session, today: date, channel: Channel):
     return _meters("verification_overdue", channel, Meter.verification_due < today)
 
 
+def _visit_tomorrow(session: Session, today: date, channel: Channel):
+    """Booked visits of tomorrow (the supplier's day), to their customers (004 §8.4)."""
+    zone = supplier_zone()
+    first = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(UTC)
+    last = datetime.combine(today + timedelta(days=2), time(0), zone).astimezone(UTC)
+    key = _key("visit_reminder", Booking.id, Booking.code, "user", User.id, channel.value)
+    return (
+        select(
+            User.id.label("user_id"),
+            _address(channel).label("recipient"),
+            User.language.label("language"),
+            key.label("dedup_key"),
+            Booking.id.label("booking_id"),
+            Booking.code.label("code"),
+            Booking.starts_at.label("starts_at"),
+            Booking.service.label("service"),
+            Office.name.label("name"),
+            Office.address.label("address"),
+            Office.phones.label("phones"),
+            Office.timezone.label("zone"),
+        )
+        .join(Booking, Booking.user_id == User.id)
+        .join(Office, Office.id == Booking.office_id)
+        .where(
+            _reachable(channel),
+            Booking.status == BookingStatus.BOOKED,
+            Booking.starts_at >= first,
+            Booking.starts_at < last,
+            ~exists().where(OutboxMessage.dedup_key == key),
+        )
+    )
+
+
 # --- texts --------------------------------------------------------------------------------
 
 
@@ -275,6 +311,21 @@ def _bill_context(row) -> dict:
             "bills.show", account_id=row.account_id, year=row.period.year, month=row.period.month
         ),
     }
+
+
+def _visit_context(row) -> dict:
+    from portal.services.visit_letters import letter_values
+
+    return letter_values(
+        booking_id=row.booking_id,
+        code=row.code,
+        starts_at=row.starts_at,
+        service=row.service,
+        name=row.name,
+        address=row.address,
+        phones=row.phones,
+        zone=row.zone,
+    )
 
 
 def _meter_context(row) -> dict:
@@ -337,6 +388,14 @@ RULES = {
             escalation.overdue,
             escalation.context,
             lambda values: _("Appeal %(number)s is overdue", number=values["number"]),
+        ),
+        Rule(
+            "visit_reminder",
+            _visit_tomorrow,
+            _visit_context,
+            lambda values: _(
+                "Reminder: your visit to the office tomorrow, %(when)s", when=values["when"]
+            ),
         ),
     ]
 }
