@@ -81,8 +81,30 @@ SPECS = {
         SettingSpec(
             "billing.average_months",
             int,
+            6,
+            _l(
+                "A missing reading is charged by the monthly average of the readings of this many months before the last one (ПП 354 п. 59)"
+            ),
+            1,
+            36,
+        ),
+        SettingSpec(
+            "billing.average_min_months",
+            int,
             3,
-            _l("Bill by the average of up to this many months"),
+            _l(
+                "The average needs readings spanning at least this many months (a meter that worked less is charged by the norm)"
+            ),
+            1,
+            36,
+        ),
+        SettingSpec(
+            "billing.average_max_periods",
+            int,
+            3,
+            _l(
+                "Charge by the average for at most this many months in a row, then by the norm (ПП 354 п. 60)"
+            ),
             1,
             12,
         ),
@@ -271,6 +293,13 @@ RULES = (
         _l("The window cannot open after it closes: its last day is the %(other)s."),
         _l("The window cannot close before it opens: its first day is the %(other)s."),
         True,
+    ),
+    Bound(
+        "billing.average_min_months",
+        "billing.average_months",
+        False,
+        _l("The average cannot need more months than it is taken over: %(other)s."),
+        _l("The average cannot be taken over fewer months than it needs: %(other)s."),
     ),
     Bound(
         "billing.issue_day_population",

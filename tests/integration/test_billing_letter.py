@@ -306,8 +306,8 @@ def test_customer_and_operator_readings_of_a_lapsed_meter_are_refused(app, db_se
 
 def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(app, db_session):
     """ПП 354 п. 81(12), 59, 60: the meter due by 5 October is out of service from the 6th;
-    its accepted reading of 20 October (300 kWh) is not used. By the average of July–
-    September (90 + 120 + 150) / 3 = 120 kWh × 5.50 = 660.00. A meter lapsed on 30
+    its accepted reading of 20 October (300 kWh) is not used. By the average over June–
+    September (90 + 120 + 150) / 3 months = 120 kWh × 5.50 = 660.00. A meter lapsed on 30
     September with a reading this month but none earlier: by the norm, 2 residents × 100 kWh
     = 200 × 5.50 = 1100.00."""
     db_session.add_all([tariff("electricity", "total", "5.50"), norm("electricity", "100")])
@@ -315,7 +315,7 @@ def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(ap
     meter = factories.make_meter(
         db_session, averaged, zones=1, serial_number="LAPSED-1", verification_due=date(2026, 10, 5)
     )
-    for month, consumption in ((7, "90"), (8, "120"), (9, "150")):
+    for month, consumption in ((6, "80"), (7, "90"), (8, "120"), (9, "150")):
         accepted(db_session, meter, "total", consumption, period=date(2026, month, 1))
     accepted(db_session, meter, "total", "300")
     normed = factories.make_account(db_session)
