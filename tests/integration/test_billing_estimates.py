@@ -83,7 +83,9 @@ def meter_read_to_september(db_session, priced):
     return account, meter
 
 
-def test_p59_two_months_without_reading_are_estimated_per_meter(db_session, meter_read_to_september):
+def test_p59_two_months_without_reading_are_estimated_per_meter(
+    db_session, meter_read_to_september
+):
     """ПП 354 п. 59: October and November by the average, 120 kWh × 5.50 = 660.00 each,
     each recorded as an estimate of the meter, never as a reading."""
     account, meter = meter_read_to_september
