@@ -293,7 +293,10 @@ def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule,
             spans.c.meter_id,
             spans.c.service,
             spans.c.zone,
-            (func.sum(later.consumption) * literal(1.0) / span).label("volume"),
+            # × 1.0: SQLite keeps whole volumes as integers and would divide them as such.
+            (func.sum(later.consumption) * literal(Decimal("1.0"), Numeric(2, 1)) / span).label(
+                "volume"
+            ),
             cast(span, Numeric(10, 2)).label("basis"),
         )
         .join(later, and_(later.meter_id == spans.c.meter_id, later.zone == spans.c.zone))
