@@ -5,7 +5,6 @@ and its opening is the previous bill's closing. Payments are counted in the firs
 closed after their date, so a registry imported late is never lost.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -33,13 +32,20 @@ from portal.services.clock import utcnow
 from portal.services.errors import DomainError
 from portal.services.months import add_months, month_end
 from portal.services.numbers import money
-from portal.services.penalties import Debt, KeyRates, NoKeyRate, Scheme, penalty_days
+from portal.services.penalties import (
+    Debt,
+    KeyRates,
+    NoKeyRate,
+    Scheme,
+    penalty_days,
+    two_stages,
+)
 
 ZERO = Decimal("0.00")
 
 
 def penalty_scheme(session: Session) -> Scheme:
-    return Scheme(
+    return two_stages(
         free_days=settings.get(session, "penalties.free_days"),
         high_from_day=settings.get(session, "penalties.high_from_day"),
         low_divisor=settings.get(session, "penalties.low_divisor"),
@@ -90,6 +96,36 @@ def _debtors(session: Session, period: date) -> list[int]:
     )
 
 
+@dataclass
+class _Owed:
+    """An account's debts (bills with a charge) and what pays them: payments, and credits
+    (bills whose charges are negative: a recalculation in the customer's favour), each as
+    a payment on its day — the one rule the debt ageing follows too: oldest debt first."""
+
+    debts: list[Debt]
+    payments: list[tuple[date, Decimal]]
+
+
+def _owed(session: Session, debtors: list[int], period: date) -> dict[int, _Owed]:
+    owed = {account_id: _Owed([], []) for account_id in debtors}
+    for account_id, amount, due_on, issued_on in session.execute(
+        select(Bill.account_id, Bill.charges_total, Bill.due_on, Bill.issued_on).where(
+            Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total != 0
+        )
+    ):
+        if amount > 0:
+            owed[account_id].debts.append(Debt(amount, due_on))
+        else:
+            owed[account_id].payments.append((issued_on, -amount))
+    for account_id, paid_on, amount in session.execute(
+        select(Payment.account_id, Payment.paid_on, Payment.amount).where(
+            Payment.account_id.in_(debtors), Payment.paid_on <= month_end(period)
+        )
+    ):
+        owed[account_id].payments.append((paid_on, amount))
+    return owed
+
+
 def compute_penalties(session: Session, period: date) -> int:
     """Replace the period's penalty rows; returns how many accounts owe a penalty."""
     session.execute(delete(Penalty).where(Penalty.period == period))
@@ -97,38 +133,29 @@ def compute_penalties(session: Session, period: date) -> int:
     if not debtors:
         return 0
     rates, scheme, end = key_rates(session), penalty_scheme(session), month_end(period)
-    debts: dict[int, list[Debt]] = defaultdict(list)
-    for account_id, amount, due_on in session.execute(
-        select(Bill.account_id, Bill.charges_total, Bill.due_on)
-        .where(Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total > 0)
-        .order_by(Bill.due_on)
-    ):
-        debts[account_id].append(Debt(amount, due_on))
-    payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
-    for account_id, paid_on, amount in session.execute(
-        select(Payment.account_id, Payment.paid_on, Payment.amount).where(
-            Payment.account_id.in_(debtors), Payment.paid_on <= end
-        )
-    ):
-        payments[account_id].append((paid_on, amount))
+    each_day = bool(settings.get(session, "penalties.rate_each_day"))
     rows = []
-    for account_id in debtors:
+    for account_id, owed in _owed(session, debtors, period).items():
         days = _penalty_days(
-            _net_before(debts[account_id], payments[account_id], period),
-            [(d, a) for d, a in payments[account_id] if d >= period],
+            _net_before(owed.debts, owed.payments, period),
+            [(d, a) for d, a in owed.payments if d >= period],
             period,
             end,
             rates,
             scheme,
+            each_day,
         )
-        amount = money(sum((d.amount for d in days), Decimal(0)))
+        details = _summary(days)
+        # The total is the sum of the rows the bill shows, each rounded half-up: they add up
+        # to it exactly.
+        amount = sum((Decimal(row["amount"]) for row in details), ZERO)
         if amount > 0:
             rows.append(
                 {
                     "account_id": account_id,
                     "period": period,
                     "amount": amount,
-                    "details": _summary(days),
+                    "details": details,
                     "created_at": utcnow(),
                 }
             )
@@ -137,10 +164,12 @@ def compute_penalties(session: Session, period: date) -> int:
     return len(rows)
 
 
-def _penalty_days(debts, payments, start: date, end: date, rates: KeyRates, scheme: Scheme):
+def _penalty_days(
+    debts, payments, start: date, end: date, rates: KeyRates, scheme: Scheme, each_day
+):
     """``penalty_days``, or a refusal naming the first day the key-rate table misses."""
     try:
-        return penalty_days(debts, payments, start, end, rates, scheme)
+        return penalty_days(debts, payments, start, end, rates, scheme, each_day)
     except NoKeyRate as missing:
         raise DomainError(
             _(

@@ -153,6 +153,16 @@ SPECS = {
             10000,
         ),
         SettingSpec(
+            "penalties.rate_each_day",
+            int,
+            0,
+            _l(
+                "Key rate of penalties: 0 is the rate on the day of payment, or of the calculation while unpaid (ЖК РФ ст. 155 п. 14); 1 is each day's rate"
+            ),
+            0,
+            1,
+        ),
+        SettingSpec(
             "debt.warning_lead_days",
             int,
             20,
