@@ -8,6 +8,8 @@ Create Date: 2026-12-02 00:50:00
 from alembic import op
 import sqlalchemy as sa
 
+import portal.models.base
+
 
 # revision identifiers, used by Alembic.
 revision = 'd3c4e5f6a733'
@@ -17,6 +19,16 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('key_rate_caps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_to', sa.Date(), nullable=False),
+    sa.Column('percent', sa.Numeric(precision=6, scale=2), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_key_rate_caps_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_key_rate_caps'))
+    )
     op.create_table('estimated_volumes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -53,3 +65,4 @@ def downgrade():
         batch_op.drop_index('ix_estimated_volumes_meter_open')
 
     op.drop_table('estimated_volumes')
+    op.drop_table('key_rate_caps')

@@ -114,6 +114,19 @@ class KeyRate(CreatedAtMixin, Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
+class KeyRateCap(CreatedAtMixin, Base):
+    """A cap on the key rate penalties take, over dates (government decrees have capped it
+    for some periods): a rate taken on a day of the cap is at most ``percent``."""
+
+    __tablename__ = "key_rate_caps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)  # inclusive
+    percent: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
 class BillingPeriod(Base):
     """A calendar month of billing: draft while it may be re-run, closed once frozen."""
 

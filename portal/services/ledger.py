@@ -21,6 +21,7 @@ from portal.models import (
     Category,
     Charge,
     KeyRate,
+    KeyRateCap,
     Payment,
     Penalty,
     PeriodStatus,
@@ -57,7 +58,10 @@ def key_rates(session: Session) -> KeyRates:
     table = [(row.valid_from, row.percent) for row in session.scalars(select(KeyRate))]
     if not table:
         raise DomainError(_("Enter the key rate table before penalties can be charged."))
-    return KeyRates(table)
+    caps = [
+        (row.valid_from, row.valid_to, row.percent) for row in session.scalars(select(KeyRateCap))
+    ]
+    return KeyRates(table, caps)
 
 
 def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:

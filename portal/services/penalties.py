@@ -67,17 +67,23 @@ class NoKeyRate(ValueError):
 
 
 class KeyRates:
-    """The key rate in force on a day, from a dated table of (valid_from, percent)."""
+    """The key rate in force on a day, from a dated table of (valid_from, percent), at most
+    the cap in force that day, from (valid_from, valid_to, percent) ranges."""
 
-    def __init__(self, table: list[tuple[date, Decimal]]):
+    def __init__(self, table: list[tuple[date, Decimal]], caps=()):
         self._table = sorted(table)
         self._starts = [start for start, _percent in self._table]
+        self._caps = list(caps)
 
     def on(self, day: date) -> Decimal:
         index = bisect_right(self._starts, day) - 1
         if index < 0:
             raise NoKeyRate(day)
-        return self._table[index][1]
+        percent = self._table[index][1]
+        for first, last, cap in self._caps:
+            if first <= day <= last:
+                percent = min(percent, cap)
+        return percent
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,18 @@ def test_no_penalty_accrues_on_a_kopeck_that_is_not_overdue(debt_specs, payment_
         )
         assert base <= overdue
         assert base <= max(owed_then - paid_before, Decimal(0))
+
+
+def test_art_155_p14_a_cap_on_the_rate_applies_on_its_days():
+    """A decree caps the rate at 9.5 % through February: 300.00 due 1 January, unpaid, 10–20
+    February (11 days at 1/300) at min(30 %, 9.5 %): 11 × 300 × 0.095 / 300 = 1.045 →
+    1.05 (half-up). From 1 March the cap is over: 30 % again."""
+    capped = KeyRates(
+        [(date(2020, 1, 1), Decimal("15")), (date(2026, 2, 15), Decimal("30"))],
+        [(date(2026, 2, 1), date(2026, 2, 28), Decimal("9.5"))],
+    )
+    debts = [Debt(Decimal("300.00"), date(2026, 1, 1))]
+    days = penalties.penalty_days(debts, [], date(2026, 2, 10), date(2026, 2, 20), capped, SCHEME)
+    assert total(days) == Decimal("1.05")
+    assert capped.on(date(2026, 3, 1)) == Decimal("30")
+    assert capped.on(date(2026, 2, 10)) == Decimal("9.5")
