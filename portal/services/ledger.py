@@ -65,25 +65,25 @@ def key_rates(session: Session) -> KeyRates:
 
 
 def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
-    """(issued on, due on) per customer category for the bill of ``period``.
+    """(issued on, due on) per customer category for the bill of ``period``: households and
+    legal entities each have their issue day and due day (settings).
 
     A due day that falls on a non-working day moves to the next working day (Civil Code
     art. 193), exceptions administrators keep in the work calendar included, and
     penalties count from the moved date.
     """
     following = add_months(period, 1)
-    due = workdays.calendar(session).next_working_day(
-        following.replace(day=settings.get(session, "billing.due_day"))
-    )
+    calendar = workdays.calendar(session)
+    days = {
+        Category.POPULATION: ("billing.issue_day_population", "billing.due_day"),
+        Category.OTHERS: ("billing.issue_day_others", "billing.due_day_others"),
+    }
     return {
-        Category.POPULATION: (
-            following.replace(day=settings.get(session, "billing.issue_day_population")),
-            due,
-        ),
-        Category.OTHERS: (
-            following.replace(day=settings.get(session, "billing.issue_day_others")),
-            due,
-        ),
+        category: (
+            following.replace(day=settings.get(session, issue_key)),
+            calendar.next_working_day(following.replace(day=settings.get(session, due_key))),
+        )
+        for category, (issue_key, due_key) in days.items()
     }
 
 

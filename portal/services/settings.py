@@ -125,7 +125,22 @@ SPECS = {
             28,
         ),
         SettingSpec(
-            "billing.due_day", int, 10, _l("Payment is due by this day of the next month"), 1, 28
+            "billing.due_day",
+            int,
+            10,
+            _l("Households' payment is due by this day of the next month (ЖК РФ ст. 155 п. 1)"),
+            1,
+            28,
+        ),
+        SettingSpec(
+            "billing.due_day_others",
+            int,
+            10,
+            _l(
+                "Legal entities' payment is due by this day of the next month (as the contract says)"
+            ),
+            1,
+            28,
         ),
         SettingSpec("penalties.free_days", int, 30, _l("Days of delay without penalty"), 0, 365),
         SettingSpec(
@@ -321,7 +336,7 @@ RULES = (
     ),
     Bound(
         "billing.issue_day_others",
-        "billing.due_day",
+        "billing.due_day_others",
         False,
         _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
         _l("Payment cannot be due before legal entities' bills are issued, on the %(other)s."),
