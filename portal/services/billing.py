@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.models import (
@@ -272,42 +272,53 @@ def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule,
             for k in range(1, rule.max_periods + 1)
         ),
     )
-    first = aliased(Reading)
-    spans = (
-        select(last, func.min(first.period).label("first_period"))
-        .join(first, and_(first.meter_id == last.c.meter_id, first.zone == last.c.zone))
-        .join(Meter, Meter.id == first.meter_id)
-        .where(
-            first.period >= window_start,
-            first.period <= last.c.last_period,
-            _actual_in_service(first),
+    # One pass over the readings of the months any span can reach (a literal range, so the
+    # period index serves it), each row knowing its span's first period.
+    spanned = (
+        select(
+            last,
+            Reading.period,
+            Reading.consumption,
+            func.min(Reading.period)
+            .over(partition_by=(last.c.meter_id, last.c.zone))
+            .label("first_period"),
         )
-        .group_by(*last.c)
-        .cte("spans")
+        .join(Reading, and_(Reading.meter_id == last.c.meter_id, Reading.zone == last.c.zone))
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(
+            Reading.period.between(
+                add_months(period, -rule.max_periods - rule.months), add_months(period, -1)
+            ),
+            Reading.period >= window_start,
+            Reading.period <= last.c.last_period,
+            _actual_in_service(Reading),
+        )
+        .subquery("spanned")
     )
-    span = _month_number(spans.c.last_period) - _month_number(spans.c.first_period)
-    later = aliased(Reading)
+    span = _month_number(spanned.c.last_period) - _month_number(spanned.c.first_period)
+    after_first = case(
+        (spanned.c.period > spanned.c.first_period, spanned.c.consumption), else_=None
+    )
     return (
         select(
-            spans.c.account_id,
-            spans.c.meter_id,
-            spans.c.service,
-            spans.c.zone,
+            spanned.c.account_id,
+            spanned.c.meter_id,
+            spanned.c.service,
+            spanned.c.zone,
             # × 1.0: SQLite keeps whole volumes as integers and would divide them as such.
-            (func.sum(later.consumption) * literal(Decimal("1.0"), Numeric(2, 1)) / span).label(
-                "volume"
-            ),
+            (func.sum(after_first) * literal(Decimal("1.0"), Numeric(2, 1)) / span).label("volume"),
             cast(span, Numeric(10, 2)).label("basis"),
         )
-        .join(later, and_(later.meter_id == spans.c.meter_id, later.zone == spans.c.zone))
-        .join(Meter, Meter.id == later.meter_id)
-        .where(
-            later.period > spans.c.first_period,
-            later.period <= spans.c.last_period,
-            _actual_accepted(later),
-            span >= rule.min_months,
+        .where(span >= rule.min_months)
+        .group_by(
+            spanned.c.account_id,
+            spanned.c.meter_id,
+            spanned.c.service,
+            spanned.c.zone,
+            spanned.c.first_period,
+            spanned.c.last_period,
         )
-        .group_by(*spans.c)
+        .having(func.count(after_first) > 0)
     )
 
 
