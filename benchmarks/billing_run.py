@@ -71,22 +71,24 @@ def _missed_months(rng) -> set:
     return set()
 
 
-def generate(accounts: int, seed: int = 7):
-    """Rows for every table, as tuples, in insertion order."""
+TABLES = (
+    "customers",
+    "premises",
+    "accounts",
+    "account_services",
+    "meters",
+    "readings",
+    "estimated_volumes",
+)
+BATCH_ACCOUNTS = 50_000  # generated and loaded at a time: a million at once needs ~10 GB
+
+
+def generate(accounts: int, seed: int = 7, batch: int = BATCH_ACCOUNTS):
+    """Rows for every table, as tuples, in insertion order: one dict of tables per batch of
+    accounts (the same rows whatever the batch size)."""
     rng = random.Random(seed)
-    tables = {
-        name: []
-        for name in (
-            "customers",
-            "premises",
-            "accounts",
-            "account_services",
-            "meters",
-            "readings",
-            "estimated_volumes",
-        )
-    }
-    meter_id = reading_id = estimate_id = 0
+    tables = {name: [] for name in TABLES}
+    meter_id = reading_id = estimate_id = service_id = 0
     for n in range(1, accounts + 1):
         tables["customers"].append(
             (n, "person", f"Абонент {n}", False, False, "2020-01-01 00:00:00")
@@ -105,9 +107,8 @@ def generate(accounts: int, seed: int = 7):
         )
         services = ["electricity", "cold_water"] + (["heat"] if n % 3 == 0 else [])
         for service in services:
-            tables["account_services"].append(
-                (len(tables["account_services"]) + 1, n, service, "2020-01-01")
-            )
+            service_id += 1
+            tables["account_services"].append((service_id, n, service, "2020-01-01"))
         for service in services:
             if service == "heat" or rng.random() < 0.1:
                 continue  # no meter: billed by norm
@@ -167,7 +168,9 @@ def generate(accounts: int, seed: int = 7):
                         )
                     )
                     owed = Decimal(0)
-    return tables
+        if n % batch == 0 or n == accounts:
+            yield tables
+            tables = {name: [] for name in TABLES}
 
 
 COLUMNS = {
@@ -181,9 +184,22 @@ COLUMNS = {
 }
 
 
-def load(engine, tables) -> None:
+def load(engine, batches) -> int:
+    """Every batch of rows into its tables, then the tariffs and norms; returns how many
+    readings were loaded."""
+    readings = 0
+    for tables in batches:
+        _load_rows(engine, tables)
+        readings += len(tables["readings"])
+    _load_prices(engine)
+    return readings
+
+
+def _load_rows(engine, tables) -> None:
     with engine.begin() as connection:
         for name, rows in tables.items():
+            if not rows:
+                continue
             if engine.dialect.name == "postgresql":
                 # Loading only: the generated rows are consistent, so skip per-row FK checks.
                 connection.execute(text("SET LOCAL session_replication_role = replica"))
@@ -196,6 +212,10 @@ def load(engine, tables) -> None:
                 connection.connection.driver_connection.executemany(
                     f"INSERT INTO {name} ({COLUMNS[name]}) VALUES ({marks})", rows
                 )
+
+
+def _load_prices(engine) -> None:
+    with engine.begin() as connection:
         for n, (service, zone, category, rate) in enumerate(TARIFFS, 1):
             connection.execute(
                 text(
@@ -344,11 +364,10 @@ def bench(url: str, accounts: int) -> dict:
     with app.app_context():
         db.create_all()
         started = time.perf_counter()
-        tables = generate(accounts)
-        load(engine, tables)
+        readings = load(engine, generate(accounts))
         prepared = time.perf_counter() - started
         print(
-            f"  {engine.dialect.name}: {accounts} accounts, {len(tables['readings'])} readings generated and loaded in {prepared:.1f} s",
+            f"  {engine.dialect.name}: {accounts} accounts, {readings} readings generated and loaded in {prepared:.1f} s",
             flush=True,
         )
 
