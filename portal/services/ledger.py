@@ -31,7 +31,7 @@ from portal.services import settings, workdays
 from portal.services.billing import get_or_create_period
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError
-from portal.services.months import add_months, month_end
+from portal.services.months import add_months, month_end, period_of
 from portal.services.numbers import money
 from portal.services.penalties import (
     Debt,
@@ -90,14 +90,13 @@ def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
 # --- penalties ------------------------------------------------------------------------
 
 
-def _debtors(session: Session, period: date) -> list[int]:
+def _debtors(session: Session, period: date, among: list[int] | None = None) -> list[int]:
     """Accounts whose last closed bill before the period still shows a debt."""
     previous = add_months(period, -1)
-    return list(
-        session.scalars(
-            select(Bill.account_id).where(Bill.period == previous, Bill.closing_balance > 0)
-        )
-    )
+    query = select(Bill.account_id).where(Bill.period == previous, Bill.closing_balance > 0)
+    if among is not None:
+        query = query.where(Bill.account_id.in_(among))
+    return list(session.scalars(query))
 
 
 @dataclass
@@ -110,7 +109,9 @@ class _Owed:
     payments: list[tuple[date, Decimal]]
 
 
-def _owed(session: Session, debtors: list[int], period: date) -> dict[int, _Owed]:
+def _owed(session: Session, debtors: list[int], period: date, known_by=None) -> dict[int, _Owed]:
+    """Per account, its debts before the period and what paid them by the period's end;
+    with ``known_by``, only the payments the portal had received by then."""
     owed = {account_id: _Owed([], []) for account_id in debtors}
     for account_id, amount, due_on, issued_on in session.execute(
         select(Bill.account_id, Bill.charges_total, Bill.due_on, Bill.issued_on).where(
@@ -121,51 +122,118 @@ def _owed(session: Session, debtors: list[int], period: date) -> dict[int, _Owed
             owed[account_id].debts.append(Debt(amount, due_on))
         else:
             owed[account_id].payments.append((issued_on, -amount))
-    for account_id, paid_on, amount in session.execute(
-        select(Payment.account_id, Payment.paid_on, Payment.amount).where(
-            Payment.account_id.in_(debtors), Payment.paid_on <= month_end(period)
-        )
-    ):
+    payments = select(Payment.account_id, Payment.paid_on, Payment.amount).where(
+        Payment.account_id.in_(debtors), Payment.paid_on <= month_end(period)
+    )
+    if known_by is not None:
+        payments = payments.where(Payment.created_at <= known_by)
+    for account_id, paid_on, amount in session.execute(payments):
         owed[account_id].payments.append((paid_on, amount))
     return owed
 
 
+@dataclass(frozen=True)
+class _Rules:
+    rates: KeyRates
+    scheme: Scheme
+    each_day: bool
+
+
+def _rules(session: Session) -> _Rules:
+    return _Rules(
+        key_rates(session),
+        penalty_scheme(session),
+        bool(settings.get(session, "penalties.rate_each_day")),
+    )
+
+
+def _details_of(owed: _Owed, period: date, rules: _Rules) -> list[dict]:
+    """The period's penalty rows of one account, each rounded half-up."""
+    days = _penalty_days(
+        _net_before(owed.debts, owed.payments, period),
+        [(d, a) for d, a in owed.payments if d >= period],
+        period,
+        month_end(period),
+        rules.rates,
+        rules.scheme,
+        rules.each_day,
+    )
+    return _summary(days)
+
+
+def _total(details: list[dict]) -> Decimal:
+    """The sum of the rows the bill shows, each rounded half-up: they add up to it exactly."""
+    return sum((Decimal(row["amount"]) for row in details), ZERO)
+
+
 def compute_penalties(session: Session, period: date) -> int:
-    """Replace the period's penalty rows; returns how many accounts owe a penalty."""
+    """Replace the period's penalty rows; returns how many accounts have one (a penalty, or
+    a correction of an earlier one)."""
     session.execute(delete(Penalty).where(Penalty.period == period))
     debtors = _debtors(session, period)
-    if not debtors:
+    corrections = late_payment_corrections(session, period)
+    if not debtors and not corrections:
         return 0
-    rates, scheme, end = key_rates(session), penalty_scheme(session), month_end(period)
-    each_day = bool(settings.get(session, "penalties.rate_each_day"))
-    rows = []
-    for account_id, owed in _owed(session, debtors, period).items():
-        days = _penalty_days(
-            _net_before(owed.debts, owed.payments, period),
-            [(d, a) for d, a in owed.payments if d >= period],
-            period,
-            end,
-            rates,
-            scheme,
-            each_day,
-        )
-        details = _summary(days)
-        # The total is the sum of the rows the bill shows, each rounded half-up: they add up
-        # to it exactly.
-        amount = sum((Decimal(row["amount"]) for row in details), ZERO)
-        if amount > 0:
-            rows.append(
-                {
-                    "account_id": account_id,
-                    "period": period,
-                    "amount": amount,
-                    "details": details,
-                    "created_at": utcnow(),
-                }
-            )
+    rules = _rules(session)
+    details = {
+        account_id: _details_of(owed, period, rules)
+        for account_id, owed in _owed(session, debtors, period).items()
+    }
+    for account_id, rows in corrections.items():
+        details.setdefault(account_id, []).extend(rows)
+    rows = [
+        {
+            "account_id": account_id,
+            "period": period,
+            "amount": _total(found),
+            "details": found,
+            "created_at": utcnow(),
+        }
+        for account_id, found in details.items()
+        if _total(found) != 0
+    ]
     if rows:
         session.execute(insert(Penalty), rows)
     return len(rows)
+
+
+def late_payment_corrections(session: Session, period: date) -> dict[int, list[dict]]:
+    """Correction rows for the penalties of closed periods that a payment received since
+    the previous period closed, but dated in or before it, would have lowered: penalties
+    follow the real payment dates (ЖК РФ ст. 155 п. 14), so the period's bill carries the
+    difference, one row per earlier month. A few accounts each month: one query each."""
+    previous = session.scalar(
+        select(BillingPeriod.closed_at).where(
+            BillingPeriod.period == add_months(period, -1),
+            BillingPeriod.status == PeriodStatus.CLOSED,
+        )
+    )
+    if previous is None:
+        return {}
+    late = session.execute(
+        select(Payment.account_id, func.min(Payment.paid_on))
+        .where(Payment.paid_on < period, Payment.created_at > previous)
+        .group_by(Payment.account_id)
+    ).all()
+    if not late:
+        return {}
+    rules = _rules(session)
+    corrections: dict[int, list[dict]] = {}
+    for account_id, first_paid in late:
+        month = period_of(first_paid)
+        while month < period:
+            if account_id in _debtors(session, month, [account_id]):
+                before = _owed(session, [account_id], month, known_by=previous)[account_id]
+                after = _owed(session, [account_id], month)[account_id]
+                change = _total(_details_of(after, month, rules)) - _total(
+                    _details_of(before, month, rules)
+                )
+                if change:
+                    corrections.setdefault(account_id, []).append(
+                        {"corrects": month.isoformat(), "amount": str(change)}
+                    )
+            month = add_months(month, 1)
+    return corrections
 
 
 def _penalty_days(

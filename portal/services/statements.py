@@ -188,12 +188,26 @@ class Statement:
         return sum((p.amount for p in self.payments), ZERO)
 
     @property
+    def penalty_corrections(self) -> list[dict]:
+        """Corrections of earlier months' penalties by a payment received late: the month
+        and the amount (negative: taken off)."""
+        if self.penalty is None:
+            return []
+        return [
+            {"month": date.fromisoformat(item["corrects"]), "amount": Decimal(item["amount"])}
+            for item in self.penalty.details or []
+            if "corrects" in item
+        ]
+
+    @property
     def penalty_details(self) -> list[dict]:
         """Per overdue debt and stage: due date, base, key rate, share, days, amount."""
         if self.penalty is None:
             return []
         rows = []
         for item in self.penalty.details or []:
+            if "corrects" in item:
+                continue
             rows.append(
                 {
                     "due_on": date.fromisoformat(item["due_on"]),

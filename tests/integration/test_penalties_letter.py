@@ -12,11 +12,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from portal.models import KeyRate, Penalty
-from portal.services import ledger, penalties, settings
+from portal.models import BillingPeriod, KeyRate, Penalty
+from portal.services import ledger, penalties, settings, statements
+from portal.services.clock import utcnow
 from portal.services.numbers import money
 from portal.services.penalties import Debt, KeyRates
 from tests import factories
+from tests.conftest import english_request
 
 APRIL = date(2026, 4, 1)
 RATES = KeyRates([(date(2020, 1, 1), Decimal("15")), (date(2026, 2, 15), Decimal("30"))])
@@ -153,3 +155,54 @@ def test_art_155_p14_a_cap_on_the_rate_applies_on_its_days():
     assert total(days) == Decimal("1.05")
     assert capped.on(date(2026, 3, 1)) == Decimal("30")
     assert capped.on(date(2026, 2, 10)) == Decimal("9.5")
+
+
+def test_art_155_p14_a_payment_imported_late_corrects_the_closed_months_penalty(app, db_session):
+    """December 2025's 1000.00 is due on 10 January 2026. March is closed (penalty: delay
+    days 50..80, 31 × 1000 × 0.16 / 300 = 16.5333… → 16.53) before the registry with a
+    payment of 1000.00 dated 15 March arrives. Penalties follow the real payment dates:
+    March should have been 15 days (1–15 March, the day of payment included) × 1000 × 0.16
+    / 300 = 8.00, so April's bill carries a correction of 8.00 − 16.53 = −8.53 (April
+    itself owes none: the debt was paid in March)."""
+    keyed(db_session)
+    account = factories.make_account(db_session)
+    factories.make_bills(
+        db_session, account, ["1000.00", "0.00", "0.00", "0.00"], first=date(2025, 12, 1)
+    )
+    march = date(2026, 3, 1)
+    ledger.compute_penalties(db_session, march)
+    assert db_session.scalar(select(Penalty.amount).where(Penalty.period == march)) == Decimal(
+        "16.53"
+    )
+    db_session.add(
+        BillingPeriod(period=march, status="closed", closed_at=utcnow() - timedelta(minutes=5))
+    )
+    factories.make_payment(db_session, account, date(2026, 3, 15), "1000.00")
+    ledger.compute_penalties(db_session, APRIL)
+    penalty = db_session.scalar(select(Penalty).where(Penalty.period == APRIL))
+    assert penalty.amount == Decimal("-8.53")
+    assert penalty.details == [{"corrects": "2026-03-01", "amount": "-8.53"}]
+    ledger.issue_bills(db_session, APRIL)
+    with english_request(app):
+        statement = statements.statement(db_session, account.id, APRIL)
+    assert statement.penalty_corrections == [{"month": march, "amount": Decimal("-8.53")}]
+    assert statement.penalty_details == []
+    assert statement.bill.penalties_total == Decimal("-8.53")
+
+
+def test_a_payment_known_at_the_close_corrects_nothing(db_session):
+    """The same payment, received before March closed: March's penalty already counted it,
+    April carries no correction and no penalty row."""
+    keyed(db_session)
+    account = factories.make_account(db_session)
+    factories.make_bills(
+        db_session, account, ["1000.00", "0.00", "0.00", "0.00"], first=date(2025, 12, 1)
+    )
+    factories.make_payment(db_session, account, date(2026, 3, 15), "1000.00")
+    db_session.add(
+        BillingPeriod(
+            period=date(2026, 3, 1), status="closed", closed_at=utcnow() + timedelta(minutes=5)
+        )
+    )
+    ledger.compute_penalties(db_session, APRIL)
+    assert db_session.scalar(select(Penalty).where(Penalty.period == APRIL)) is None
