@@ -16,7 +16,7 @@ from admin import bp
 from admin.access import staff_required
 from portal.extensions import db, htmx
 from portal.models import ChargeMethod, PeriodStatus, Zone
-from portal.services import billing_periods
+from portal.services import billing_periods, statements
 from portal.services.clock import local_today
 from portal.services.errors import DomainError
 from portal.services.months import iso, parse_period
@@ -180,6 +180,7 @@ def _period_page(period, recalculation_form: RecalculationForm | None = None):
     return render_template(
         "admin/billing/period.html",
         recalculations=billing_periods.recalculations(db.session, period),
+        estimates_taken_back=statements.estimates_taken_back,
         form=form,
         run_form=RunForm(formdata=None, period=iso(period)),
         **context,

@@ -226,11 +226,32 @@ def tariffs_norm_add(service: str):
 # --- key rates -------------------------------------------------------------------------------
 
 
-def _key_rates_page(form: KeyRateForm):
+class KeyRateCapForm(FlaskForm):
+    percent = StringField(
+        _l("Cap, % a year"),
+        validators=[
+            DataRequired(message=_l("Enter the cap.")),
+            Length(max=30),
+            rule_check(tariffs.parse_percent),
+        ],
+        description=_l("Penalties take the key rate, but at most this, on the days of the cap"),
+    )
+    valid_from = DateField(
+        _l("From"), validators=[DataRequired(message=_l("Enter the date the value starts on."))]
+    )
+    valid_to = DateField(
+        _l("To (inclusive)"),
+        validators=[DataRequired(message=_l("Enter the last day of the cap."))],
+    )
+
+
+def _key_rates_page(form: KeyRateForm, cap_form: KeyRateCapForm | None = None):
     return render_template(
         "admin/billing/key_rates.html",
         history=tariffs.key_rate_history(db.session),
+        caps=tariffs.key_rate_caps(db.session),
         form=form,
+        cap_form=cap_form or KeyRateCapForm(formdata=None, prefix="cap"),
         **_context(),
     )
 
@@ -254,3 +275,22 @@ def tariffs_key_rate_add():
         "admin.tariffs_key_rates",
     )
     return saved or _key_rates_page(form)
+
+
+@bp.post("/billing/key-rates/caps")
+@staff_required("billing.edit")
+def tariffs_key_rate_cap_add():
+    form = KeyRateCapForm(prefix="cap")
+    saved = _save_new_value(
+        form,
+        lambda **staff: tariffs.add_key_rate_cap(
+            db.session,
+            percent=form.percent.data,
+            valid_from=form.valid_from.data,
+            valid_to=form.valid_to.data,
+            **staff,
+        ),
+        _l("The cap on the key rate is saved: it is in force from %(date)s."),
+        "admin.tariffs_key_rates",
+    )
+    return saved or _key_rates_page(KeyRateForm(formdata=None), form)

@@ -9,7 +9,12 @@ billed by average; some accounts have no meters, so by norm), runs
 raw INSERT … SELECT written by hand that produces the same charges, checks both agree
 line by line in count and total, and prints seconds, accounts/s and the ratio.
 PostgreSQL: BENCH_DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres);
-a database ``bench_billing`` is created and dropped.
+a database (``--database``, default ``bench_billing``) is created and dropped.
+
+Since #9: some meters miss one, two or three months before the billed month and are read in
+it (their earlier estimates are in ``estimated_volumes``, as earlier runs left them), some
+miss five months (by the norm after three), and the average is the monthly consumption over
+the months the readings span; the run also writes estimates and settles them.
 """
 
 import argparse
@@ -52,14 +57,38 @@ NORMS = [
 ]
 
 
-def generate(accounts: int, seed: int = 7):
-    """Rows for every table, as tuples, in insertion order."""
+def _missed_months(rng) -> set:
+    """The months a meter sends no reading: none mostly; October (billed by the average);
+    one, two or three months before October, then read in October (the estimates of those
+    months taken back); or June to October (five months: by the norm after three)."""
+    draw = rng.random()
+    if draw < 0.15:
+        return {PERIOD}
+    if draw < 0.25:
+        return set(MONTHS[-1 - rng.randint(1, 3) : -1])
+    if draw < 0.27:
+        return set(MONTHS[-5:])
+    return set()
+
+
+TABLES = (
+    "customers",
+    "premises",
+    "accounts",
+    "account_services",
+    "meters",
+    "readings",
+    "estimated_volumes",
+)
+BATCH_ACCOUNTS = 50_000  # generated and loaded at a time: a million at once needs ~10 GB
+
+
+def generate(accounts: int, seed: int = 7, batch: int = BATCH_ACCOUNTS):
+    """Rows for every table, as tuples, in insertion order: one dict of tables per batch of
+    accounts (the same rows whatever the batch size)."""
     rng = random.Random(seed)
-    tables = {
-        name: []
-        for name in ("customers", "premises", "accounts", "account_services", "meters", "readings")
-    }
-    meter_id = reading_id = 0
+    tables = {name: [] for name in TABLES}
+    meter_id = reading_id = estimate_id = service_id = 0
     for n in range(1, accounts + 1):
         tables["customers"].append(
             (n, "person", f"Абонент {n}", False, False, "2020-01-01 00:00:00")
@@ -78,9 +107,8 @@ def generate(accounts: int, seed: int = 7):
         )
         services = ["electricity", "cold_water"] + (["heat"] if n % 3 == 0 else [])
         for service in services:
-            tables["account_services"].append(
-                (len(tables["account_services"]) + 1, n, service, "2020-01-01")
-            )
+            service_id += 1
+            tables["account_services"].append((service_id, n, service, "2020-01-01"))
         for service in services:
             if service == "heat" or rng.random() < 0.1:
                 continue  # no meter: billed by norm
@@ -104,18 +132,26 @@ def generate(accounts: int, seed: int = 7):
                     "2020-01-01 00:00:00",
                 )
             )
-            skips_october = rng.random() < 0.15  # billed by average
+            missed = _missed_months(rng)
             for zone in zones:
                 value = Decimal(rng.randint(100, 5000))
+                owed = Decimal(0)  # consumption of the missed months, read later
                 for month in MONTHS:
-                    if month == PERIOD and skips_october:
-                        continue
                     consumption = (
                         Decimal(rng.randint(50, 400))
                         if service == "electricity"
                         else Decimal(rng.randint(2, 15))
                     )
                     value += consumption
+                    if month in missed:
+                        owed += consumption
+                        if month < PERIOD:  # an earlier run charged it by estimate
+                            estimate_id += 1
+                            tables["estimated_volumes"].append(
+                                (estimate_id, n, meter_id, service, zone, month.isoformat())
+                                + ("average", str(consumption + 7), "6", None)
+                            )
+                        continue
                     reading_id += 1
                     tables["readings"].append(
                         (
@@ -125,13 +161,16 @@ def generate(accounts: int, seed: int = 7):
                             month.isoformat(),
                             month.replace(day=20).isoformat(),
                             str(value),
-                            str(consumption),
+                            str(consumption + owed),
                             "customer",
                             "accepted",
                             "2026-01-01 00:00:00",
                         )
                     )
-    return tables
+                    owed = Decimal(0)
+        if n % batch == 0 or n == accounts:
+            yield tables
+            tables = {name: [] for name in TABLES}
 
 
 COLUMNS = {
@@ -141,12 +180,26 @@ COLUMNS = {
     "account_services": "id, account_id, service, started_on",
     "meters": "id, account_id, service, serial_number, zones, whole_digits, fraction_digits, installed_on, verification_due, status, remote_read, created_at",
     "readings": "id, meter_id, zone, period, taken_on, value, consumption, source, status, created_at",
+    "estimated_volumes": "id, account_id, meter_id, service, zone, period, method, volume, basis, settled_in",
 }
 
 
-def load(engine, tables) -> None:
+def load(engine, batches) -> int:
+    """Every batch of rows into its tables, then the tariffs and norms; returns how many
+    readings were loaded."""
+    readings = 0
+    for tables in batches:
+        _load_rows(engine, tables)
+        readings += len(tables["readings"])
+    _load_prices(engine)
+    return readings
+
+
+def _load_rows(engine, tables) -> None:
     with engine.begin() as connection:
         for name, rows in tables.items():
+            if not rows:
+                continue
             if engine.dialect.name == "postgresql":
                 # Loading only: the generated rows are consistent, so skip per-row FK checks.
                 connection.execute(text("SET LOCAL session_replication_role = replica"))
@@ -159,6 +212,10 @@ def load(engine, tables) -> None:
                 connection.connection.driver_connection.executemany(
                     f"INSERT INTO {name} ({COLUMNS[name]}) VALUES ({marks})", rows
                 )
+
+
+def _load_prices(engine) -> None:
+    with engine.begin() as connection:
         for n, (service, zone, category, rate) in enumerate(TARIFFS, 1):
             connection.execute(
                 text(
@@ -188,30 +245,79 @@ def load(engine, tables) -> None:
             connection.execute(text("VACUUM ANALYZE"))
 
 
+def _dialect_sql(dialect: str) -> dict:
+    """The few expressions the two databases spell differently."""
+    if dialect == "sqlite":
+        return {
+            "nudge": " + 0.000000005",
+            "typed": "",
+            "months_back": lambda column, n: f"date({column}, '-{n} months')",
+            "month_number": lambda column: (
+                f"(CAST(strftime('%Y', {column}) AS INTEGER) * 12"
+                f" + CAST(strftime('%m', {column}) AS INTEGER))"
+            ),
+        }
+    return {
+        "nudge": "",
+        "typed": "DATE ",
+        "months_back": lambda column, n: f"CAST({column} - INTERVAL '{n} months' AS DATE)",
+        "month_number": lambda column: (
+            f"(extract(year FROM {column}) * 12 + extract(month FROM {column}))"
+        ),
+    }
+
+
 def raw_sql(dialect: str) -> str:
-    """The same charges in one hand-written INSERT … SELECT."""
-    nudge = " + 0.000000005" if dialect == "sqlite" else ""
+    """The same charges and recalculations in one hand-written INSERT … SELECT: by meter;
+    by the average of each meter zone over the readings of up to 6 months before its last
+    one (within 3 periods, spanning at least 3 months: ПП 354 п. 59, 60); by norm; and the
+    estimates of meters read this month taken back (п. 61)."""
+    spell = _dialect_sql(dialect)
+    nudge, span, typed = spell["nudge"], spell["month_number"], spell["typed"]
+    stamp = "'2026-11-01 00:00:00'" if dialect == "sqlite" else "TIMESTAMPTZ '2026-11-01 00:00:00Z'"
     p, p_end = PERIOD.isoformat(), months.month_end(PERIOD).isoformat()
     first, last = (
         months.add_months(PERIOD, -3).isoformat(),
         months.add_months(PERIOD, -1).isoformat(),
     )
+    window_first = months.add_months(PERIOD, -9).isoformat()
     actual = "('customer', 'operator', 'controller', 'remote')"
+    in_service = (
+        f"r.status = 'accepted' AND r.source IN {actual} AND r.taken_on <= m.verification_due"
+    )
     return f"""
     INSERT INTO charges_raw (account_id, period, service, zone, method, volume, tariff, amount, basis, created_at)
     WITH metered AS (
         SELECT m.account_id, m.service, r.zone, 'meter' AS method, sum(r.consumption) AS volume, CAST(NULL AS NUMERIC) AS basis
         FROM meters m JOIN readings r ON r.meter_id = m.id
-        WHERE r.period = '{p}' AND r.status = 'accepted' AND r.source IN {actual} AND r.consumption IS NOT NULL
+        WHERE r.period = '{p}' AND {in_service} AND r.consumption IS NOT NULL
         GROUP BY m.account_id, m.service, r.zone
     ), metered_services AS (SELECT DISTINCT account_id, service FROM metered),
-    averaged AS (
-        SELECT m.account_id, m.service, r.zone, 'average' AS method, sum(r.consumption) / (count(r.id) + 0.0) AS volume, CAST(count(r.id) AS NUMERIC) AS basis
+    last_read AS (
+        SELECT m.id AS meter_id, m.account_id, m.service, r.zone, max(r.period) AS last_period
         FROM meters m JOIN readings r ON r.meter_id = m.id
         LEFT JOIN metered_services ms ON ms.account_id = m.account_id AND ms.service = m.service
-        WHERE ms.account_id IS NULL AND m.status = 'active' AND r.period BETWEEN '{first}' AND '{last}'
-          AND r.status = 'accepted' AND r.source IN {actual} AND r.consumption IS NOT NULL
-        GROUP BY m.account_id, m.service, r.zone
+        WHERE ms.account_id IS NULL AND m.status = 'active' AND r.period BETWEEN '{first}' AND '{last}' AND {in_service}
+        GROUP BY m.id, m.account_id, m.service, r.zone
+    ), spanned AS (
+        SELECT l.meter_id, l.account_id, l.service, l.zone, l.last_period, r.period, r.consumption,
+               min(r.period) OVER (PARTITION BY l.meter_id, l.zone) AS first_period
+        FROM last_read l JOIN readings r ON r.meter_id = l.meter_id AND r.zone = l.zone
+        JOIN meters m ON m.id = r.meter_id
+        WHERE r.period BETWEEN '{window_first}' AND '{last}'
+          AND r.period >= {spell["months_back"]("l.last_period", 6)} AND r.period <= l.last_period AND {in_service}
+    ), meter_averages AS (
+        SELECT account_id, service, zone,
+               round(sum(CASE WHEN period > first_period THEN consumption END) * 1.0
+                     / ({span("last_period")} - {span("first_period")}), 4) AS volume,
+               {span("last_period")} - {span("first_period")} AS basis
+        FROM spanned
+        WHERE {span("last_period")} - {span("first_period")} >= 3
+        GROUP BY meter_id, account_id, service, zone, first_period, last_period
+        HAVING count(CASE WHEN period > first_period THEN consumption END) > 0
+    ), averaged AS (
+        SELECT account_id, service, zone, 'average' AS method, sum(volume) AS volume, CAST(max(basis) AS NUMERIC) AS basis
+        FROM meter_averages GROUP BY account_id, service, zone
     ), averaged_services AS (SELECT DISTINCT account_id, service FROM averaged),
     normed AS (
         SELECT s.account_id, s.service, 'total' AS zone, 'norm' AS method,
@@ -223,13 +329,32 @@ def raw_sql(dialect: str) -> str:
         LEFT JOIN metered_services ms ON ms.account_id = s.account_id AND ms.service = s.service
         LEFT JOIN averaged_services av ON av.account_id = s.account_id AND av.service = s.service
         WHERE ms.account_id IS NULL AND av.account_id IS NULL
-    ), volumes AS (SELECT * FROM metered UNION ALL SELECT * FROM averaged UNION ALL SELECT * FROM normed)
-    SELECT v.account_id, '{p}', v.service, v.zone, v.method, round(v.volume, 4), t.rate,
-           round(round(v.volume, 4) * t.rate{nudge}, 2), v.basis, '2026-11-01 00:00:00'
+    ), read_meters AS (
+        SELECT DISTINCT r.meter_id FROM readings r JOIN meters m ON m.id = r.meter_id
+        WHERE r.period = '{p}' AND {in_service} AND r.consumption IS NOT NULL
+    ), taken_back AS (
+        SELECT e.account_id, e.service, e.zone, round(sum(e.volume), 4) AS volume
+        FROM estimated_volumes e JOIN read_meters rm ON rm.meter_id = e.meter_id
+        -- open before the service's run, which settled them in this period
+        WHERE e.period < '{p}' AND (e.settled_in IS NULL OR e.settled_in = '{p}')
+        GROUP BY e.account_id, e.service, e.zone
+    ), volumes AS (
+        SELECT account_id, service, zone, method, round(volume, 4) AS volume, basis FROM metered
+        UNION ALL SELECT account_id, service, zone, method, round(volume, 4), basis FROM averaged
+        UNION ALL SELECT account_id, service, zone, method, round(volume, 4), basis FROM normed
+    )
+    SELECT v.account_id, {typed}'{p}', v.service, v.zone, v.method, v.volume, t.rate,
+           round(v.volume * t.rate{nudge}, 2), v.basis, {stamp}
     FROM volumes v JOIN accounts a ON a.id = v.account_id
     JOIN tariffs t ON t.service = v.service AND t.zone = v.zone AND t.category = a.category
          AND t.valid_from <= '{p}' AND (t.valid_to IS NULL OR t.valid_to >= '{p}')
     WHERE a.opened_on <= '{p_end}' AND (a.closed_on IS NULL OR a.closed_on >= '{p}')
+    UNION ALL
+    SELECT b.account_id, {typed}'{p}', b.service, b.zone, 'recalculation', -b.volume, t.rate,
+           -round(b.volume * t.rate{nudge}, 2), NULL, {stamp}
+    FROM taken_back b JOIN accounts a ON a.id = b.account_id
+    JOIN tariffs t ON t.service = b.service AND t.zone = b.zone AND t.category = a.category
+         AND t.valid_from <= '{p}' AND (t.valid_to IS NULL OR t.valid_to >= '{p}')
     """
 
 
@@ -239,11 +364,10 @@ def bench(url: str, accounts: int) -> dict:
     with app.app_context():
         db.create_all()
         started = time.perf_counter()
-        tables = generate(accounts)
-        load(engine, tables)
+        readings = load(engine, generate(accounts))
         prepared = time.perf_counter() - started
         print(
-            f"  {engine.dialect.name}: {accounts} accounts, {len(tables['readings'])} readings generated and loaded in {prepared:.1f} s",
+            f"  {engine.dialect.name}: {accounts} accounts, {readings} readings generated and loaded in {prepared:.1f} s",
             flush=True,
         )
 
@@ -300,6 +424,11 @@ def main() -> None:
     parser.add_argument(
         "--postgres", type=int, default=1_000_000, help="accounts on PostgreSQL (0 skips)"
     )
+    parser.add_argument(
+        "--database",
+        default="bench_billing",
+        help="the PostgreSQL database created and dropped for the run (one per engineer)",
+    )
     args = parser.parse_args()
     results = []
     if args.sqlite:
@@ -309,12 +438,12 @@ def main() -> None:
         server = os.environ.get(
             "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
         )
-        admin, url = postgres_database(server)
+        admin, url = postgres_database(server, args.database)
         try:
             results.append(bench(url, args.postgres))
         finally:
             with admin.connect() as connection:
-                connection.execute(text("DROP DATABASE IF EXISTS bench_billing WITH (FORCE)"))
+                connection.execute(text(f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)"))
     print()
     print(
         f"{'backend':<11}{'accounts':>10}{'lines':>10}{'run, s':>9}{'acc/s':>10}{'raw SQL, s':>12}{'ratio':>7}  same charges"

@@ -36,6 +36,16 @@ def as_ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
+def as_month_range(first: date, last: date) -> str:
+    """Months from ``first`` to ``last`` in running text: "October 2026", "October–November
+    2026", "December 2026–January 2027"."""
+    if (first.year, first.month) == (last.year, last.month):
+        return format_date(first, "LLLL yyyy")
+    if first.year == last.year:
+        return f"{format_date(first, 'LLLL')}–{format_date(last, 'LLLL yyyy')}"
+    return f"{format_date(first, 'LLLL yyyy')}–{format_date(last, 'LLLL yyyy')}"
+
+
 def as_datetime(value: datetime | None, style: str = "short") -> str:
     return "—" if value is None else format_datetime(value, style)
 

@@ -254,10 +254,10 @@ def project_dir():
 
 def default_penalty_scheme():
     """The penalty scheme of the settings' defaults (Housing Code art. 155 p. 14)."""
-    from portal.services.penalties import Scheme
+    from portal.services.penalties import two_stages
     from portal.services.settings import SPECS
 
-    return Scheme(
+    return two_stages(
         **{
             name: SPECS[f"penalties.{name}"].default
             for name in ("free_days", "high_from_day", "low_divisor", "high_divisor")

@@ -32,6 +32,8 @@ def charge_method(line: statements.ChargeLine) -> str:
         )
     if charge.method == ChargeMethod.NORM:
         return _by_norm(line.norm_basis, charge.basis)
+    if charge.takes_back_estimates:
+        return statements.estimates_taken_back(charge)
     return _("recalculation: %(reason)s", reason=charge.reason or "—")
 
 

@@ -114,6 +114,19 @@ class KeyRate(CreatedAtMixin, Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
+class KeyRateCap(CreatedAtMixin, Base):
+    """A cap on the key rate penalties take, over dates (government decrees have capped it
+    for some periods): a rate taken on a day of the cap is at most ``percent``."""
+
+    __tablename__ = "key_rate_caps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)  # inclusive
+    percent: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
 class BillingPeriod(Base):
     """A calendar month of billing: draft while it may be re-run, closed once frozen."""
 
@@ -172,6 +185,39 @@ class Charge(CreatedAtMixin, Base):
     basis: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     reason: Mapped[str | None] = mapped_column(String(400))  # recalculations only
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # A recalculation the run made when a real reading came (ПП 354 п. 61): the estimated
+    # periods it takes back and the day of the reading. None on every other line.
+    estimated_from: Mapped[date | None] = mapped_column(Date)
+    estimated_to: Mapped[date | None] = mapped_column(Date)
+    read_on: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def takes_back_estimates(self) -> bool:
+        return self.read_on is not None
+
+
+class EstimatedVolume(Base):
+    """What a period charged one meter zone by estimate (average or norm) while no reading
+    came: never a reading of the meter. The first real reading after it settles it (ПП 354
+    п. 61): that period charges the real consumption by meter and takes the estimates back
+    in a recalculation line, so nothing is charged twice."""
+
+    __tablename__ = "estimated_volumes"
+    __table_args__ = (
+        Index("ix_estimated_volumes_meter_open", "meter_id", "settled_in"),
+        Index("ix_estimated_volumes_period_account", "period", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    service: Mapped[Service] = mapped_column(ChoiceType(Service, 20))
+    zone: Mapped[Zone] = mapped_column(ChoiceType(Zone, 12))
+    period: Mapped[date] = mapped_column(Date)
+    method: Mapped[ChargeMethod] = mapped_column(ChoiceType(ChargeMethod, 14))
+    volume: Mapped[Decimal] = mapped_column(Volume)
+    basis: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))  # months averaged
+    settled_in: Mapped[date | None] = mapped_column(Date)  # the period of the real reading
 
 
 class PaymentRegistry(UploadedFileMixin, CreatedAtMixin, Base):

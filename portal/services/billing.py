@@ -2,15 +2,21 @@
 
 For each account and service of the period:
 - by meter: the consumption of the accepted actual readings of the period, per zone;
-- else by average: the mean monthly consumption of the readings of up to the last
-  ``billing.average_months`` months (a setting), per zone;
+- else by average (ПП 354 п. 59): per meter zone, the monthly consumption over the readings
+  of up to ``billing.average_months`` months before its last reading, spanning at least
+  ``billing.average_min_months``; for at most ``billing.average_max_periods`` periods in a
+  row (п. 60), each recorded as an ``EstimatedVolume`` of the meter;
 - else by norm: the monthly norm per resident (with nobody registered, per owner: ПП 354
-  п. 56(2)) or per m² of the premises.
+  п. 56(2)) or per m² of the premises; for a metered service, an estimate of the meter too.
+When a meter is read after periods charged by estimate, its consumption since the last real
+reading is charged by meter and the estimates are taken back in a recalculation line that
+names the months and the day of the reading (п. 61): a credit when they were too high.
 What cannot be charged (no tariff for the service, zone and category; no volume at all) is
 listed per account as ``UnchargedService`` rows; the period cannot be closed while it has any.
 One charge line per service and zone, at the tariff of the account's category in force on
 the period's first day, rounded half-up to kopecks. Re-running a period replaces its draft
-charges (recalculations stay); a closed period is frozen.
+charges, estimates and recalculations by readings (staff's recalculations stay); a closed
+period is frozen.
 """
 
 from dataclasses import dataclass
@@ -19,6 +25,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import (
+    Date,
     Integer,
     Numeric,
     and_,
@@ -26,6 +33,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    extract,
     func,
     insert,
     literal,
@@ -34,6 +42,7 @@ from sqlalchemy import (
     select,
     text,
     union_all,
+    update,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -47,6 +56,7 @@ from portal.models import (
     Charge,
     ChargeMethod,
     ConsumptionNorm,
+    EstimatedVolume,
     Meter,
     MeterStatus,
     NormBasis,
@@ -130,16 +140,21 @@ def _open_accounts(period: date, first_id: int, last_id: int, account_id):
     )
 
 
-def _actual_accepted(reading):
-    """An accepted actual reading, taken while its meter was in service: from the day after
-    the verification due date a meter is out of service (ПП 354 п. 81(12)) and is charged
-    as if no reading came (by average, then norm: п. 59, 60). The query joins ``Meter``."""
+def _actual_in_service(reading):
+    """An accepted actual reading (an initial one too), taken while its meter was in
+    service: from the day after the verification due date a meter is out of service (ПП 354
+    п. 81(12)) and is charged as if no reading came (by average, then norm: п. 59, 60). The
+    query joins ``Meter``."""
     return and_(
         reading.status == ReadingStatus.ACCEPTED,
         reading.source.in_(ACTUAL_SOURCES),
-        reading.consumption.is_not(None),
         reading.taken_on <= Meter.verification_due,
     )
+
+
+def _actual_accepted(reading):
+    """An actual reading in service with a consumption (not the meter's first reading)."""
+    return and_(_actual_in_service(reading), reading.consumption.is_not(None))
 
 
 def _by_meters(method: ChargeMethod, volume, basis):
@@ -187,23 +202,175 @@ def _not_in(pairs, account_id, service):
     ), pairs.c.account_id.is_(None)
 
 
-def average_volumes(period: date, first_id: int, last_id: int, months: int, metered_services):
-    """(account, service, zone, category, volume) by the average of up to ``months``
-    earlier months, for active meters of services without a reading this period."""
-    readings_count = func.count(Reading.id)
-    join_on, missing = _not_in(metered_services, Meter.account_id, Meter.service)
-    volume = func.sum(Reading.consumption) / readings_count
+# --- the average (ПП 354 п. 59, 60) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AverageRule:
+    """How a missing reading is estimated; the values are the settings' (``SPECS``)."""
+
+    months: int  # the readings of up to this many months before the last one make it
+    min_months: int  # they must span at least this many months, else the norm
+    max_periods: int  # periods in a row by the average, then the norm
+
+
+def average_rule(session: Session) -> AverageRule:
+    return AverageRule(
+        months=settings.get(session, "billing.average_months"),
+        min_months=settings.get(session, "billing.average_min_months"),
+        max_periods=settings.get(session, "billing.average_max_periods"),
+    )
+
+
+def _month_number(column):
+    """Months since year 0 of a date column, in SQL on both databases."""
+    return extract("year", column) * 12 + extract("month", column)
+
+
+def _last_readings(period: date, first_id: int, last_id: int, rule: AverageRule, metered):
+    """Per active meter zone of a service without a reading this period: the period of its
+    last actual reading, if it came within ``max_periods`` periods (else the norm: п. 60)."""
+    join_on, missing = _not_in(metered, Meter.account_id, Meter.service)
     return (
-        _by_meters(ChargeMethod.AVERAGE, volume, func.cast(readings_count, Numeric(10, 2)))
-        .outerjoin(metered_services, join_on)
+        select(
+            Meter.id.label("meter_id"),
+            Meter.account_id,
+            Meter.service,
+            Reading.zone,
+            func.max(Reading.period).label("last_period"),
+        )
+        .join(Reading, Reading.meter_id == Meter.id)
+        .join(Account, Account.id == Meter.account_id)
+        .outerjoin(metered, join_on)
         .where(
             _open_accounts(period, first_id, last_id, Meter.account_id),
             missing,
             Meter.status == MeterStatus.ACTIVE,
-            Reading.period.between(add_months(period, -months), add_months(period, -1)),
-            _actual_accepted(Reading),
+            Reading.period.between(add_months(period, -rule.max_periods), add_months(period, -1)),
+            _actual_in_service(Reading),
         )
-        .group_by(*_PER_METERED_ZONE)
+        .group_by(Meter.id, Meter.account_id, Meter.service, Reading.zone)
+        .cte("last_read")
+    )
+
+
+def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule, metered):
+    """(account, meter, service, zone, volume, basis) by the average, per meter zone.
+
+    ПП 354 п. 59: the monthly consumption over the readings of ``months`` months before the
+    last reading — the consumption from the earliest reading of that span to the last one,
+    divided by the months between them (a reading covering two months counts for two), or
+    over the months the meter has worked if fewer, but at least ``min_months``.
+    """
+    last = _last_readings(period, first_id, last_id, rule, metered)
+    window_start = case(
+        *(
+            (
+                last.c.last_period == literal(add_months(period, -k), Date),
+                literal(add_months(period, -k - rule.months), Date),
+            )
+            for k in range(1, rule.max_periods + 1)
+        ),
+    )
+    # One pass over the readings of the months any span can reach (a literal range, so the
+    # period index serves it), each row knowing its span's first period.
+    spanned = (
+        select(
+            last,
+            Reading.period,
+            Reading.consumption,
+            func.min(Reading.period)
+            .over(partition_by=(last.c.meter_id, last.c.zone))
+            .label("first_period"),
+        )
+        .join(Reading, and_(Reading.meter_id == last.c.meter_id, Reading.zone == last.c.zone))
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(
+            Reading.period.between(
+                add_months(period, -rule.max_periods - rule.months), add_months(period, -1)
+            ),
+            Reading.period >= window_start,
+            Reading.period <= last.c.last_period,
+            _actual_in_service(Reading),
+        )
+        .subquery("spanned")
+    )
+    span = _month_number(spanned.c.last_period) - _month_number(spanned.c.first_period)
+    after_first = case(
+        (spanned.c.period > spanned.c.first_period, spanned.c.consumption), else_=None
+    )
+    return (
+        select(
+            spanned.c.account_id,
+            spanned.c.meter_id,
+            spanned.c.service,
+            spanned.c.zone,
+            # × 1.0: SQLite keeps whole volumes as integers and would divide them as such.
+            (func.sum(after_first) * literal(Decimal("1.0"), Numeric(2, 1)) / span).label("volume"),
+            cast(span, Numeric(10, 2)).label("basis"),
+        )
+        .where(span >= rule.min_months)
+        .group_by(
+            spanned.c.account_id,
+            spanned.c.meter_id,
+            spanned.c.service,
+            spanned.c.zone,
+            spanned.c.first_period,
+            spanned.c.last_period,
+        )
+        .having(func.count(after_first) > 0)
+    )
+
+
+ESTIMATE_COLUMNS = [
+    "account_id",
+    "meter_id",
+    "service",
+    "zone",
+    "period",
+    "method",
+    "volume",
+    "basis",
+]
+
+
+def average_estimates_select(period: date, first_id: int, last_id: int, rule: AverageRule):
+    """The period's estimates by the average per meter zone, ready to insert."""
+    metered = _services_of(metered_volumes(period, first_id, last_id).cte("metered"))
+    averages = meter_averages(period, first_id, last_id, rule, metered).subquery("averages")
+    return select(
+        averages.c.account_id,
+        averages.c.meter_id,
+        averages.c.service,
+        averages.c.zone,
+        literal(period).label("period"),
+        literal(ChargeMethod.AVERAGE.value).label("method"),
+        func.round(averages.c.volume, 4),
+        averages.c.basis,
+    )
+
+
+def average_volumes(period: date, first_id: int, last_id: int):
+    """(account, service, zone, category, volume) by the average: the sum of the period's
+    estimates of the account's meters (``average_estimates_select``, inserted first)."""
+    estimate = EstimatedVolume
+    return (
+        select(
+            estimate.account_id,
+            estimate.service,
+            estimate.zone,
+            Account.category,
+            literal(ChargeMethod.AVERAGE.value).label("method"),
+            func.sum(estimate.volume).label("volume"),
+            func.max(estimate.basis).label("basis"),
+        )
+        .join(Account, Account.id == estimate.account_id)
+        .where(
+            estimate.period == period,
+            estimate.method == ChargeMethod.AVERAGE,
+            estimate.account_id.between(first_id, last_id),
+        )
+        .group_by(estimate.account_id, estimate.service, estimate.zone, Account.category)
     )
 
 
@@ -252,12 +419,12 @@ def norm_volumes(period: date, first_id: int, last_id: int, metered_services, av
     )
 
 
-def _volumes(period: date, first_id: int, last_id: int, months: int):
+def _volumes(period: date, first_id: int, last_id: int):
     """(account, service, zone, category, method, volume, basis) of every account and
     service of the id range the rules give a volume: by meter, else average, else norm."""
     metered = metered_volumes(period, first_id, last_id).cte("metered")
     metered_services = _services_of(metered)
-    averaged = average_volumes(period, first_id, last_id, months, metered_services).cte("averaged")
+    averaged = average_volumes(period, first_id, last_id).cte("averaged")
     averaged_services = _services_of(averaged)
     normed = norm_volumes(period, first_id, last_id, metered_services, averaged_services)
     return union_all(select(metered), select(averaged), normed)
@@ -273,9 +440,9 @@ def _tariff_of(volumes, period: date):
     )
 
 
-def charges_select(period: date, first_id: int, last_id: int, months: int):
+def charges_select(period: date, first_id: int, last_id: int):
     """Every charge line of the period for accounts in an id range, ready to insert."""
-    volumes = _volumes(period, first_id, last_id, months).subquery("volumes")
+    volumes = _volumes(period, first_id, last_id).subquery("volumes")
     volume = func.round(volumes.c.volume, 4)
     # In account order the charges' indexes and foreign-key checks walk the accounts in
     # order rather than at random (measured: a run 10% faster on PostgreSQL).
@@ -297,11 +464,11 @@ def charges_select(period: date, first_id: int, last_id: int, months: int):
     )
 
 
-def uncharged_select(period: date, first_id: int, last_id: int, months: int):
+def uncharged_select(period: date, first_id: int, last_id: int):
     """What the run cannot charge for accounts in an id range, with the reason, ready to
     insert: a volume without a tariff in force (per zone), and a supplied service with no
     volume at all (no reading this period, no average, no norm in force)."""
-    volumes = _volumes(period, first_id, last_id, months).cte("volumes")
+    volumes = _volumes(period, first_id, last_id).cte("volumes")
     no_tariff = (
         select(
             literal(period).label("period"),
@@ -349,6 +516,160 @@ CHARGE_COLUMNS = [
 ]
 
 
+# --- estimates taken back when the meter is read (ПП 354 п. 61) -----------------------
+
+
+def _read_meters(period: date, first_id: int, last_id: int):
+    """(meter, day of its last reading) of the meters with a real consumption this period."""
+    return (
+        select(Reading.meter_id, func.max(Reading.taken_on).label("read_on"))
+        .join(Meter, Meter.id == Reading.meter_id)
+        .where(
+            Meter.account_id.between(first_id, last_id),
+            Reading.period == period,
+            _actual_accepted(Reading),
+        )
+        .group_by(Reading.meter_id)
+    )
+
+
+def _open_estimates(period: date, first_id: int, last_id: int):
+    estimate = EstimatedVolume
+    return and_(
+        estimate.account_id.between(first_id, last_id),
+        estimate.period < period,
+        estimate.settled_in.is_(None),
+    )
+
+
+def recalculations_select(period: date, first_id: int, last_id: int):
+    """A recalculation line per (account, service, zone) whose meters were read this period
+    after periods charged by estimate: the estimated volume taken back at the period's
+    tariff (the reading's consumption, charged by meter, covers those months), with the
+    months and the day of the reading for the bill to explain. Ready to insert."""
+    read = _read_meters(period, first_id, last_id).subquery("read")
+    estimate = EstimatedVolume
+    taken_back = (
+        select(
+            estimate.account_id,
+            estimate.service,
+            estimate.zone,
+            Account.category,
+            func.round(func.sum(estimate.volume), 4).label("volume"),
+            func.min(estimate.period).label("estimated_from"),
+            func.max(estimate.period).label("estimated_to"),
+            func.max(read.c.read_on).label("read_on"),
+        )
+        .join(read, read.c.meter_id == estimate.meter_id)
+        .join(Account, Account.id == estimate.account_id)
+        .where(_open_estimates(period, first_id, last_id))
+        .group_by(estimate.account_id, estimate.service, estimate.zone, Account.category)
+        .subquery("taken_back")
+    )
+    return select(
+        taken_back.c.account_id,
+        literal(period).label("period"),
+        taken_back.c.service,
+        taken_back.c.zone,
+        literal(ChargeMethod.RECALCULATION.value).label("method"),
+        -taken_back.c.volume,
+        Tariff.rate,
+        # Rounded as the positive amount it takes back: half-up is away from zero.
+        -round_money(taken_back.c.volume * Tariff.rate),
+        cast(null(), Numeric(10, 2)),
+        literal(utcnow()).label("created_at"),
+        taken_back.c.estimated_from,
+        taken_back.c.estimated_to,
+        taken_back.c.read_on,
+    ).join(Tariff, _tariff_of(taken_back, period))
+
+
+RECALCULATION_COLUMNS = [*CHARGE_COLUMNS, "estimated_from", "estimated_to", "read_on"]
+
+
+def norm_estimates_select(period: date, first_id: int, last_id: int):
+    """The period's charges by norm of a metered service, recorded as estimates of the
+    account's first active meter of it that has been read (so its next reading takes them
+    back too), ready to insert. Runs after the period's charges are inserted."""
+    been_read = (
+        select(Reading.id)
+        .where(Reading.meter_id == Meter.id, Reading.period < period, _actual_in_service(Reading))
+        .exists()
+    )
+    return (
+        select(
+            Charge.account_id,
+            func.min(Meter.id),
+            Charge.service,
+            Charge.zone,
+            Charge.period,
+            Charge.method,
+            Charge.volume,
+            Charge.basis,
+        )
+        .join(
+            Meter,
+            and_(
+                Meter.account_id == Charge.account_id,
+                Meter.service == Charge.service,
+                Meter.status == MeterStatus.ACTIVE,
+            ),
+        )
+        .where(
+            Charge.account_id.between(first_id, last_id),
+            Charge.period == period,
+            Charge.method == ChargeMethod.NORM,
+            been_read,
+        )
+        .group_by(
+            Charge.account_id,
+            Charge.service,
+            Charge.zone,
+            Charge.period,
+            Charge.method,
+            Charge.volume,
+            Charge.basis,
+        )
+    )
+
+
+def settle_estimates(session: Session, period: date, first_id: int, last_id: int) -> None:
+    """Mark the estimates the period's readings took back as settled by the period."""
+    read = _read_meters(period, first_id, last_id).with_only_columns(Reading.meter_id)
+    session.execute(
+        update(EstimatedVolume)
+        .where(_open_estimates(period, first_id, last_id), EstimatedVolume.meter_id.in_(read))
+        .values(settled_in=period)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _charge_chunk(session: Session, period: date, start: int, stop: int, rule: AverageRule):
+    """Estimates, charges, recalculations and what cannot be charged, for an id range."""
+    session.execute(
+        insert(EstimatedVolume).from_select(
+            ESTIMATE_COLUMNS, average_estimates_select(period, start, stop, rule)
+        )
+    )
+    session.execute(insert(Charge).from_select(CHARGE_COLUMNS, charges_select(period, start, stop)))
+    session.execute(
+        insert(Charge).from_select(
+            RECALCULATION_COLUMNS, recalculations_select(period, start, stop)
+        )
+    )
+    settle_estimates(session, period, start, stop)
+    session.execute(
+        insert(EstimatedVolume).from_select(
+            ESTIMATE_COLUMNS, norm_estimates_select(period, start, stop)
+        )
+    )
+    session.execute(
+        insert(UnchargedService).from_select(
+            UNCHARGED_COLUMNS, uncharged_select(period, start, stop)
+        )
+    )
+
+
 # --- the run --------------------------------------------------------------------------
 
 
@@ -369,18 +690,11 @@ def run(session: Session, period: date, progress=None) -> RunTotals:
     """
     billing_period = _start_run(session, period)
     first_id, last_id = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
-    months = settings.get(session, "billing.average_months")
+    rule = average_rule(session)
     done = 0
     for start, stop in _chunks(first_id, last_id):
         _give_memory_for_aggregates(session)
-        session.execute(
-            insert(Charge).from_select(CHARGE_COLUMNS, charges_select(period, start, stop, months))
-        )
-        session.execute(
-            insert(UnchargedService).from_select(
-                UNCHARGED_COLUMNS, uncharged_select(period, start, stop, months)
-            )
-        )
+        _charge_chunk(session, period, start, stop, rule)
         # Counted per chunk: a count of every id up to ``stop`` grows with each chunk.
         done += session.scalar(
             select(func.count(Account.id)).where(Account.id.between(start, stop))
@@ -406,12 +720,28 @@ def _start_run(session: Session, period: date) -> BillingPeriod:
     billing_period.run_started_at = utcnow()
     billing_period.total_accounts = session.scalar(select(func.count(Account.id))) or 0
     billing_period.processed_accounts = 0
-    session.execute(
-        delete(Charge).where(Charge.period == period, Charge.method != ChargeMethod.RECALCULATION)
-    )
-    session.execute(delete(UnchargedService).where(UnchargedService.period == period))
+    _forget_the_last_run(session, period)
     session.commit()
     return billing_period
+
+
+def _forget_the_last_run(session: Session, period: date) -> None:
+    """The period's draft charges, its estimates and what its readings settled undone; a
+    recalculation staff added stays."""
+    session.execute(
+        delete(Charge).where(
+            Charge.period == period,
+            or_(Charge.method != ChargeMethod.RECALCULATION, Charge.read_on.is_not(None)),
+        )
+    )
+    session.execute(delete(EstimatedVolume).where(EstimatedVolume.period == period))
+    session.execute(
+        update(EstimatedVolume)
+        .where(EstimatedVolume.settled_in == period)
+        .values(settled_in=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(UnchargedService).where(UnchargedService.period == period))
 
 
 def _chunks(first_id: int | None, last_id: int | None):

@@ -30,7 +30,7 @@ from datetime import date
 from typing import ClassVar, NamedTuple
 
 from flask import current_app, has_app_context
-from flask_babel import LazyString
+from flask_babel import LazyString, format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -255,6 +255,16 @@ def trimmed(cells: list[str], width: int) -> list[str]:
     return cells
 
 
+def too_many_lines(max_lines: int) -> str:
+    """The refusal of a file over its line limit; the count grouped as the language does."""
+    return ngettext(
+        "The file has more than %(count)s line: split it into smaller files.",
+        "The file has more than %(count)s lines: split it into smaller files.",
+        max_lines,
+        count=format_number(max_lines),
+    )
+
+
 def read_table(text: str, fmt: CsvFormat, *, max_lines: int) -> Table:
     """The data lines and where each column is. File-level problems raise DomainError."""
     delimiter = detect_delimiter(text, len(fmt.columns))
@@ -276,13 +286,7 @@ def read_table(text: str, fmt: CsvFormat, *, max_lines: int) -> Table:
                 continue
             rows.append((reader.line_num, cells))
             if len(rows) > max_lines:
-                raise DomainError(
-                    _(
-                        "The file has more than %(n)s lines: split it into smaller files.",
-                        n=f"{max_lines:,}".replace(",", " "),
-                    ),
-                    "file",
-                )
+                raise DomainError(too_many_lines(max_lines), "file")
     except csv.Error as error:
         raise DomainError(
             _("The file cannot be read as CSV (line %(line)s).", line=reader.line_num), "file"

@@ -5,7 +5,6 @@ and its opening is the previous bill's closing. Payments are counted in the firs
 closed after their date, so a registry imported late is never lost.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +21,7 @@ from portal.models import (
     Category,
     Charge,
     KeyRate,
+    KeyRateCap,
     Payment,
     Penalty,
     PeriodStatus,
@@ -31,15 +31,22 @@ from portal.services import settings, workdays
 from portal.services.billing import get_or_create_period
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError
-from portal.services.months import add_months, month_end
+from portal.services.months import add_months, month_end, period_of
 from portal.services.numbers import money
-from portal.services.penalties import Debt, KeyRates, NoKeyRate, Scheme, penalty_days
+from portal.services.penalties import (
+    Debt,
+    KeyRates,
+    NoKeyRate,
+    Scheme,
+    penalty_days,
+    two_stages,
+)
 
 ZERO = Decimal("0.00")
 
 
 def penalty_scheme(session: Session) -> Scheme:
-    return Scheme(
+    return two_stages(
         free_days=settings.get(session, "penalties.free_days"),
         high_from_day=settings.get(session, "penalties.high_from_day"),
         low_divisor=settings.get(session, "penalties.low_divisor"),
@@ -51,96 +58,190 @@ def key_rates(session: Session) -> KeyRates:
     table = [(row.valid_from, row.percent) for row in session.scalars(select(KeyRate))]
     if not table:
         raise DomainError(_("Enter the key rate table before penalties can be charged."))
-    return KeyRates(table)
+    caps = [
+        (row.valid_from, row.valid_to, row.percent) for row in session.scalars(select(KeyRateCap))
+    ]
+    return KeyRates(table, caps)
 
 
 def bill_dates(session: Session, period: date) -> dict[str, tuple[date, date]]:
-    """(issued on, due on) per customer category for the bill of ``period``.
+    """(issued on, due on) per customer category for the bill of ``period``: households and
+    legal entities each have their issue day and due day (settings).
 
     A due day that falls on a non-working day moves to the next working day (Civil Code
     art. 193), exceptions administrators keep in the work calendar included, and
     penalties count from the moved date.
     """
     following = add_months(period, 1)
-    due = workdays.calendar(session).next_working_day(
-        following.replace(day=settings.get(session, "billing.due_day"))
-    )
+    calendar = workdays.calendar(session)
+    days = {
+        Category.POPULATION: ("billing.issue_day_population", "billing.due_day"),
+        Category.OTHERS: ("billing.issue_day_others", "billing.due_day_others"),
+    }
     return {
-        Category.POPULATION: (
-            following.replace(day=settings.get(session, "billing.issue_day_population")),
-            due,
-        ),
-        Category.OTHERS: (
-            following.replace(day=settings.get(session, "billing.issue_day_others")),
-            due,
-        ),
+        category: (
+            following.replace(day=settings.get(session, issue_key)),
+            calendar.next_working_day(following.replace(day=settings.get(session, due_key))),
+        )
+        for category, (issue_key, due_key) in days.items()
     }
 
 
 # --- penalties ------------------------------------------------------------------------
 
 
-def _debtors(session: Session, period: date) -> list[int]:
+def _debtors(session: Session, period: date, among: list[int] | None = None) -> list[int]:
     """Accounts whose last closed bill before the period still shows a debt."""
     previous = add_months(period, -1)
-    return list(
-        session.scalars(
-            select(Bill.account_id).where(Bill.period == previous, Bill.closing_balance > 0)
+    query = select(Bill.account_id).where(Bill.period == previous, Bill.closing_balance > 0)
+    if among is not None:
+        query = query.where(Bill.account_id.in_(among))
+    return list(session.scalars(query))
+
+
+@dataclass
+class _Owed:
+    """An account's debts (bills with a charge) and what pays them: payments, and credits
+    (bills whose charges are negative: a recalculation in the customer's favour), each as
+    a payment on its day — the one rule the debt ageing follows too: oldest debt first."""
+
+    debts: list[Debt]
+    payments: list[tuple[date, Decimal]]
+
+
+def _owed(session: Session, debtors: list[int], period: date, known_by=None) -> dict[int, _Owed]:
+    """Per account, its debts before the period and what paid them by the period's end;
+    with ``known_by``, only the payments the portal had received by then."""
+    owed = {account_id: _Owed([], []) for account_id in debtors}
+    for account_id, amount, due_on, issued_on in session.execute(
+        select(Bill.account_id, Bill.charges_total, Bill.due_on, Bill.issued_on).where(
+            Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total != 0
         )
+    ):
+        if amount > 0:
+            owed[account_id].debts.append(Debt(amount, due_on))
+        else:
+            owed[account_id].payments.append((issued_on, -amount))
+    payments = select(Payment.account_id, Payment.paid_on, Payment.amount).where(
+        Payment.account_id.in_(debtors), Payment.paid_on <= month_end(period)
+    )
+    if known_by is not None:
+        payments = payments.where(Payment.created_at <= known_by)
+    for account_id, paid_on, amount in session.execute(payments):
+        owed[account_id].payments.append((paid_on, amount))
+    return owed
+
+
+@dataclass(frozen=True)
+class _Rules:
+    rates: KeyRates
+    scheme: Scheme
+    each_day: bool
+
+
+def _rules(session: Session) -> _Rules:
+    return _Rules(
+        key_rates(session),
+        penalty_scheme(session),
+        bool(settings.get(session, "penalties.rate_each_day")),
     )
 
 
+def _details_of(owed: _Owed, period: date, rules: _Rules) -> list[dict]:
+    """The period's penalty rows of one account, each rounded half-up."""
+    days = _penalty_days(
+        _net_before(owed.debts, owed.payments, period),
+        [(d, a) for d, a in owed.payments if d >= period],
+        period,
+        month_end(period),
+        rules.rates,
+        rules.scheme,
+        rules.each_day,
+    )
+    return _summary(days)
+
+
+def _total(details: list[dict]) -> Decimal:
+    """The sum of the rows the bill shows, each rounded half-up: they add up to it exactly."""
+    return sum((Decimal(row["amount"]) for row in details), ZERO)
+
+
 def compute_penalties(session: Session, period: date) -> int:
-    """Replace the period's penalty rows; returns how many accounts owe a penalty."""
+    """Replace the period's penalty rows; returns how many accounts have one (a penalty, or
+    a correction of an earlier one)."""
     session.execute(delete(Penalty).where(Penalty.period == period))
     debtors = _debtors(session, period)
-    if not debtors:
+    corrections = late_payment_corrections(session, period)
+    if not debtors and not corrections:
         return 0
-    rates, scheme, end = key_rates(session), penalty_scheme(session), month_end(period)
-    debts: dict[int, list[Debt]] = defaultdict(list)
-    for account_id, amount, due_on in session.execute(
-        select(Bill.account_id, Bill.charges_total, Bill.due_on)
-        .where(Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total > 0)
-        .order_by(Bill.due_on)
-    ):
-        debts[account_id].append(Debt(amount, due_on))
-    payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
-    for account_id, paid_on, amount in session.execute(
-        select(Payment.account_id, Payment.paid_on, Payment.amount).where(
-            Payment.account_id.in_(debtors), Payment.paid_on <= end
-        )
-    ):
-        payments[account_id].append((paid_on, amount))
-    rows = []
-    for account_id in debtors:
-        days = _penalty_days(
-            _net_before(debts[account_id], payments[account_id], period),
-            [(d, a) for d, a in payments[account_id] if d >= period],
-            period,
-            end,
-            rates,
-            scheme,
-        )
-        amount = money(sum((d.amount for d in days), Decimal(0)))
-        if amount > 0:
-            rows.append(
-                {
-                    "account_id": account_id,
-                    "period": period,
-                    "amount": amount,
-                    "details": _summary(days),
-                    "created_at": utcnow(),
-                }
-            )
+    rules = _rules(session)
+    details = {
+        account_id: _details_of(owed, period, rules)
+        for account_id, owed in _owed(session, debtors, period).items()
+    }
+    for account_id, rows in corrections.items():
+        details.setdefault(account_id, []).extend(rows)
+    rows = [
+        {
+            "account_id": account_id,
+            "period": period,
+            "amount": _total(found),
+            "details": found,
+            "created_at": utcnow(),
+        }
+        for account_id, found in details.items()
+        if _total(found) != 0
+    ]
     if rows:
         session.execute(insert(Penalty), rows)
     return len(rows)
 
 
-def _penalty_days(debts, payments, start: date, end: date, rates: KeyRates, scheme: Scheme):
+def late_payment_corrections(session: Session, period: date) -> dict[int, list[dict]]:
+    """Correction rows for the penalties of closed periods that a payment received since
+    the previous period closed, but dated in or before it, would have lowered: penalties
+    follow the real payment dates (ЖК РФ ст. 155 п. 14), so the period's bill carries the
+    difference, one row per earlier month. A few accounts each month: one query each."""
+    previous = session.scalar(
+        select(BillingPeriod.closed_at).where(
+            BillingPeriod.period == add_months(period, -1),
+            BillingPeriod.status == PeriodStatus.CLOSED,
+        )
+    )
+    if previous is None:
+        return {}
+    late = session.execute(
+        select(Payment.account_id, func.min(Payment.paid_on))
+        .where(Payment.paid_on < period, Payment.created_at > previous)
+        .group_by(Payment.account_id)
+    ).all()
+    if not late:
+        return {}
+    rules = _rules(session)
+    corrections: dict[int, list[dict]] = {}
+    for account_id, first_paid in late:
+        month = period_of(first_paid)
+        while month < period:
+            if account_id in _debtors(session, month, [account_id]):
+                before = _owed(session, [account_id], month, known_by=previous)[account_id]
+                after = _owed(session, [account_id], month)[account_id]
+                change = _total(_details_of(after, month, rules)) - _total(
+                    _details_of(before, month, rules)
+                )
+                if change:
+                    corrections.setdefault(account_id, []).append(
+                        {"corrects": month.isoformat(), "amount": str(change)}
+                    )
+            month = add_months(month, 1)
+    return corrections
+
+
+def _penalty_days(
+    debts, payments, start: date, end: date, rates: KeyRates, scheme: Scheme, each_day
+):
     """``penalty_days``, or a refusal naming the first day the key-rate table misses."""
     try:
-        return penalty_days(debts, payments, start, end, rates, scheme)
+        return penalty_days(debts, payments, start, end, rates, scheme, each_day)
     except NoKeyRate as missing:
         raise DomainError(
             _(

@@ -68,6 +68,7 @@ from portal.services.readings import (
     one_of,
     parse_value,
     previous_readings,
+    verification_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ REASONS = {
     "negative": _l("Negative reading"),
     MeterStatus.FAULTY: _l("Meter faulty"),
     MeterStatus.REMOVED: _l("Meter removed"),
+    "lapsed": _l("Meter verification lapsed"),
     "rules": _l("Refused by the readings rules"),
 }
 DUPLICATE_CODES = ("imported",)
@@ -267,6 +269,7 @@ class MeterRules(NamedTuple):
     fraction_digits: int
     status: str
     remote_read: bool
+    verification_due: date
 
 
 def _meters(session: Session, numbers: list[str]) -> tuple[set[str], dict]:
@@ -441,6 +444,9 @@ def _of_known_meters(session: Session, read: list[_ReadLine], errors) -> list[_C
             errors.append(line.refused(line.taken_on, csvfiles.DATE_REASONS[line.taken_on]))
         elif type(line.value) is str:
             errors.append(line.refused("value", line.value))
+        elif (lapsed := verification_refusal(meter, line.taken_on)) is not None:
+            # Out of service from the day after the due date (ПП 354 п. 81(12)).
+            errors.append(line.refused("lapsed", lapsed))
         else:
             candidates.append(
                 _Candidate(

@@ -81,8 +81,30 @@ SPECS = {
         SettingSpec(
             "billing.average_months",
             int,
+            6,
+            _l(
+                "A missing reading is charged by the monthly average of the readings of this many months before the last one (ПП 354 п. 59)"
+            ),
+            1,
+            36,
+        ),
+        SettingSpec(
+            "billing.average_min_months",
+            int,
             3,
-            _l("Bill by the average of up to this many months"),
+            _l(
+                "The average needs readings spanning at least this many months (a meter that worked less is charged by the norm)"
+            ),
+            1,
+            36,
+        ),
+        SettingSpec(
+            "billing.average_max_periods",
+            int,
+            3,
+            _l(
+                "Charge by the average for at most this many months in a row, then by the norm (ПП 354 п. 60)"
+            ),
             1,
             12,
         ),
@@ -103,7 +125,22 @@ SPECS = {
             28,
         ),
         SettingSpec(
-            "billing.due_day", int, 10, _l("Payment is due by this day of the next month"), 1, 28
+            "billing.due_day",
+            int,
+            10,
+            _l("Households' payment is due by this day of the next month (ЖК РФ ст. 155 п. 1)"),
+            1,
+            28,
+        ),
+        SettingSpec(
+            "billing.due_day_others",
+            int,
+            10,
+            _l(
+                "Legal entities' payment is due by this day of the next month (as the contract says)"
+            ),
+            1,
+            28,
         ),
         SettingSpec("penalties.free_days", int, 30, _l("Days of delay without penalty"), 0, 365),
         SettingSpec(
@@ -129,6 +166,16 @@ SPECS = {
             _l("Penalty per day: key rate divided by (second stage)"),
             1,
             10000,
+        ),
+        SettingSpec(
+            "penalties.rate_each_day",
+            int,
+            0,
+            _l(
+                "Key rate of penalties: 0 is the rate on the day of payment, or of the calculation while unpaid (ЖК РФ ст. 155 п. 14); 1 is each day's rate"
+            ),
+            0,
+            1,
         ),
         SettingSpec(
             "debt.warning_lead_days",
@@ -467,6 +514,13 @@ RULES = (
         True,
     ),
     Bound(
+        "billing.average_min_months",
+        "billing.average_months",
+        False,
+        _l("The average cannot need more months than it is taken over: %(other)s."),
+        _l("The average cannot be taken over fewer months than it needs: %(other)s."),
+    ),
+    Bound(
         "billing.issue_day_population",
         "billing.due_day",
         False,
@@ -476,7 +530,7 @@ RULES = (
     ),
     Bound(
         "billing.issue_day_others",
-        "billing.due_day",
+        "billing.due_day_others",
         False,
         _l("Bills cannot be issued after payment is due: the due day is the %(other)s."),
         _l("Payment cannot be due before legal entities' bills are issued, on the %(other)s."),

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.formatting import as_date_ending
+from portal.formatting import as_date, as_date_ending, as_money, as_month_range
 from portal.models import (
     Bill,
     Charge,
@@ -187,12 +188,26 @@ class Statement:
         return sum((p.amount for p in self.payments), ZERO)
 
     @property
+    def penalty_corrections(self) -> list[dict]:
+        """Corrections of earlier months' penalties by a payment received late: the month
+        and the amount (negative: taken off)."""
+        if self.penalty is None:
+            return []
+        return [
+            {"month": date.fromisoformat(item["corrects"]), "amount": Decimal(item["amount"])}
+            for item in self.penalty.details or []
+            if "corrects" in item
+        ]
+
+    @property
     def penalty_details(self) -> list[dict]:
         """Per overdue debt and stage: due date, base, key rate, share, days, amount."""
         if self.penalty is None:
             return []
         rows = []
         for item in self.penalty.details or []:
+            if "corrects" in item:
+                continue
             rows.append(
                 {
                     "due_on": date.fromisoformat(item["due_on"]),
@@ -293,13 +308,57 @@ def statement(session: Session, account_id: int, period: date) -> Statement:
         payments=payments,
         previous_period=neighbours[0],
         next_period=neighbours[1],
-        notes=out_of_service_notes(
+        notes=estimate_notes(charges)
+        + out_of_service_notes(
             session,
             account_id,
             period,
             metered={c.service for c in charges if c.method == ChargeMethod.METER},
         ),
     )
+
+
+def estimates_taken_back(charge: Charge) -> str:
+    """A recalculation the run made when the meter was read, in words (ПП 354 п. 61)."""
+    return _(
+        "recalculated for %(months)s by the reading of %(date)s",
+        months=as_month_range(charge.estimated_from, charge.estimated_to),
+        date=as_date(charge.read_on, "long"),
+    )
+
+
+def estimate_notes(charges: list[Charge]) -> list[str]:
+    """What each recalculation by a reading means for the customer, in words."""
+    notes = []
+    for charge in charges:
+        if not charge.takes_back_estimates:
+            continue
+        words = {
+            "months": as_month_range(charge.estimated_from, charge.estimated_to),
+            "date": as_date_ending(charge.read_on),
+            "service": Service(charge.service).label,
+            "volume": format_decimal(-charge.volume, format="#,##0.####"),
+            "unit": Service(charge.service).unit,
+            "amount": as_money(abs(charge.amount)),
+        }
+        if charge.amount < 0:
+            text = _(
+                "%(service)s for %(months)s was charged by an estimate, %(volume)s %(unit)s, "
+                "because no reading came. The reading of %(date)s shows the real "
+                "consumption since the last reading: it is charged by meter, and the "
+                "estimate is taken back, a credit of %(amount)s.",
+                **words,
+            )
+        else:
+            text = _(
+                "%(service)s for %(months)s was charged by an estimate, %(volume)s %(unit)s, "
+                "because no reading came. The reading of %(date)s shows the real "
+                "consumption since the last reading: it is charged by meter, and the "
+                "estimate is taken back.",
+                **words,
+            )
+        notes.append(text)
+    return notes
 
 
 def out_of_service_notes(

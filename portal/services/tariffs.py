@@ -26,6 +26,7 @@ from portal.models import (
     Category,
     ConsumptionNorm,
     KeyRate,
+    KeyRateCap,
     NormBasis,
     PeriodStatus,
     Service,
@@ -318,6 +319,68 @@ def add_key_rate(
         ip_address=ip,
     )
     return Added(row)
+
+
+def add_key_rate_cap(
+    session: Session,
+    *,
+    percent,
+    valid_from: date | None,
+    valid_to: date | None,
+    staff_id: int | None = None,
+    ip: str | None = None,
+) -> Added:
+    """A cap on the key rate penalties take from ``valid_from`` to ``valid_to`` inclusive;
+    caps do not overlap, and none starts in a closed period."""
+    percent = parse_percent(percent)
+    valid_from = check_date(valid_from)
+    valid_to = check_date(valid_to, "valid_to")
+    if valid_to < valid_from:
+        raise DomainError(_("The cap cannot end before it starts."), "valid_to")
+    _refuse_closed(session, valid_from)
+    overlapping = session.scalar(
+        select(KeyRateCap).where(
+            KeyRateCap.valid_from <= valid_to, KeyRateCap.valid_to >= valid_from
+        )
+    )
+    if overlapping is not None:
+        raise DomainError(
+            _(
+                "A cap from %(first)s to %(last)s already covers some of these days.",
+                first=format_date(overlapping.valid_from),
+                last=format_date(overlapping.valid_to),
+            ),
+            "valid_from",
+        )
+    row = KeyRateCap(valid_from=valid_from, valid_to=valid_to, percent=percent, staff_id=staff_id)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=AuditAction.CREATE,
+        object_type=AuditObject.KEY_RATE,
+        object_id=row.id,
+        summary=f"key rate cap {percent} % from {valid_from.isoformat()} to {valid_to.isoformat()}",
+        changes={
+            "cap": [None, str(percent)],
+            "valid_from": [None, valid_from.isoformat()],
+            "valid_to": [None, valid_to.isoformat()],
+        },
+        ip_address=ip,
+    )
+    return Added(row)
+
+
+def key_rate_caps(session: Session) -> list[tuple]:
+    """(cap, staff name) newest first."""
+    return list(
+        session.execute(
+            select(KeyRateCap, Staff.full_name)
+            .outerjoin(Staff, Staff.id == KeyRateCap.staff_id)
+            .order_by(KeyRateCap.valid_from.desc())
+        )
+    )
 
 
 # --- what the pages show -----------------------------------------------------------------

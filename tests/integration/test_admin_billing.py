@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin.access import AREA_ROLES
 from portal.models import (
@@ -21,6 +21,7 @@ from portal.models import (
     Charge,
     ConsumptionNorm,
     KeyRate,
+    KeyRateCap,
     Reading,
     Tariff,
 )
@@ -142,6 +143,7 @@ ROUTES = [
     ("POST", "/admin/billing/norms/electricity", "billing.edit"),
     ("GET", "/admin/billing/key-rates", "billing"),
     ("POST", "/admin/billing/key-rates", "billing.edit"),
+    ("POST", "/admin/billing/key-rates/caps", "billing.edit"),
     ("GET", "/admin/billing/periods", "billing"),
     ("POST", "/admin/billing/periods", "billing.run"),
     ("GET", "/admin/billing/periods/{period}", "billing"),
@@ -158,6 +160,8 @@ def form_for(url: str, objects) -> dict:
         return {"basis": "per_resident", "volume": "110", "valid_from": "2030-07-01"}
     if url.endswith("/key-rates"):
         return {"percent": "16.5", "valid_from": "2030-07-01"}
+    if url.endswith("/key-rates/caps"):
+        return {"cap-percent": "9.5", "cap-valid_from": "2030-07-01", "cap-valid_to": "2030-12-31"}
     if url.endswith("/periods"):
         return {"period": iso(this_month())}
     if url.endswith("/recalculations"):
@@ -346,6 +350,26 @@ def test_a_new_norm_and_a_key_rate_from_the_pages(client, db_session, world):
         client, "/admin/billing/key-rates", {"percent": "15", "valid_from": "2027-01-01"}
     )
     assert field_error(repeated, "valid_from")
+
+
+def test_a_cap_on_the_key_rate_from_the_page(client, db_session, world):
+    """ЖК РФ ст. 155 п. 14 with a decree's cap: 9.5 % from 1 July to 31 December 2030,
+    checked (the end not before the start, no overlap) and listed."""
+    sign_in_staff(client, db_session, "billing", language="en")
+    url = "/admin/billing/key-rates/caps"
+    backwards = {"cap-percent": "9.5", "cap-valid_from": "2030-07-01", "cap-valid_to": "2030-06-30"}
+    response = post_form(client, url, backwards)
+    assert response.status_code == 200
+    assert "cannot end before it starts" in field_error(response, "cap-valid_to")
+    assert field_value(response, "cap-percent") == "9.5"
+    saved = {"cap-percent": "9,5", "cap-valid_from": "2030-07-01", "cap-valid_to": "2030-12-31"}
+    assert post_form(client, url, saved).status_code == 303
+    overlapping = {"cap-percent": "8", "cap-valid_from": "2030-12-01", "cap-valid_to": "2031-03-31"}
+    response = post_form(client, url, overlapping)
+    assert "already covers" in field_error(response, "cap-valid_from")
+    html = page(client.get("/admin/billing/key-rates"))
+    assert "9.5 %" in html
+    assert db_session.scalar(select(func.count(KeyRateCap.id))) == 1
 
 
 # --- running a period -----------------------------------------------------------------------

@@ -9,9 +9,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from portal.models import STAFF_ROLES, AuditEvent, ImportBatch, Reading
+from portal.services import csvfiles
 from portal.services import readings_import as importer
 from tests import factories
 from tests.conftest import csrf_token, login_as, page, post_form, translated
@@ -345,9 +347,8 @@ def test_too_large_and_too_many_lines(app, client, db_session, meter, metering):
         del app.config["READINGS_IMPORT_MAX_BYTES"]
     app.config.update(READINGS_IMPORT_MAX_LINES=10)
     try:
-        message = translated(
-            app, "The file has more than %(n)s lines: split it into smaller files.", n="10"
-        )
+        with app.test_request_context(), force_locale("ru"):
+            message = csvfiles.too_many_lines(10)
         assert message in page(upload(client, data))
     finally:
         del app.config["READINGS_IMPORT_MAX_LINES"]

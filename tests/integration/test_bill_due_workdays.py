@@ -41,6 +41,16 @@ def test_a_due_day_on_a_working_saturday_stays(db_session):
     assert ledger.bill_dates(db_session, date(2027, 1, 1))["population"][1] == date(2027, 2, 24)
 
 
+def test_households_and_legal_entities_have_their_own_days(db_session):
+    """DOMAIN.md (004 T2, 001): households' bills of October 2026 issued on the 1st, due on
+    the 10th (Tuesday 10 November); legal entities' issued on the 7th and, with their due
+    day set to the 18th, due on Wednesday 18 November."""
+    settings.put(db_session, "billing.due_day_others", 18)
+    dates = ledger.bill_dates(db_session, date(2026, 10, 1))
+    assert dates["population"] == (date(2026, 11, 1), date(2026, 11, 10))
+    assert dates["others"] == (date(2026, 11, 7), date(2026, 11, 18))
+
+
 def close(session, period):
     run = billing.get_or_create_period(session, period)
     run.run_started_at = run.run_finished_at = factories.utcnow()

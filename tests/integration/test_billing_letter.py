@@ -22,7 +22,7 @@ from portal.models import (
     Tariff,
     UnchargedService,
 )
-from portal.services import billing, ledger, readings, statements
+from portal.services import billing, ledger, readings, settings, statements
 from portal.services.errors import DomainError
 from tests import factories
 from tests.conftest import (
@@ -206,12 +206,13 @@ def test_the_command_line_lists_them_and_close_exits_non_zero(app, db_session, g
 
 
 def test_a_key_rate_table_starting_too_late_is_a_clear_refusal(app, client, db_session):
-    """ЖК РФ ст. 155 п. 14: the penalty needs the key rate in force on each day of delay.
-    December 2025's 1000.00, due on 10 January 2026 and never paid, is 50 days overdue on
-    1 March 2026 (21 + 28 + 1, past the 30 free days), so closing March needs the rate of
-    1 March 2026; the table starts on 15 March."""
+    """With each day's rate (the setting's option) the penalty needs the key rate in force
+    on each day of delay. December 2025's 1000.00, due on 10 January 2026 and never paid,
+    is 50 days overdue on 1 March 2026 (21 + 28 + 1, past the 30 free days), so closing
+    March needs the rate of 1 March 2026; the table starts on 15 March."""
     db_session.add_all([tariff("electricity", "total", "6.43"), norm("electricity", "100")])
     db_session.add(KeyRate(valid_from=date(2026, 3, 15), percent=Decimal("16.00")))
+    settings.put(db_session, "penalties.rate_each_day", 1)
     account = factories.make_account(db_session)
     factories.make_bills(db_session, account, ["1000.00", "0.00", "0.00"], first=date(2025, 12, 1))
     db_session.add(BillingPeriod(period=date(2026, 2, 1), status="closed"))
@@ -225,6 +226,22 @@ def test_a_key_rate_table_starting_too_late_is_a_clear_refusal(app, client, db_s
     assert response.status_code == 200
     assert "No key rate in force on 1 March 2026" in form_alert(response)
     assert db_session.scalar(select(Bill.id).where(Bill.period == date(2026, 3, 1))) is None
+
+
+def test_by_the_law_only_the_rate_of_the_day_of_calculation_is_needed(db_session):
+    """ЖК РФ ст. 155 п. 14: unpaid, the debt takes the rate in force on the day of the
+    calculation, 31 March 2026: 16 % from 15 March is enough. Delay days 50..80 in March
+    (31 days) at 1/300: 31 × 1000 × 0.16 / 300 = 16.5333… → 16.53."""
+    db_session.add_all([tariff("electricity", "total", "6.43"), norm("electricity", "100")])
+    db_session.add(KeyRate(valid_from=date(2026, 3, 15), percent=Decimal("16.00")))
+    account = factories.make_account(db_session)
+    factories.make_bills(db_session, account, ["1000.00", "0.00", "0.00"], first=date(2025, 12, 1))
+    db_session.add(BillingPeriod(period=date(2026, 2, 1), status="closed"))
+    billing.run(db_session, date(2026, 3, 1))
+    ledger.close_period(db_session, date(2026, 3, 1))
+    assert db_session.scalar(
+        select(Bill.penalties_total).where(Bill.period == date(2026, 3, 1))
+    ) == Decimal("16.53")
 
 
 # --- item 11: a per-resident norm with nobody registered ---------------------------------
@@ -306,8 +323,8 @@ def test_customer_and_operator_readings_of_a_lapsed_meter_are_refused(app, db_se
 
 def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(app, db_session):
     """ПП 354 п. 81(12), 59, 60: the meter due by 5 October is out of service from the 6th;
-    its accepted reading of 20 October (300 kWh) is not used. By the average of July–
-    September (90 + 120 + 150) / 3 = 120 kWh × 5.50 = 660.00. A meter lapsed on 30
+    its accepted reading of 20 October (300 kWh) is not used. By the average over June–
+    September (90 + 120 + 150) / 3 months = 120 kWh × 5.50 = 660.00. A meter lapsed on 30
     September with a reading this month but none earlier: by the norm, 2 residents × 100 kWh
     = 200 × 5.50 = 1100.00."""
     db_session.add_all([tariff("electricity", "total", "5.50"), norm("electricity", "100")])
@@ -315,7 +332,7 @@ def test_a_lapsed_meter_is_charged_by_average_then_norm_and_the_bill_says_why(ap
     meter = factories.make_meter(
         db_session, averaged, zones=1, serial_number="LAPSED-1", verification_due=date(2026, 10, 5)
     )
-    for month, consumption in ((7, "90"), (8, "120"), (9, "150")):
+    for month, consumption in ((6, "80"), (7, "90"), (8, "120"), (9, "150")):
         accepted(db_session, meter, "total", consumption, period=date(2026, month, 1))
     accepted(db_session, meter, "total", "300")
     normed = factories.make_account(db_session)

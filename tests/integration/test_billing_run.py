@@ -97,6 +97,9 @@ def charges_of(session, account):
 
 
 def test_meter_average_and_norm(db_session, tariffs):
+    """ПП 354 п. 59: the average is the consumption after the earliest reading of the span
+    (May) up to the last one (September) over the months between them: (90 + 120 + 150) / 4
+    = 90 kWh (May's own 9999 was used before the span); 90 × 5.50 = 495.00."""
     metered = factories.make_account(db_session)
     meter = factories.make_meter(db_session, metered, zones=2)
     reading(db_session, meter, "day", OCTOBER, "1001.5", "1.5")  # 1.5 × 6.43 = 9.645 → 9.65
@@ -107,7 +110,7 @@ def test_meter_average_and_norm(db_session, tariffs):
     meter2 = factories.make_meter(db_session, averaged, zones=1)
     for month, consumption in ((7, "90"), (8, "120"), (9, "150")):
         reading(db_session, meter2, "total", date(2026, month, 1), "1", consumption)
-    reading(db_session, meter2, "total", date(2026, 5, 1), "1", "9999")  # older than 3 months
+    reading(db_session, meter2, "total", date(2026, 5, 1), "1", "9999")  # the span's start
 
     by_norm = factories.make_account(db_session)  # 2 residents, no meter
     db_session.add(
@@ -124,8 +127,9 @@ def test_meter_average_and_norm(db_session, tariffs):
 
     averaged_charges = charges_of(db_session, averaged)
     assert averaged_charges[("electricity", "total")].method == "average"
-    assert averaged_charges[("electricity", "total")].volume == Decimal("120.0000")
-    assert averaged_charges[("electricity", "total")].amount == Decimal("660.00")
+    assert averaged_charges[("electricity", "total")].volume == Decimal("90.0000")
+    assert averaged_charges[("electricity", "total")].amount == Decimal("495.00")
+    assert averaged_charges[("electricity", "total")].basis == Decimal("4.00")
 
     norm_charges = charges_of(db_session, by_norm)
     assert norm_charges[("cold_water", "total")].method == "norm"

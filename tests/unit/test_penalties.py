@@ -25,13 +25,14 @@ def penalty_days(debts, payments, start, end, rates):
     return penalties.penalty_days(debts, payments, start, end, rates, SCHEME)
 
 
-def test_short_delay_pays_1_300_from_the_31st_day():
-    # 1 000 ₽ due 10 January, paid 25 February: delay days 31..45 are charged (15 days),
-    # the day of payment is not. 15 × 1 000 × 16 % / 300 = 8.00 ₽.
+def test_short_delay_pays_1_300_from_the_31st_day_to_the_day_of_payment():
+    # ЖК РФ ст. 155 п. 14, "по день фактической оплаты": 1 000 ₽ due 10 January, paid
+    # 25 February (delay day 46): delay days 31..46 are charged, the day of payment too
+    # (16 days). 16 × 1 000 × 16 % / 300 = 8.5333… → 8.53 ₽.
     debts = [Debt(Decimal("1000.00"), date(2026, 1, 10))]
     payments = [(date(2026, 2, 25), Decimal("1000.00"))]
     assert penalty(debts, payments, date(2026, 1, 11), date(2026, 2, 28), RATE_16) == Decimal(
-        "8.00"
+        "8.53"
     )
 
 
@@ -43,15 +44,15 @@ def test_crossing_day_91_switches_to_1_130():
     assert penalty(debts, [], date(2026, 1, 11), date(2026, 5, 31), RATE_16) == Decimal("284.31")
 
 
-def test_partial_payment_reduces_the_base_from_its_day():
-    # 2 000 ₽ due 10 January; 1 500 ₽ paid on 20 February (delay day 41), the rest never.
-    # Days 31..40 on 2 000: 10 × 2 000 × 0.16 / 300 = 10.6666…
-    # Days 41..51 (2 March is delay day 51) on 500: 11 × 500 × 0.16 / 300 = 2.9333…
-    # Together 13.6000 → 13.60 ₽.
+def test_partial_payment_reduces_the_base_from_the_day_after():
+    # ЖК РФ ст. 155 п. 14: 2 000 ₽ due 10 January; 1 500 ₽ paid on 20 February (delay day
+    # 41), the rest never. Days 31..41 on 2 000: 11 × 2 000 × 0.16 / 300 = 11.7333…
+    # Days 42..51 (2 March is delay day 51) on 500: 10 × 500 × 0.16 / 300 = 2.6666…
+    # Together 14.4000 → 14.40 ₽.
     debts = [Debt(Decimal("2000.00"), date(2026, 1, 10))]
     payments = [(date(2026, 2, 20), Decimal("1500.00"))]
     assert penalty(debts, payments, date(2026, 1, 11), date(2026, 3, 2), RATE_16) == Decimal(
-        "13.60"
+        "14.40"
     )
 
 
@@ -63,10 +64,16 @@ def test_payment_goes_to_the_oldest_debt_first():
     assert {d.debt_due_on for d in days} == {date(2026, 2, 10)}
 
 
-def test_key_rate_changes_apply_from_their_day():
+def test_each_days_rate_when_the_setting_asks_for_it():
     rates = KeyRates([(date(2020, 1, 1), Decimal("15")), (date(2026, 2, 15), Decimal("30"))])
-    days = penalty_days(
-        [Debt(Decimal("300"), date(2026, 1, 1))], [], date(2026, 2, 10), date(2026, 2, 20), rates
+    days = penalties.penalty_days(
+        [Debt(Decimal("300"), date(2026, 1, 1))],
+        [],
+        date(2026, 2, 10),
+        date(2026, 2, 20),
+        rates,
+        SCHEME,
+        each_day=True,
     )
     assert {d.day: d.percent for d in days}[date(2026, 2, 14)] == Decimal("15")
     assert {d.day: d.percent for d in days}[date(2026, 2, 15)] == Decimal("30")
@@ -94,10 +101,10 @@ def test_penalty_never_decreases_with_time(amount, first, second):
 
 
 @given(amounts, st.integers(min_value=31, max_value=400))
-def test_paying_in_full_stops_the_penalty(amount, pay_day):
+def test_paying_in_full_stops_the_penalty_after_the_day_of_payment(amount, pay_day):
     due = date(2026, 1, 10)
     paid_on = due + timedelta(days=pay_day)
     debt = [Debt(amount, due)]
     with_payment = penalty(debt, [(paid_on, amount)], due, paid_on + timedelta(days=100), RATE_16)
-    until_payment = penalty(debt, [], due, paid_on - timedelta(days=1), RATE_16)
+    until_payment = penalty(debt, [], due, paid_on, RATE_16)
     assert with_payment == until_payment

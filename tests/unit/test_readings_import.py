@@ -9,10 +9,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 
-from portal.models import AuditEvent, ImportBatch, Reading
+from portal.models import AuditEvent, ImportBatch, Meter, Reading
 from portal.services import readings
 from portal.services import readings_import as importer
 from portal.services.errors import DomainError
@@ -150,8 +150,11 @@ def test_too_many_lines_are_refused(app):
     text = "1;2;1;2026-03-01;4\n" * 11
     with app.app_context():
         refused = refusal(lambda: importer.read_table(text, max_lines=10))
-        assert refused.message == gettext(
-            "The file has more than %(n)s lines: split it into smaller files.", n="10"
+        assert refused.message == ngettext(
+            "The file has more than %(count)s line: split it into smaller files.",
+            "The file has more than %(count)s lines: split it into smaller files.",
+            10,
+            count="10",
         )
     assert len(importer.read_table(text, max_lines=11).rows) == 11
 
@@ -423,6 +426,22 @@ def test_serial_numbers_compare_without_case_and_spaces(db_session, meters):
         db_session, f" {one.account.number} ; {one.serial_number.lower()} ;1;2026-03-10;5"
     )
     assert checked.valid == 1, checked.errors
+
+
+def test_a_line_after_the_verification_due_date_is_refused(app, db_session, meters):
+    """ПП 354 п. 81(12): due by 9 March 2026, the meter is out of service from the 10th:
+    a line of the 9th is accepted, a line of the 10th refused with the reason and what to
+    do."""
+    one = meters["one"]
+    one_meter = db_session.get(Meter, one.id)
+    one_meter.verification_due = date(2026, 3, 9)
+    db_session.flush()
+    checked = check(
+        db_session, line(one, "1", "2026-03-09", "501"), line(one, "1", "2026-03-10", "502")
+    )
+    assert codes(checked) == {2: "lapsed"}
+    assert checked.valid == 1
+    assert "state verification was due by" in checked.errors[0].reason
 
 
 def test_rollover_line_is_accepted(db_session, meters):

@@ -182,14 +182,17 @@ def test_the_window_cannot_open_after_it_closes(app, db_session):
 
 
 def test_payment_is_never_due_before_the_bills_are_issued(app, db_session):
+    """DOMAIN.md "Bills, payments, debt": each category has its issue day and due day."""
     with english_request(app):
         with pytest.raises(DomainError) as refused:
-            settings.change(db_session, "billing.due_day", "6")  # legal entities: the 7th
+            settings.change(db_session, "billing.due_day_others", "6")  # issued on the 7th
         assert "legal entities" in refused.value.message
         with pytest.raises(DomainError):
             settings.change(db_session, "billing.issue_day_population", "11")
-        settings.change(db_session, "billing.due_day", "7")
-    assert settings.get(db_session, "billing.due_day") == 7
+        settings.change(db_session, "billing.due_day", "6")  # households: issued on the 1st
+        settings.change(db_session, "billing.due_day_others", "7")
+    assert settings.get(db_session, "billing.due_day") == 6
+    assert settings.get(db_session, "billing.due_day_others") == 7
 
 
 def test_the_higher_penalty_starts_after_the_free_days(app, db_session):
