@@ -8,6 +8,8 @@ from portal.models.accounts import (
     AccountService,
     Category,
     Contract,
+    ContractAmendment,
+    ContractStatus,
     Premises,
     Service,
 )
@@ -33,6 +35,7 @@ from portal.models.billing import (
     UnchargedService,
 )
 from portal.models.calendar import CalendarDay
+from portal.models.documents import ContractDocument, DocumentCounter, DocumentKind
 from portal.models.metering import (
     METER_STATUSES,
     READING_SOURCES,
@@ -129,4 +132,9 @@ __all__ = [
     "Staff",
     "User",
     "utcnow",
+    "ContractAmendment",
+    "ContractStatus",
+    "ContractDocument",
+    "DocumentCounter",
+    "DocumentKind",
 ]

@@ -97,11 +97,14 @@ def payment_purpose(period: date, account_number: str) -> str:
     return f"Оплата за {month}, л/с {account_number}"
 
 
-def payment_payload(payee: Payee, payer: Payer, period: date, amount: Decimal) -> str:
+def payment_payload(
+    payee: Payee, payer: Payer, period: date, amount: Decimal, *, purpose: str | None = None
+) -> str:
     """The text of the payment QR code of a bill.
 
     ``amount`` is what the bill asks to pay; when nothing is owed (zero or an
     overpayment) the Sum field is left out and the banking app asks the payer for it.
+    ``purpose`` replaces the household purpose (a company's invoice names itself and VAT).
     """
     fields: list[tuple[str, str]] = [
         ("Name", payee.name),
@@ -120,7 +123,7 @@ def payment_payload(payee: Payee, payer: Payer, period: date, amount: Decimal) -
         fields.append(("PayerINN", payer.inn))
     fields += [
         ("PayerAddress", payer.address),
-        ("Purpose", payment_purpose(period, clean(payer.account_number))),
+        ("Purpose", purpose or payment_purpose(period, clean(payer.account_number))),
     ]
     kopecks = to_kopecks(amount)
     if kopecks > 0:
