@@ -128,8 +128,10 @@ def test_period_documents_invoice_vat_invoice_and_act(app, db_session, company):
         docs[DocumentKind.VAT_INVOICE],
         docs[DocumentKind.ACT],
     )
-    assert invoice.number == "СЧ-2026-000001" and invoice.issued_on == date(2026, 11, 3)
-    assert vat_invoice.number == "СФ-2026-000001" and vat_invoice.issued_on == date(2026, 10, 31)
+    assert invoice.number == "СЧ-2026-000001"
+    assert invoice.issued_on == date(2026, 11, 3)
+    assert vat_invoice.number == "СФ-2026-000001"
+    assert vat_invoice.issued_on == date(2026, 10, 31)
     assert act.number == "АКТ-2026-000001"
     # 1 320,00 + 1 100,00 VAT; the invoice adds the penalty (no VAT on it).
     assert (vat_invoice.total, vat_invoice.vat, vat_invoice.net) == (
@@ -226,8 +228,9 @@ def test_correction_gets_its_own_number_and_names_the_old_one(app, db_session, c
 
 
 def test_accountant_is_mailed_when_documents_are_issued(app, db_session, company):
-    from portal.models import OutboxMessage
     from sqlalchemy import select
+
+    from portal.models import OutboxMessage
 
     issue(db_session)
     messages = db_session.scalars(
@@ -259,11 +262,13 @@ def test_contract_page_lists_documents_and_downloads_are_byte_identical(app, db_
     page = browser.get(contract_url(company))
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "СФ-2026-000001" in html and company.account.number in html
+    assert "СФ-2026-000001" in html
+    assert company.account.number in html
     stored = contract_documents.latest_of_period(db_session, company.id, OCTOBER)["vat_invoice"]
     url = contract_url(company, f"/documents/{stored.id}.pdf")
     first, second = browser.get(url), browser.get(url)
-    assert first.status_code == 200 and first.mimetype == "application/pdf"
+    assert first.status_code == 200
+    assert first.mimetype == "application/pdf"
     assert first.get_data() == second.get_data() == stored.pdf
 
 
@@ -286,7 +291,8 @@ def test_zip_of_several_months_is_the_same_file_every_time(app, db_session, comp
     browser = signed_in(app, company.owner)
     url = contract_url(company, "/documents.zip?period=2026-10")
     first, second = browser.get(url), browser.get(url)
-    assert first.status_code == 200 and first.mimetype == "application/zip"
+    assert first.status_code == 200
+    assert first.mimetype == "application/zip"
     assert first.get_data() == second.get_data()
     names = zipfile.ZipFile(io.BytesIO(first.get_data())).namelist()
     assert sorted(names) == [
@@ -305,7 +311,8 @@ def test_reconciliation_act_for_a_quarter(app, db_session, company):
     factories.make_payment(db_session, company.account, date(2026, 11, 15), "10000.00")
     act = reconciliation.act(db_session, company, date(2026, 10, 1), date(2026, 12, 31))
     assert act.opening == Decimal("0.00")
-    assert act.debits == Decimal("13432.50") and act.credits == Decimal("10000.00")
+    assert act.debits == Decimal("13432.50")
+    assert act.credits == Decimal("10000.00")
     assert act.closing == Decimal("3432.50")
     later = reconciliation.act(db_session, company, date(2026, 11, 1), date(2026, 12, 31))
     assert later.opening == Decimal("13432.50")
@@ -378,5 +385,6 @@ def test_closing_the_period_issues_the_contracts_documents(app, db_session):
     documents = contract_documents.documents_of(db_session, contract.id)
     assert [d.kind for d in documents] == ["invoice", "vat_invoice", "act"]
     # 610,00 with VAT 22 %: 610 × 22 / 122 = 110,00
-    assert documents[1].vat == Decimal("110.00") and documents[1].total == Decimal("610.00")
+    assert documents[1].vat == Decimal("110.00")
+    assert documents[1].total == Decimal("610.00")
     assert db_session.query(ContractDocument).count() == 3
