@@ -37,6 +37,10 @@ AREA_ROLES = {
     "debt.manage": {BILLING, SUPERVISOR, ADMIN},  # escalation steps
     "settings": {ADMIN},  # deadlines, windows, thresholds (portal/services/settings.py)
     "calendar": {ADMIN},  # exceptions to the production calendar (work calendar)
+    "contracts": {OPERATOR, BILLING, SUPERVISOR, ADMIN},  # organisations' contracts: view
+    "contracts.edit": {BILLING, ADMIN},  # create, amend, terminate, link accounts
+    "documents": {BILLING, SUPERVISOR, ADMIN},  # invoices, VAT invoices, acts: the register
+    "documents.issue": {BILLING, ADMIN},  # bulk issue of a period, corrections
 }
 
 

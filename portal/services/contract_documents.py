@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from num2words import num2words
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -323,7 +324,7 @@ def reissue(
         raise NotFound()
     latest = latest_of_period(session, contract_id, period)
     if not latest:
-        raise DomainError("The period has no documents to correct: issue them first.")
+        raise DomainError(_("The month has no documents to correct: issue them first."))
     rate = settings.get(session, "documents.vat_rate")
     figures = period_figures(session, period, [contract_id], rate)[contract_id]
     kinds = kinds_issued(session)
@@ -498,6 +499,77 @@ def of_periods(session: Session, contract_id: int, periods: list[date]) -> list[
     )
 
 
+def audit_issue(session: Session, issued: list, staff_id: int, ip: str | None) -> None:
+    """One audit event for a set an employee issued (a correction or a bulk run)."""
+    from portal.models.audit import AuditAction, AuditObject
+    from portal.services import audit
+
+    session.flush()
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=AuditAction.CREATE,
+        object_type=AuditObject.CONTRACT_DOCUMENT,
+        object_id=issued[0].id if issued else None,
+        summary=", ".join(document.number for document in issued)[:400],
+        ip_address=ip,
+    )
+
+
+# --- the register (журнал учёта выставленных счетов-фактур) ----------------------------------
+
+
+def register(period: date | None, kind: str | None):
+    """Issued documents in the order of their numbers, by month and kind."""
+    query = (
+        select(ContractDocument)
+        .options(selectinload(ContractDocument.contract).selectinload(Contract.organisation))
+        .options(selectinload(ContractDocument.replaces))
+        .order_by(ContractDocument.kind, ContractDocument.year, ContractDocument.sequence)
+    )
+    if period is not None:
+        query = query.where(ContractDocument.period == period)
+    if kind:
+        query = query.where(ContractDocument.kind == kind)
+    return query
+
+
+REGISTER_HEADER = (
+    "№ документа",
+    "Вид",
+    "Дата",
+    "Период",
+    "Покупатель",
+    "ИНН/КПП покупателя",
+    "Договор",
+    "Стоимость без НДС",
+    "Ставка НДС",
+    "Сумма НДС",
+    "Всего",
+    "Исправляет",
+)
+
+
+def register_rows(documents: Iterable[ContractDocument]):
+    """The register's lines as an accountant files them (Russian, like the documents)."""
+    for document in documents:
+        organisation = document.contract.organisation
+        yield [
+            document.number,
+            document.kind.label,
+            document.issued_on,
+            document.period.strftime("%Y-%m"),
+            organisation.name,
+            f"{organisation.inn}/{organisation.kpp or ''}",
+            document.contract.number,
+            document.net,
+            f"{document.vat_rate.normalize():f}%",
+            document.vat,
+            document.total,
+            document.replaces.number if document.replaces else "",
+        ]
+
+
 # --- letters -------------------------------------------------------------------------------
 
 
@@ -545,6 +617,26 @@ def process_pending(session: Session, *, staff_id: int | None = None) -> int:
         )
         session.commit()
     return done
+
+
+def send_to_worker(session: Session, period: date) -> bool:
+    """Ask a Celery worker to issue what is pending; False without a reachable broker (the
+    embedded scheduler, or the periodic task, issues it then)."""
+    import logging
+
+    broker_url = current_app.config.get("CELERY_BROKER_URL")
+    if not broker_url:
+        return False
+    from celery import Celery
+
+    try:
+        Celery("portal", broker=broker_url).send_task(
+            "portal.tasks.issue_pending_documents", retry=False
+        )
+    except Exception:  # noqa: BLE001 (any broker failure: the scheduler picks it up)
+        logging.getLogger(__name__).warning("could not reach a worker for %s", period)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
