@@ -210,7 +210,7 @@ def take_number(session: Session, kind: DocumentKind, year: int) -> int:
     with an UPDATE: on PostgreSQL the row stays locked until the issuing transaction ends,
     so a second issue waits and then takes the following number; a rollback gives the
     number back. No sequence, which could skip."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
