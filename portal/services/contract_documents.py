@@ -294,11 +294,17 @@ def issue_period(
     staff_id: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 50,
+    only: set[int] | None = None,
 ) -> int:
-    """Issue the period's documents for every contract that has none yet; the caller
-    commits (``progress(done, total)`` is called after each chunk). Returns how many
-    contracts got documents. Running it again issues nothing new."""
-    pending = contracts_to_issue(session, period)
+    """Issue the period's documents for every contract that has none yet (of ``only``,
+    when given: a share of the work for one of several processes); the caller commits
+    (``progress(done, total)`` is called after each chunk). Returns how many contracts
+    got documents. Running it again issues nothing new."""
+    pending = [
+        contract_id
+        for contract_id in contracts_to_issue(session, period)
+        if only is None or contract_id in only
+    ]
     rate = settings.get(session, "documents.vat_rate")
     kinds = kinds_issued(session)
     today = local_today()
