@@ -8,7 +8,8 @@ with 1 and with 2 processes, and print documents/s for each and the speed-up.
 
 Each run starts from a fresh database: N organisations, each with a contract, a supply
 point charged for electricity and heat, a bill. The processes share the contracts (every
-second one) and take numbers from the same counter rows; the run checks that every
+second one) and take numbers from the same counter rows (held only while a chunk is
+numbered, not while it is rendered); the run checks that every
 contract got its three documents and that each kind's numbers run 1…N with no gap and
 no repeat. The time is WeasyPrint's rendering, nearly all of it: the baseline to compare
 a change against is the 1-process line of the same run.
@@ -120,9 +121,7 @@ def work(url: str, share: int, of: int) -> None:
     with app.app_context():
         ids = contract_documents.contracts_to_issue(db.session, PERIOD)
         mine = set(ids[share::of])
-        contract_documents.issue_period(
-            db.session, PERIOD, only=mine, progress=lambda *_: db.session.commit()
-        )
+        contract_documents.issue_period(db.session, PERIOD, only=mine, commit=db.session.commit)
         db.session.commit()
 
 

@@ -200,10 +200,11 @@ def documents_issue(period: str) -> None:
         raise click.ClickException(f"{iso(month)} is not closed: close it first")
 
     def report(done: int, total: int) -> None:
-        db.session.commit()
         click.echo(f"{done}/{total} contracts")
 
-    issued = contract_documents.issue_period(db.session, month, progress=report)
+    issued = contract_documents.issue_period(
+        db.session, month, progress=report, commit=db.session.commit
+    )
     db.session.commit()
     click.echo(f"{iso(month)}: documents issued for {issued} contract(s)")
 

@@ -55,7 +55,7 @@ def upgrade():
     sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('replaces_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('pdf', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contract_id'], ['contracts.id'], name=op.f('fk_contract_documents_contract_id_contracts')),

@@ -72,8 +72,10 @@ class ContractDocument(CreatedAtMixin, Base):
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # what the document asks to pay
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("contract_documents.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    sha256: Mapped[str] = mapped_column(String(64))
-    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # Both empty between the numbering and the rendering of a document (a moment, or until
+    # contract_documents.render_missing when a worker stopped in between).
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
 
     contract: Mapped["Contract"] = relationship()  # noqa: F821
     replaces: Mapped["ContractDocument | None"] = relationship(remote_side=[id])

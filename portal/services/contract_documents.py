@@ -295,11 +295,19 @@ def issue_period(
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 50,
     only: set[int] | None = None,
+    commit: Callable[[], None] | None = None,
 ) -> int:
     """Issue the period's documents for every contract that has none yet (of ``only``,
-    when given: a share of the work for one of several processes); the caller commits
-    (``progress(done, total)`` is called after each chunk). Returns how many contracts
-    got documents. Running it again issues nothing new."""
+    when given: a share of the work for one of several processes). Returns how many
+    contracts got documents; running it again issues nothing new.
+
+    Without ``commit`` everything happens in the caller's transaction (the close of a
+    small period). With it (the worker, the command), each chunk is two transactions:
+    the numbers and the document rows, committed at once so the counter rows are locked
+    for milliseconds and other processes go on numbering; then the rendering of the
+    chunk's PDFs, the slow part, which runs in parallel with theirs. A document whose
+    rendering was interrupted keeps its number and is rendered by ``render_missing``.
+    ``progress(done, total)`` is called after each chunk."""
     pending = [
         contract_id
         for contract_id in contracts_to_issue(session, period)
@@ -311,10 +319,19 @@ def issue_period(
     for start in range(0, len(pending), chunk):
         ids = pending[start : start + chunk]
         figures = period_figures(session, period, ids, rate)
-        for contract in _contracts(session, ids):
-            issued = _issue_set(session, contract, figures[contract.id], kinds, today, staff_id)
-            notify_accountants(session, contract, issued)
+        sets = [
+            (contract, _number_set(session, contract, figures[contract.id], kinds, today, staff_id))
+            for contract in _contracts(session, ids)
+        ]
+        if commit:
+            session.flush()
+            commit()
+        for contract, issued in sets:
+            _render_set(contract, figures[contract.id], issued)
+            notify_accountants(session, contract, list(issued.values()))
         session.flush()
+        if commit:
+            commit()
         if progress:
             progress(min(start + chunk, len(pending)), len(pending))
     return len(pending)
@@ -349,7 +366,8 @@ def latest_of_period(session: Session, contract_id: int, period: date) -> dict:
     return {row.kind: row for row in rows}
 
 
-def _issue_set(session, contract, figures, kinds, today, staff_id, replaced=None) -> list:
+def _number_set(session, contract, figures, kinds, today, staff_id, replaced=None) -> dict:
+    """The set's documents with their numbers and amounts, not rendered yet."""
     replaced = replaced or {}
     issued = {}
     for kind in kinds:
@@ -370,11 +388,41 @@ def _issue_set(session, contract, figures, kinds, today, staff_id, replaced=None
             replaces=replaced.get(kind) or _any_replaced(replaced, kind),
             staff_id=staff_id,
         )
+        session.add(issued[kind])
+    return issued
+
+
+def _render_set(contract, figures, issued: dict) -> None:
     for document in issued.values():
         document.pdf = render(contract, figures, document, issued)
         document.sha256 = hashlib.sha256(document.pdf).hexdigest()
-        session.add(document)
+
+
+def _issue_set(session, contract, figures, kinds, today, staff_id, replaced=None) -> list:
+    issued = _number_set(session, contract, figures, kinds, today, staff_id, replaced)
+    _render_set(contract, figures, issued)
     return list(issued.values())
+
+
+def render_missing(session: Session) -> int:
+    """Render the documents whose rendering was interrupted (numbered, no PDF yet); the
+    caller commits."""
+    missing = session.scalars(
+        select(ContractDocument)
+        .where(ContractDocument.sha256.is_(None))
+        .options(selectinload(ContractDocument.contract).selectinload(Contract.organisation))
+    ).all()
+    rate_of = {}
+    for document in missing:
+        key = (document.contract_id, document.period)
+        if key not in rate_of:
+            rate_of[key] = period_figures(
+                session, document.period, [document.contract_id], document.vat_rate
+            )[document.contract_id]
+        siblings = latest_of_period(session, document.contract_id, document.period)
+        document.pdf = render(document.contract, rate_of[key], document, siblings)
+        document.sha256 = hashlib.sha256(document.pdf).hexdigest()
+    return len(missing)
 
 
 def _any_replaced(replaced: dict, kind: DocumentKind):
@@ -476,7 +524,9 @@ def documents_of(session: Session, contract_id: int) -> list[ContractDocument]:
     return list(
         session.scalars(
             select(ContractDocument)
-            .where(ContractDocument.contract_id == contract_id)
+            .where(
+                ContractDocument.contract_id == contract_id, ContractDocument.sha256.is_not(None)
+            )
             .order_by(ContractDocument.period.desc(), ContractDocument.id)
         )
     )
@@ -485,7 +535,11 @@ def documents_of(session: Session, contract_id: int) -> list[ContractDocument]:
 def document_of(session: Session, contract_id: int, document_id: int) -> ContractDocument:
     found = session.scalar(
         select(ContractDocument)
-        .where(ContractDocument.id == document_id, ContractDocument.contract_id == contract_id)
+        .where(
+            ContractDocument.id == document_id,
+            ContractDocument.contract_id == contract_id,
+            ContractDocument.sha256.is_not(None),
+        )
         .options(selectinload(ContractDocument.contract))
     )
     if found is None:
@@ -498,7 +552,9 @@ def of_periods(session: Session, contract_id: int, periods: list[date]) -> list[
         session.scalars(
             select(ContractDocument)
             .where(
-                ContractDocument.contract_id == contract_id, ContractDocument.period.in_(periods)
+                ContractDocument.contract_id == contract_id,
+                ContractDocument.period.in_(periods),
+                ContractDocument.sha256.is_not(None),
             )
             .order_by(ContractDocument.period, ContractDocument.id)
         )
@@ -616,11 +672,11 @@ def process_pending(session: Session, *, staff_id: int | None = None) -> int:
     """Issue every closed period's missing documents, committing chunk by chunk (another
     worker running at once takes numbers after ours, never the same ones: see
     ``take_number``). Returns how many contracts got documents."""
+    if render_missing(session):
+        session.commit()
     done = 0
     for period in pending_periods(session):
-        done += issue_period(
-            session, period, staff_id=staff_id, progress=lambda *_: session.commit()
-        )
+        done += issue_period(session, period, staff_id=staff_id, commit=session.commit)
         session.commit()
     return done
 

@@ -388,3 +388,37 @@ def test_closing_the_period_issues_the_contracts_documents(app, db_session):
     assert documents[1].vat == Decimal("110.00")
     assert documents[1].total == Decimal("610.00")
     assert db_session.query(ContractDocument).count() == 3
+
+
+def test_a_rendering_interrupted_keeps_its_numbers_and_is_finished(app, db_session, company):
+    """The worker numbers a chunk and commits, then renders: if it stops in between, the
+    documents keep their numbers (no gap), are not offered for download, and the next
+    pass renders them."""
+
+    class Stopped(Exception):
+        pass
+
+    calls = []
+
+    def commit():
+        calls.append(1)
+        if len(calls) == 1:
+            raise Stopped  # right after the numbers are stored
+
+    with pytest.raises(Stopped):
+        issue_with_commit(db_session, commit)
+    rows = db_session.query(ContractDocument).order_by(ContractDocument.id).all()
+    assert [r.number for r in rows] == ["СЧ-2026-000001", "СФ-2026-000001", "АКТ-2026-000001"]
+    assert all(r.sha256 is None for r in rows)
+    assert contract_documents.documents_of(db_session, company.id) == []
+    assert contract_documents.render_missing(db_session) == 3
+    shown = contract_documents.documents_of(db_session, company.id)
+    assert len(shown) == 3
+    assert "Акт № АКТ-2026-000001" in pdf_text(shown[1].pdf)
+
+
+def issue_with_commit(db_session, commit):
+    import time_machine
+
+    with time_machine.travel(date(2026, 11, 3), tick=False):
+        return contract_documents.issue_period(db_session, OCTOBER, commit=commit)
