@@ -6,7 +6,7 @@ the meter's state, every zone at once), so a company is held to the same checks 
 everybody."""
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from flask_babel import gettext as _
@@ -112,6 +112,17 @@ def _submit_one(session, meter, values, taken_on: date, user_id, outcome, line=N
     outcome.receipts[meter.id] = receipts
 
 
+def _own_lines(table, numbers: set[str]):
+    """(the table with only the lines of the contract's accounts, the other lines' numbers)."""
+    i_account = table.positions[0]
+    own, foreign = [], []
+    for line, cells in table.rows:
+        account = cells[i_account].strip() if len(cells) > i_account else ""
+        (own if account in numbers else foreign).append((line, cells))
+    kept = replace(table, rows=own)
+    return kept, [line for line, _cells in foreign]
+
+
 def upload(session: Session, contract: Contract, data: bytes, *, user_id: int) -> Outcome:
     """A CSV file of readings (the import's format) for the contract's meters. Lines of
     meters not at the contract's supply points are refused; the others are checked as
@@ -119,18 +130,21 @@ def upload(session: Session, contract: Contract, data: bytes, *, user_id: int) -
     caller commits."""
     text = readings_import.decode(data, MAX_BYTES)
     parsed = readings_import.read_table(text, MAX_LINES)
-    checked = readings_import.check(session, parsed)
-    outcome = Outcome()
-    outcome.line_errors = [(error.line, error.reason) for error in checked.errors]
     ours = {meter.id: meter for meter in meters_of(contract)}
+    outcome = Outcome()
+    # Lines of other accounts are refused before the import's checks see them: what the
+    # checks would say of another customer's meter (its last reading) is not ours to show.
+    own, foreign = _own_lines(parsed, {account.number for account in contract.accounts})
+    not_ours = _("The meter is not at this contract's supply points.")
+    outcome.line_errors = [(line, not_ours) for line in foreign]
+    checked = readings_import.check(session, own)
+    outcome.line_errors += [(error.line, error.reason) for error in checked.errors]
     grouped: dict[tuple[int, date], dict] = defaultdict(dict)
     first_line: dict[tuple[int, date], int] = {}
     for ordinal, row in checked.rows:
-        line = parsed.rows[ordinal][0]
-        if row["meter_id"] not in ours:
-            outcome.line_errors.append(
-                (line, _("The meter is not at this contract's supply points."))
-            )
+        line = own.rows[ordinal][0]
+        if row["meter_id"] not in ours:  # the account's, but a removed or faulty meter
+            outcome.line_errors.append((line, not_ours))
             continue
         key = (row["meter_id"], row["taken_on"])
         grouped[key][str(row["zone"])] = str(row["value"])

@@ -112,6 +112,7 @@ def test_csv_upload_in_the_import_format(app, db_session, contract):
     from tests.conftest import csrf_token
 
     other_meter = factories.make_meter(db_session, factories.make_account(db_session), zones=1)
+    factories.make_reading(db_session, other_meter, 777, date(2026, 10, 20), zone="total")
     text = (
         "account;meter;zone;date;value\r\n"
         f"{contract.account.number};{contract.single.serial_number};1;20.11.2026;1100,0\r\n"
@@ -127,7 +128,11 @@ def test_csv_upload_in_the_import_format(app, db_session, contract):
             content_type="multipart/form-data",
         )
     assert response.status_code == 400  # one line refused, shown on the page
-    assert "Line 5" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Line 5" in page
+    # Another customer's meter: refused as not ours, its reading (777) never judged or shown.
+    assert "The meter is not at this contract&#39;s supply points." in page
+    assert "777" not in page
     assert stored(db_session, contract.single) == {("total", "1100.0000")}
     assert stored(db_session, contract.double) == {("day", "1200.0000"), ("night", "1050.0000")}
     assert stored(db_session, other_meter) == set()
