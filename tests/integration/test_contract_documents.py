@@ -422,3 +422,13 @@ def issue_with_commit(db_session, commit):
 
     with time_machine.travel(date(2026, 11, 3), tick=False):
         return contract_documents.issue_period(db_session, OCTOBER, commit=commit)
+
+
+def test_the_account_pages_lead_a_member_to_the_contracts_documents(app, db_session, company):
+    from tests.factories import link
+
+    issue(db_session)
+    link(db_session, company.accountant, company.account)
+    browser = signed_in(app, company.accountant)
+    page = browser.get(f"/accounts/{company.account.id}/bills").get_data(as_text=True)
+    assert contract_url(company) in page
