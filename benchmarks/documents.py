@@ -116,11 +116,17 @@ def generate(url: str, contracts: int) -> None:
         db.engine.dispose()
 
 
-def work(url: str, share: int, of: int) -> None:
+def pending(url: str) -> list[int]:
     app = app_for(url)
     with app.app_context():
         ids = contract_documents.contracts_to_issue(db.session, PERIOD)
-        mine = set(ids[share::of])
+        db.engine.dispose()
+        return ids
+
+
+def work(url: str, mine: set[int]) -> None:
+    app = app_for(url)
+    with app.app_context():
         contract_documents.issue_period(db.session, PERIOD, only=mine, commit=db.session.commit)
         db.session.commit()
 
@@ -143,9 +149,12 @@ def check(url: str, contracts: int) -> int:
 
 def run(url: str, contracts: int, processes: int) -> tuple[int, float]:
     generate(url, contracts)
+    ids = pending(url)  # shared out before any starts: each process sees the same list
     started = time.perf_counter()
     workers = [
-        multiprocessing.get_context("spawn").Process(target=work, args=(url, k, processes))
+        multiprocessing.get_context("spawn").Process(
+            target=work, args=(url, set(ids[k::processes]))
+        )
         for k in range(processes)
     ]
     for worker in workers:

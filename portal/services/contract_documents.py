@@ -706,6 +706,7 @@ class Progress:
     period: date
     contracts: int  # with a bill in the period
     issued: int  # of those, with documents
+    due_by: date | None = None  # the earliest bill day of the contracts still waiting
 
     @property
     def percent(self) -> int:
@@ -730,4 +731,8 @@ def progress_of(session: Session, period: date) -> Progress:
             ContractDocument.period == period
         )
     )
-    return Progress(period, contracts or 0, issued or 0)
+    waiting = contracts_to_issue(session, period)
+    earliest = session.scalar(select(func.min(Contract.bill_day)).where(Contract.id.in_(waiting)))
+    following = add_months(period, 1)
+    due_by = following.replace(day=earliest) if earliest else None
+    return Progress(period, contracts or 0, issued or 0, due_by)

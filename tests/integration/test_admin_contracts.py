@@ -223,6 +223,8 @@ def test_issue_page_shows_progress(staff_client, db_session, contract):
     browser = staff_client("billing")
     page = browser.get("/admin/documents/periods/2026-10").get_data(as_text=True)
     assert "0 of 1 contracts" in page
+    # the contract's bill day (7, the default; 004 T2) of the month after October
+    assert contract_documents.progress_of(db_session, OCTOBER).due_by == date(2026, 11, 7)
     assert post_form(browser, "/admin/documents/periods/2026-10/issue", {}).status_code == 303
     contract_documents.process_pending(db_session)
     page = browser.get("/admin/documents/periods/2026-10").get_data(as_text=True)
