@@ -54,6 +54,7 @@ def upgrade():
     sa.Column('vat', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('replaces_id', sa.Integer(), nullable=True),
+    sa.Column('revision', sa.Integer(), server_default='0', nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('pdf', sa.LargeBinary(), nullable=True),
@@ -62,6 +63,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['replaces_id'], ['contract_documents.id'], name=op.f('fk_contract_documents_replaces_id_contract_documents')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_contract_documents_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_documents')),
+    sa.UniqueConstraint('contract_id', 'period', 'kind', 'revision', name=op.f('uq_contract_documents_contract_id')),
     sa.UniqueConstraint('kind', 'year', 'sequence', name=op.f('uq_contract_documents_kind')),
     sa.UniqueConstraint('number', name=op.f('uq_contract_documents_number'))
     )

@@ -56,7 +56,12 @@ class DocumentCounter(Base):
 
 class ContractDocument(CreatedAtMixin, Base):
     __tablename__ = "contract_documents"
-    __table_args__ = (UniqueConstraint("kind", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "year", "sequence"),
+        # One original (revision 0) and one of each correction per contract, month and
+        # kind: two workers issuing the same contract at once cannot both succeed.
+        UniqueConstraint("contract_id", "period", "kind", "revision"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
@@ -71,6 +76,7 @@ class ContractDocument(CreatedAtMixin, Base):
     vat: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # what the document asks to pay
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("contract_documents.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # Both empty between the numbering and the rendering of a document (a moment, or until
     # contract_documents.render_missing when a worker stopped in between).

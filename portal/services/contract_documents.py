@@ -25,6 +25,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from num2words import num2words
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import (
@@ -316,16 +317,22 @@ def issue_period(
     rate = settings.get(session, "documents.vat_rate")
     kinds = kinds_issued(session)
     today = local_today()
+    done = 0
     for start in range(0, len(pending), chunk):
         ids = pending[start : start + chunk]
         figures = period_figures(session, period, ids, rate)
-        sets = [
-            (contract, _number_set(session, contract, figures[contract.id], kinds, today, staff_id))
-            for contract in _contracts(session, ids)
-        ]
-        if commit:
-            session.flush()
-            commit()
+        try:
+            sets = _numbered_chunk(session, ids, figures, kinds, today, staff_id, commit)
+        except IntegrityError:
+            # Another worker issued some of these contracts meanwhile: ours are given back
+            # (the rollback returns the numbers); the rest are numbered again. Inside a
+            # caller's transaction (no ``commit``) that is the caller's to handle.
+            if commit is None:
+                raise
+            session.rollback()
+            ids = [c for c in contracts_to_issue(session, period) if c in set(ids)]
+            sets = _numbered_chunk(session, ids, figures, kinds, today, staff_id, commit)
+        done += len(sets)
         for contract, issued in sets:
             _render_set(contract, figures[contract.id], issued)
             notify_accountants(session, contract, list(issued.values()))
@@ -334,7 +341,19 @@ def issue_period(
             commit()
         if progress:
             progress(min(start + chunk, len(pending)), len(pending))
-    return len(pending)
+    return done
+
+
+def _numbered_chunk(session, ids, figures, kinds, today, staff_id, commit) -> list:
+    """The chunk's sets numbered (and, with ``commit``, stored for good before rendering)."""
+    sets = [
+        (contract, _number_set(session, contract, figures[contract.id], kinds, today, staff_id))
+        for contract in _contracts(session, ids)
+    ]
+    session.flush()
+    if commit:
+        commit()
+    return sets
 
 
 def reissue(
@@ -373,6 +392,7 @@ def _number_set(session, contract, figures, kinds, today, staff_id, replaced=Non
     for kind in kinds:
         day = document_date(kind, figures.period, today) if not replaced else today
         sequence = take_number(session, kind, day.year)
+        previous = replaced.get(kind) or _any_replaced(replaced, kind)
         issued[kind] = ContractDocument(
             contract_id=contract.id,
             period=figures.period,
@@ -385,11 +405,18 @@ def _number_set(session, contract, figures, kinds, today, staff_id, replaced=Non
             net=figures.net,
             vat=figures.vat,
             total=figures.to_pay if kind == DocumentKind.INVOICE else figures.gross,
-            replaces=replaced.get(kind) or _any_replaced(replaced, kind),
+            replaces=previous,
+            revision=0 if previous is None else _next_revision(replaced),
             staff_id=staff_id,
         )
         session.add(issued[kind])
     return issued
+
+
+def _next_revision(replaced: dict) -> int:
+    """A correction's revision: one above the set it replaces (a УПД and a VAT invoice
+    count as one line of corrections)."""
+    return max(document.revision for document in replaced.values()) + 1
 
 
 def _render_set(contract, figures, issued: dict) -> None:
