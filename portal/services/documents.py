@@ -8,6 +8,7 @@ character set — UTF-8. ``|`` separates fields, so it never appears inside a va
 """
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -187,4 +188,17 @@ def render_pdf(html: str) -> bytes:
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=_font_config())
+
+
+_fonts = threading.local()
+
+
+def _font_config():
+    """One font configuration per thread, reused: loading the fonts anew is a third of a
+    small document's rendering (a bulk issue renders thousands)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    if not hasattr(_fonts, "config"):
+        _fonts.config = FontConfiguration()
+    return _fonts.config
