@@ -124,7 +124,7 @@ def test_an_accountant_downloads_documents_and_sends_readings(browser, live_port
             )
             db.session.remove()
         inputs.nth(index).fill(str(int((last or 0) + 10)))
-    page.get_by_role("button", name="Передать показания").click()
+    page.locator("#readings form").first.locator("button[type=submit]").click()
     expect(page.locator(".alert-success")).to_be_visible()
     with live_portal.app.app_context():
         after = db.session.scalar(select(func.count(Reading.id)))
