@@ -59,61 +59,66 @@ def generate(url: str, contracts: int) -> None:
         session = db.session
         session.add(BillingPeriod(period=PERIOD, status="closed"))
         for n in range(contracts):
-            organisation = Organisation(
-                name=f"ООО «Бенчмарк {n}»",
-                inn=f"77{n:08d}",
-                kpp="770101001",
-                legal_address="г. Москва, ул. Тверская, д. 1",
-            )
-            session.add(organisation)
-            session.flush()
-            contract = Contract(
-                number=f"Д-{n:05d}", signed_on=date(2024, 1, 15), organisation_id=organisation.id
-            )
-            customer = Customer(kind="organisation", full_name=organisation.name)
-            premises = Premises(address=f"г. Выкса, ул. Заводская, д. {n}", residents=0)
-            session.add_all([contract, customer, premises])
-            session.flush()
-            account = Account(
-                number=f"53{n:08d}",
-                secret_code="AB12CD",
-                category="others",
-                customer_id=customer.id,
-                premises_id=premises.id,
-                contract_id=contract.id,
-                opened_on=date(2024, 1, 15),
-            )
-            session.add(account)
-            session.flush()
-            for service, volume, tariff in (("electricity", 1000 + n, "7.32"), ("heat", 2, "3050")):
-                amount = (Decimal(volume) * Decimal(tariff)).quantize(Decimal("0.01"))
-                session.add(
-                    Charge(
-                        account_id=account.id,
-                        period=PERIOD,
-                        service=service,
-                        zone="total",
-                        method="meter",
-                        volume=Decimal(volume),
-                        tariff=Decimal(tariff),
-                        amount=amount,
-                    )
-                )
-            session.add(
-                Bill(
-                    account_id=account.id,
-                    period=PERIOD,
-                    opening_balance=Decimal(0),
-                    charges_total=Decimal(0),
-                    penalties_total=Decimal(0),
-                    payments_total=Decimal(0),
-                    closing_balance=Decimal(0),
-                    issued_on=date(2026, 11, 7),
-                    due_on=date(2026, 11, 10),
-                )
-            )
+            add_contract(session, n)
         session.commit()
         db.engine.dispose()
+
+
+def add_contract(session, n: int) -> None:
+    """An organisation with a contract, a supply point charged for October and a bill."""
+    organisation = Organisation(
+        name=f"ООО «Бенчмарк {n}»",
+        inn=f"77{n:08d}",
+        kpp="770101001",
+        legal_address="г. Москва, ул. Тверская, д. 1",
+    )
+    session.add(organisation)
+    session.flush()
+    contract = Contract(
+        number=f"Д-{n:05d}", signed_on=date(2024, 1, 15), organisation_id=organisation.id
+    )
+    customer = Customer(kind="organisation", full_name=organisation.name)
+    premises = Premises(address=f"г. Выкса, ул. Заводская, д. {n}", residents=0)
+    session.add_all([contract, customer, premises])
+    session.flush()
+    account = Account(
+        number=f"53{n:08d}",
+        secret_code="AB12CD",
+        category="others",
+        customer_id=customer.id,
+        premises_id=premises.id,
+        contract_id=contract.id,
+        opened_on=date(2024, 1, 15),
+    )
+    session.add(account)
+    session.flush()
+    for service, volume, tariff in (("electricity", 1000 + n, "7.32"), ("heat", 2, "3050")):
+        amount = (Decimal(volume) * Decimal(tariff)).quantize(Decimal("0.01"))
+        session.add(
+            Charge(
+                account_id=account.id,
+                period=PERIOD,
+                service=service,
+                zone="total",
+                method="meter",
+                volume=Decimal(volume),
+                tariff=Decimal(tariff),
+                amount=amount,
+            )
+        )
+    session.add(
+        Bill(
+            account_id=account.id,
+            period=PERIOD,
+            opening_balance=Decimal(0),
+            charges_total=Decimal(0),
+            penalties_total=Decimal(0),
+            payments_total=Decimal(0),
+            closing_balance=Decimal(0),
+            issued_on=date(2026, 11, 7),
+            due_on=date(2026, 11, 10),
+        )
+    )
 
 
 def pending(url: str) -> list[int]:

@@ -695,15 +695,19 @@ def pending_periods(session: Session) -> list[date]:
     return [period for period in closed if contracts_to_issue(session, period)]
 
 
-def process_pending(session: Session, *, staff_id: int | None = None) -> int:
-    """Issue every closed period's missing documents, committing chunk by chunk (another
-    worker running at once takes numbers after ours, never the same ones: see
-    ``take_number``). Returns how many contracts got documents."""
+def process_pending(session: Session, *, staff_id: int | None = None, budget: int = 200) -> int:
+    """Issue closed periods' missing documents, oldest month first, for at most ``budget``
+    contracts a pass (the scheduler's loop has other work; the next pass goes on),
+    committing chunk by chunk (another worker running at once takes numbers after ours,
+    never the same ones: see ``take_number``). Returns how many contracts got documents."""
     if render_missing(session):
         session.commit()
     done = 0
     for period in pending_periods(session):
-        done += issue_period(session, period, staff_id=staff_id, commit=session.commit)
+        if done >= budget:
+            break
+        share = set(contracts_to_issue(session, period)[: budget - done])
+        done += issue_period(session, period, staff_id=staff_id, only=share, commit=session.commit)
         session.commit()
     return done
 
