@@ -47,6 +47,10 @@ AREA_ROLES = {
     "visits": {OPERATOR, SUPERVISOR, ADMIN},  # the office's day: check-in, queue, screen
     "visits.manage": {ADMIN},  # offices, their plans, closures, services, windows
     "visits.figures": {SUPERVISOR, ADMIN},  # waiting and service time figures
+    "contracts": {OPERATOR, BILLING, SUPERVISOR, ADMIN},  # organisations' contracts: view
+    "contracts.edit": {BILLING, ADMIN},  # create, amend, terminate, link accounts
+    "documents": {BILLING, SUPERVISOR, ADMIN},  # invoices, VAT invoices, acts: the register
+    "documents.issue": {BILLING, ADMIN},  # bulk issue of a period, corrections
 }
 
 

@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import STAFF_ROLES
@@ -169,6 +170,45 @@ def _run_queued_imports() -> None:
         click.echo(f"scheduler: checked or imported {imported} readings file(s)")
 
 
+def _issue_pending_documents() -> None:
+    """The scheduler's hook: documents of closed periods for organisations not issued yet."""
+    from portal.services.contract_documents import process_pending
+
+    try:
+        issued = process_pending(db.session)
+    except Exception as error:  # noqa: BLE001  (the loop goes on; the next pass retries)
+        db.session.rollback()
+        click.echo(f"scheduler: issuing documents failed: {error}", err=True)
+        return
+    if issued:
+        click.echo(f"scheduler: issued documents for {issued} contract(s)")
+
+
+documents_cli = AppGroup("documents", help="Documents for organisations (invoices, acts).")
+
+
+@documents_cli.command("issue")
+@click.argument("period")
+def documents_issue(period: str) -> None:
+    """Issue the documents of a closed PERIOD (2026-10) for every contract that has none."""
+    from portal.models import BillingPeriod, PeriodStatus
+    from portal.services import contract_documents
+
+    month = _period_argument(period)
+    row = db.session.scalar(select(BillingPeriod).where(BillingPeriod.period == month))
+    if row is None or row.status != PeriodStatus.CLOSED:
+        raise click.ClickException(f"{iso(month)} is not closed: close it first")
+
+    def report(done: int, total: int) -> None:
+        click.echo(f"{done}/{total} contracts")
+
+    issued = contract_documents.issue_period(
+        db.session, month, progress=report, commit=db.session.commit
+    )
+    db.session.commit()
+    click.echo(f"{iso(month)}: documents issued for {issued} contract(s)")
+
+
 notify_cli = AppGroup("notify", help="Reminders planned into the outbox.")
 
 
@@ -240,6 +280,10 @@ def scheduler(interval: int) -> None:
             _run_queued_imports()
         finally:
             db.session.remove()
+        try:
+            _issue_pending_documents()
+        finally:
+            db.session.remove()
         time.sleep(interval)
 
 
@@ -282,5 +326,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(billing_cli)
+    app.cli.add_command(documents_cli)
     app.cli.add_command(setup)
     app.cli.add_command(scheduler)

@@ -51,6 +51,11 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "portal.tasks.process_queued_imports",
                 "schedule": IMPORT_QUEUE_SECONDS,
             },
+            # Documents for organisations of closed periods not issued yet (#13).
+            "issue-pending-documents": {
+                "task": "portal.tasks.issue_pending_documents",
+                "schedule": IMPORT_QUEUE_SECONDS,
+            },
             "plan-reminders": {
                 "task": "portal.tasks.plan_reminders",
                 "schedule": REMINDERS_SECONDS,
@@ -122,3 +127,11 @@ def plan_reminders() -> int | None:
     count = sum(item.count for item in reminders.plan(db.session))
     db.session.commit()
     return count
+
+
+@celery.task(name="portal.tasks.issue_pending_documents")
+def issue_pending_documents() -> int:
+    """Issue the documents of closed periods for every contract still without them."""
+    from portal.services.contract_documents import process_pending
+
+    return process_pending(db.session)

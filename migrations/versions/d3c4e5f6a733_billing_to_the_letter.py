@@ -1,7 +1,7 @@
 """billing to the letter: estimates per meter zone, recalculations by reading
 
 Revision ID: d3c4e5f6a733
-Revises: a9c1d2e3f401
+Revises: c2b3d4e5f622
 Create Date: 2026-12-02 00:50:00
 
 """
@@ -13,7 +13,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'd3c4e5f6a733'
-down_revision = 'a9c1d2e3f401'
+down_revision = 'c2b3d4e5f622'
 branch_labels = None
 depends_on = None
 

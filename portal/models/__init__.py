@@ -8,6 +8,8 @@ from portal.models.accounts import (
     AccountService,
     Category,
     Contract,
+    ContractAmendment,
+    ContractStatus,
     Premises,
     Service,
 )
@@ -49,6 +51,7 @@ from portal.models.billing import (
     UnchargedService,
 )
 from portal.models.calendar import CalendarDay
+from portal.models.documents import ContractDocument, DocumentCounter, DocumentKind
 from portal.models.metering import (
     METER_STATUSES,
     READING_SOURCES,
@@ -177,4 +180,9 @@ __all__ = [
     "VisitService",
     "HomeVisit",
     "HomeVisitStatus",
+    "ContractAmendment",
+    "ContractStatus",
+    "ContractDocument",
+    "DocumentCounter",
+    "DocumentKind",
 ]

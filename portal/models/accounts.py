@@ -59,8 +59,15 @@ class Premises(Base):
     owners: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
+class ContractStatus(Choice):
+    ACTIVE = "active", _l("in force"), "text-bg-success"
+    TERMINATED = "terminated", _l("terminated"), "text-bg-secondary"
+
+
 class Contract(CreatedAtMixin, Base):
-    """A supply contract (договор) with a legal-entity customer."""
+    """A supply contract (договор) with a legal-entity customer: its payment terms (the day
+    of the month documents are issued and the day payment is due, both of the month after
+    the period) and the accounts of its supply points."""
 
     __tablename__ = "contracts"
 
@@ -68,11 +75,35 @@ class Contract(CreatedAtMixin, Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     signed_on: Mapped[date] = mapped_column(Date)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    status: Mapped[ContractStatus] = mapped_column(
+        ChoiceType(ContractStatus, 12), default=ContractStatus.ACTIVE, server_default="active"
+    )
+    bill_day: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    due_day: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    terminated_on: Mapped[date | None] = mapped_column(Date)
 
     organisation: Mapped["Organisation"] = relationship(back_populates="contracts")  # noqa: F821
     accounts: Mapped[list["Account"]] = relationship(
         back_populates="contract", order_by="Account.number"
     )
+    amendments: Mapped[list["ContractAmendment"]] = relationship(
+        back_populates="contract", order_by="ContractAmendment.signed_on"
+    )
+
+
+class ContractAmendment(CreatedAtMixin, Base):
+    """An additional agreement (дополнительное соглашение) to a contract, with its date."""
+
+    __tablename__ = "contract_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    signed_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(String(400))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    contract: Mapped[Contract] = relationship(back_populates="amendments")
 
 
 class Account(CreatedAtMixin, Base):

@@ -34,6 +34,8 @@ class AuditObject(Choice):
     CALENDAR_DAY = "calendar_day", _l("Work calendar day")  # an exception to the calendar
     CHARGE = "charge", _l("Charge")
     CONSUMPTION_NORM = "consumption_norm", _l("Consumption norm")
+    CONTRACT = "contract", _l("Contract")
+    CONTRACT_DOCUMENT = "contract_document", _l("Document for an organisation")
     CUSTOMER = "customer", _l("Customer")
     DEBT_ACTION = "debt_action", _l("Debt collection step")
     # A search or export of the debtor list: personal data of many customers.

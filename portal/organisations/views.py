@@ -149,3 +149,6 @@ def accept(token: str):
     db.session.commit()
     flash(_("You joined %(name)s.", name=organisation.name), "success")
     return redirect_after_post("organisations.card", organisation_id=organisation.id)
+
+
+from portal.organisations import contracts  # noqa: E402,F401  (routes register on import)

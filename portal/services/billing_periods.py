@@ -251,9 +251,19 @@ def close(
     commits)."""
     row = get_period(session, period)
     closing = ledger.close_period(session, period, staff_id)
+    _issue_contract_documents(session, period, staff_id)
     summary = f"period {iso(period)} closed: {closing.bills} bills"
     _audit_status(session, row, PeriodStatus.DRAFT, summary, staff_id=staff_id, ip=ip)
     return closing
+
+
+def _issue_contract_documents(session: Session, period: date, staff_id: int | None) -> None:
+    """Legal-entity customers' documents (invoice, VAT invoice and act or УПД, #13) for the
+    period just closed: a separate step, kept out of the ledger (see
+    ``portal.services.contract_documents.on_period_closed``)."""
+    from portal.services import contract_documents
+
+    contract_documents.on_period_closed(session, period, staff_id=staff_id)
 
 
 # --- recalculations ------------------------------------------------------------------------

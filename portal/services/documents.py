@@ -8,6 +8,7 @@ character set — UTF-8. ``|`` separates fields, so it never appears inside a va
 """
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -97,11 +98,14 @@ def payment_purpose(period: date, account_number: str) -> str:
     return f"Оплата за {month}, л/с {account_number}"
 
 
-def payment_payload(payee: Payee, payer: Payer, period: date, amount: Decimal) -> str:
+def payment_payload(
+    payee: Payee, payer: Payer, period: date, amount: Decimal, *, purpose: str | None = None
+) -> str:
     """The text of the payment QR code of a bill.
 
     ``amount`` is what the bill asks to pay; when nothing is owed (zero or an
     overpayment) the Sum field is left out and the banking app asks the payer for it.
+    ``purpose`` replaces the household purpose (a company's invoice names itself and VAT).
     """
     fields: list[tuple[str, str]] = [
         ("Name", payee.name),
@@ -120,7 +124,7 @@ def payment_payload(payee: Payee, payer: Payer, period: date, amount: Decimal) -
         fields.append(("PayerINN", payer.inn))
     fields += [
         ("PayerAddress", payer.address),
-        ("Purpose", payment_purpose(period, clean(payer.account_number))),
+        ("Purpose", purpose or payment_purpose(period, clean(payer.account_number))),
     ]
     kopecks = to_kopecks(amount)
     if kopecks > 0:
@@ -184,4 +188,17 @@ def render_pdf(html: str) -> bytes:
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=_font_config())
+
+
+_fonts = threading.local()
+
+
+def _font_config():
+    """One font configuration per thread, reused: loading the fonts anew is a third of a
+    small document's rendering (a bulk issue renders thousands)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    if not hasattr(_fonts, "config"):
+        _fonts.config = FontConfiguration()
+    return _fonts.config

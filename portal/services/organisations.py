@@ -169,3 +169,32 @@ def change_role(session: Session, owner: OrganisationMember, member_id: int, rol
         raise DomainError(_("You cannot take the owner role from yourself."))
     member.role = OrgRole(role)
     session.flush()
+
+
+# --- contracts: the company cabinet ----------------------------------------------------------
+
+CHANGING_ROLES = (OrgRole.OWNER, OrgRole.ACCOUNTANT)
+
+
+def contract_of(session: Session, user: User, organisation_id: int, contract_id: int):
+    """(membership, contract) when the user is a member of the organisation the contract
+    is with; NotFound otherwise — another organisation's contract is a 404."""
+    member = membership(session, user, organisation_id)
+    contract = session.scalar(
+        select(Contract)
+        .where(Contract.id == contract_id, Contract.organisation_id == organisation_id)
+        .options(
+            selectinload(Contract.accounts).selectinload(Account.premises),
+            selectinload(Contract.accounts).selectinload(Account.meters),
+            selectinload(Contract.amendments),
+        )
+    )
+    if contract is None:
+        raise NotFound()
+    return member, contract
+
+
+def require_changer(member: OrganisationMember) -> None:
+    """Readings and other changes are for owners and accountants; a viewer only reads."""
+    if member.role not in CHANGING_ROLES:
+        raise DomainError(_("Your role in the organisation lets you view, not change."))

@@ -328,6 +328,24 @@ SPECS = {
             _l("Visitors should be called within this many minutes of arriving (003)"),
             5,
             240,
+            # Tax Code art. 164 p. 3, 22 % from 2026 (Federal Law of 28.11.2025 No. 425-FZ).
+            "documents.vat_rate",
+            Decimal,
+            Decimal("22"),
+            _l("VAT rate on energy and water sold to organisations, per cent"),
+            Decimal("0"),
+            Decimal("30"),
+        ),
+        SettingSpec(
+            "documents.upd",
+            int,
+            0,
+            _l(
+                "Documents for organisations: 1 issues one universal transfer document (УПД) "
+                "instead of a VAT invoice and an act, 0 issues both"
+            ),
+            0,
+            1,
         ),
     ]
 }
@@ -481,6 +499,7 @@ GROUPS = {
     "security": _l("Security"),
     "appeals": _l("Appeals"),
     "visits": _l("Office visits"),
+    "documents": _l("Documents for organisations"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2
