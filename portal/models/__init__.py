@@ -46,7 +46,15 @@ from portal.models.metering import (
     ReadingStatus,
     Zone,
 )
-from portal.models.notifications import MessageStatus, OutboxMessage
+from portal.models.notifications import (
+    NOTICE_KINDS,
+    Campaign,
+    CampaignStatus,
+    MessageStatus,
+    NoticeKind,
+    NoticePreference,
+    OutboxMessage,
+)
 from portal.models.people import (
     ORG_ROLES,
     STAFF_ROLES,
@@ -121,6 +129,11 @@ __all__ = [
     "Organisation",
     "OrganisationMember",
     "OutboxMessage",
+    "NOTICE_KINDS",
+    "Campaign",
+    "CampaignStatus",
+    "NoticeKind",
+    "NoticePreference",
     "Premises",
     "RecoveryCode",
     "Setting",

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.models import Channel, MessageStatus, OutboxMessage
+from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
 from portal.services import settings, workdays
 from portal.services.clock import supplier_zone, utcnow
 from portal.services.notify.providers import PermanentDeliveryError, deliver
@@ -33,7 +33,7 @@ DEV_PROVIDERS = frozenset({"devmail", "devsms"})
 
 
 # Debt and tariff messages go on working days only (004 T6); tariff kinds are "tariff_*".
-WORKING_DAY_KINDS = frozenset({"debt_notice", "restriction_warning"})
+WORKING_DAY_KINDS = frozenset(kind.name for kind in NOTICE_KINDS.values() if kind.working_days_only)
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,29 @@ def render_message(template: str, **context) -> str:
     return current_app.jinja_env.get_template(template).render(config=current_app.config, **context)
 
 
-def _plan(session: Session, **fields) -> OutboxMessage | None:
-    """Insert the message unless its dedup key was planned already (then return None).
+def _unwanted(session: Session, fields: dict, account_id: int | None) -> bool:
+    """The user chose not to get this kind by this channel (``preferences``). A mandatory
+    kind always goes: its caller picks the channel and falls back to the one that works."""
+    from portal.services.notify import preferences
+
+    user_id = fields.get("user_id")
+    kind = NOTICE_KINDS.get(fields["kind"])
+    if user_id is None or kind is None or kind.mandatory:
+        return False
+    return (
+        preferences.channel_for(session, user_id, fields["kind"], account_id) != fields["channel"]
+    )
+
+
+def _plan(session: Session, account_id: int | None = None, **fields) -> OutboxMessage | None:
+    """Insert the message unless its dedup key was planned already, or the user does not
+    want this kind by this channel (then return None).
 
     The scheduled time is moved on by ``earliest_send_time`` when the message may not go
     then."""
     if session.scalar(select(OutboxMessage.id).filter_by(dedup_key=fields["dedup_key"])):
+        return None
+    if _unwanted(session, fields, account_id):
         return None
     if has_sending_rules(fields["kind"], fields["channel"]):
         fields["scheduled_at"] = earliest_send_time(
@@ -141,8 +158,10 @@ def enqueue_email(
     dedup_key: str,
     scheduled_at: datetime | None = None,
     user_id: int | None = None,
+    account_id: int | None = None,
 ) -> OutboxMessage | None:
-    """Render ``email/<kind>.txt`` and ``.html`` into a pending outbox row."""
+    """Render ``email/<kind>.txt`` and ``.html`` into a pending outbox row (not for a user
+    who chose another channel or none for this kind about ``account_id``)."""
     context = {"subject": subject, **context}
     return _plan(
         session,
@@ -155,6 +174,7 @@ def enqueue_email(
         dedup_key=dedup_key,
         scheduled_at=scheduled_at or utcnow(),
         user_id=user_id,
+        account_id=account_id,
     )
 
 
@@ -167,8 +187,10 @@ def enqueue_sms(
     dedup_key: str,
     scheduled_at: datetime | None = None,
     user_id: int | None = None,
+    account_id: int | None = None,
 ) -> OutboxMessage | None:
-    """Render ``sms/<kind>.txt`` into a pending outbox row; ``recipient`` is E.164."""
+    """Render ``sms/<kind>.txt`` into a pending outbox row; ``recipient`` is E.164 (as
+    ``enqueue_email``, only for a user who wants this kind by SMS)."""
     return _plan(
         session,
         kind=kind,
@@ -178,6 +200,7 @@ def enqueue_sms(
         dedup_key=dedup_key,
         scheduled_at=scheduled_at or utcnow(),
         user_id=user_id,
+        account_id=account_id,
     )
 
 

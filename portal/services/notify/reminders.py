@@ -1,9 +1,9 @@
 """The reminder rules (DOMAIN.md "Notifications and reminders"; 002 §18.7, 004 §18): who is
 told what and when, planned into the outbox set-based.
 
-Each rule is a query of its recipients: the portal users linked to an account (AccountLink),
-by their ``preferred_channel`` (a confirmed e-mail, or a phone for SMS) and in their
-language, with a dedup key naming the rule, the period or object and the recipient. The
+Each rule is a query of its recipients: the portal users linked to an account (AccountLink)
+and the users of the organisation whose contract it is on, by the channel they chose for
+the kind (``preferences``: a confirmed e-mail, or a phone for SMS) and in their language, with a dedup key naming the rule, the period or object and the recipient. The
 outbox sends stored bodies, so bodies are rendered before they are stored, in one of two
 ways, never with a query per account:
 
@@ -37,9 +37,11 @@ from portal.models import (
     AccountLink,
     Bill,
     Channel,
+    Contract,
     MessageStatus,
     Meter,
     MeterStatus,
+    OrganisationMember,
     OutboxMessage,
     Reading,
     User,
@@ -47,6 +49,7 @@ from portal.models import (
 from portal.services import debt, readings, settings
 from portal.services.clock import local_now, local_today, utcnow
 from portal.services.months import iso, period_of
+from portal.services.notify import preferences
 from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
 
 # The account number goes into a window letter by SQL: rendered with this marker in its place.
@@ -86,11 +89,18 @@ def _address(channel: Channel):
     return User.email if channel == Channel.EMAIL else User.phone
 
 
-def _reachable(channel: Channel):
-    reachable = User.preferred_channel == channel
-    if channel == Channel.EMAIL:
-        return and_(reachable, User.email_confirmed_at.is_not(None))
-    return and_(reachable, User.phone != "")
+def _audience():
+    """(user, account) pairs of who is told about an account: the portal users who linked
+    it, and the users of the organisation whose contract it is on."""
+    linked = select(
+        AccountLink.user_id.label("user_id"), AccountLink.account_id.label("account_id")
+    )
+    via_organisation = (
+        select(OrganisationMember.user_id, Account.id)
+        .join(Contract, Account.contract_id == Contract.id)
+        .join(OrganisationMember, OrganisationMember.organisation_id == Contract.organisation_id)
+    )
+    return linked.union(via_organisation).subquery("audience")
 
 
 def _key(*parts):
@@ -107,9 +117,10 @@ def _month(column):
     return func.substr(cast(column, String), 1, 7)
 
 
-def _linked(channel: Channel, *columns, key):
-    """Users linked to an open account, reachable on ``channel``, with the message's key;
-    only keys not planned yet."""
+def _linked(session: Session, kind: str, channel: Channel, *columns, key):
+    """Users told about an open account who want ``kind`` by ``channel`` and can get it
+    there (``preferences``), with the message's key; only keys not planned yet."""
+    audience = _audience()
     return (
         select(
             User.id.label("user_id"),
@@ -118,10 +129,10 @@ def _linked(channel: Channel, *columns, key):
             key.label("dedup_key"),
             *columns,
         )
-        .join(AccountLink, AccountLink.user_id == User.id)
-        .join(Account, Account.id == AccountLink.account_id)
+        .join(audience, audience.c.user_id == User.id)
+        .join(Account, Account.id == audience.c.account_id)
         .where(
-            _reachable(channel),
+            preferences.reachable_by(session, kind, channel, User.id, Account.id),
             Account.closed_on.is_(None),
             ~exists().where(OutboxMessage.dedup_key == key),
         )
@@ -145,7 +156,11 @@ def _window_opened(session: Session, today: date, channel: Channel):
     if today != window.opens:
         return None
     key = _key("window_opened", iso(today), "user", User.id, channel.value)
-    return _linked(channel, key=key).where(_customer_read(today)).group_by(User.id)
+    return (
+        _linked(session, "window_opened", channel, key=key)
+        .where(_customer_read(today))
+        .group_by(User.id)
+    )
 
 
 def _window_closing(session: Session, today: date, channel: Channel):
@@ -160,9 +175,9 @@ def _window_closing(session: Session, today: date, channel: Channel):
         Reading.status.in_(readings.TAKEN_STATUSES),
     )
     key = _key("window_closing", iso(today), "account", Account.id, "user", User.id, channel.value)
-    return _linked(channel, Account.number.label("number"), key=key).where(
-        _customer_read(today, unread)
-    )
+    return _linked(
+        session, "window_closing", channel, Account.number.label("number"), key=key
+    ).where(_customer_read(today, unread))
 
 
 def _bill_issued(session: Session, today: date, channel: Channel):
@@ -170,6 +185,8 @@ def _bill_issued(session: Session, today: date, channel: Channel):
         "bill_issued", _month(Bill.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
+        session,
+        "bill_issued",
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -193,6 +210,8 @@ def _payment_due(session: Session, today: date, channel: Channel):
         "payment_due", _month(bills.c.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
+        session,
+        "payment_due",
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -210,9 +229,11 @@ def _payment_due(session: Session, today: date, channel: Channel):
     )
 
 
-def _meters(kind: str, channel: Channel, due):
+def _meters(session: Session, kind: str, channel: Channel, due):
     key = _key(kind, "meter", Meter.id, Meter.verification_due, "user", User.id, channel.value)
     return _linked(
+        session,
+        kind,
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -226,11 +247,11 @@ def _meters(kind: str, channel: Channel, due):
 def _verification_due(session: Session, today: date, channel: Channel):
     lead = settings.get(session, "meters.verification_warning_days")
     due = Meter.verification_due.between(today, today + timedelta(days=lead))
-    return _meters("verification_due", channel, due)
+    return _meters(session, "verification_due", channel, due)
 
 
 def _verification_overdue(session: Session, today: date, channel: Channel):
-    return _meters("verification_overdue", channel, Meter.verification_due < today)
+    return _meters(session, "verification_overdue", channel, Meter.verification_due < today)
 
 
 # --- texts --------------------------------------------------------------------------------
