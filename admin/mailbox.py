@@ -95,7 +95,7 @@ def message_title(message: OutboxMessage) -> str:
     if message.subject:
         return message.subject
     if can("mailbox.body"):
-        return shown_body(message.body_text)
+        return shown_body(message)
     return kind_label(message.kind)
 
 
@@ -129,7 +129,7 @@ def mailbox_message(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     record_view(db.session, message, staff_member(), client_ip())
     db.session.commit()
-    body_text = shown_body(message.body_text) if can("mailbox.body") else None
+    body_text = shown_body(message) if can("mailbox.body") else None
     return render_template(
         "admin/mailbox/message.html", message=message, body_text=body_text, **template_context()
     )
@@ -141,7 +141,7 @@ def mailbox_message_html(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     if not message.body_html:
         abort(404)
-    response = make_response(with_links_on_top(shown_body(message.body_html, html=True)))
+    response = make_response(with_links_on_top(shown_body(message, html=True)))
     response.mimetype = "text/html"
     response.headers["Content-Security-Policy"] = MAIL_CSP
     return response

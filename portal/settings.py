@@ -197,6 +197,8 @@ def _sign_in() -> dict:
             "reset": int(os.environ.get("RESET_LINK_HOURS", "2")),
             "invite": int(os.environ.get("INVITATION_LINK_HOURS", str(7 * 24))),
             "unlock": int(os.environ.get("UNLOCK_LINK_HOURS", "1")),
+            # A letter's unsubscribe link must work as long as the letter is kept (RFC 8058).
+            "unsubscribe": int(os.environ.get("UNSUBSCRIBE_LINK_HOURS", str(5 * 365 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
     }

@@ -28,6 +28,7 @@ LINKS = {
         LinkKind("reset", "auth.reset_password", _l("password reset link")),
         LinkKind("invite", "organisations.accept", _l("invitation link")),
         LinkKind("unlock", "auth.unlock", _l("sign-in unlock link")),
+        LinkKind("unsubscribe", "notices.unsubscribe_page", _l("unsubscribe link")),
     ]
 }
 

@@ -18,7 +18,7 @@ from portal.services import audit
 from portal.services.clock import utcnow
 from portal.services.customers import clean_term, text_matches
 from portal.services.errors import DomainError
-from portal.services.notify import secrets
+from portal.services.notify import secrets, unsubscribe
 
 
 def outbox_messages(
@@ -93,9 +93,11 @@ def with_links_on_top(body_html: str) -> str:
     return base + body_html
 
 
-def shown_body(body: str, html: bool = False) -> str:
+def shown_body(message: OutboxMessage, html: bool = False) -> str:
     """A body as staff may read it: the demo mailbox keeps its links working, anywhere
-    else every secret link is hidden, whatever the message's status."""
-    if secrets.demo_mailbox():
+    else every secret link is hidden (the unsubscribe link too), whatever the status."""
+    demo = secrets.demo_mailbox()
+    body = unsubscribe.shown(message.body_html if html else message.body_text, demo, message)
+    if demo:
         return body
     return secrets.redact_links(body, html=html)

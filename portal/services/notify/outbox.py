@@ -8,11 +8,12 @@ a failed message put back by staff, a row planned before the settings changed).
 """
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +31,11 @@ STALE_CLAIM = timedelta(minutes=10)
 # Providers that keep the message on this machine: its stored copy is the only one, and
 # the demo mailbox shows it with working links.
 DEV_PROVIDERS = frozenset({"devmail", "devsms"})
+
+
+# Links of letters planned or sent with no request to take the host from (the scheduler,
+# beat, a worker, a command) when PUBLIC_BASE_URL is not set: the address `make run` serves.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 
 # Debt and tariff messages go on working days only (004 T6); tariff kinds are "tariff_*".
@@ -111,6 +117,29 @@ def render_message(template: str, **context) -> str:
     return current_app.jinja_env.get_template(template).render(config=current_app.config, **context)
 
 
+@contextmanager
+def link_context():
+    """Links in letters are built as in a request: the worker and the command have none."""
+    if has_request_context():
+        yield
+        return
+    base = current_app.config.get("PUBLIC_BASE_URL") or LOCAL_BASE_URL
+    with current_app.test_request_context("/", base_url=base):
+        yield
+
+
+def render_letter(kind: str, context: dict, template: str | None = None) -> tuple[str, str]:
+    """A letter's plain-text and HTML bodies from ``email/<template or kind>.txt`` and
+    ``.html``; a letter of an optional kind ends with its unsubscribe link (``unsubscribe``:
+    a marker the provider replaces)."""
+    from portal.services.notify import unsubscribe
+
+    context = unsubscribe.marked_context(kind, context)
+    name = template or kind
+    text = unsubscribe.marked_text(kind, render_message(f"email/{name}.txt", **context))
+    return text, render_message(f"email/{name}.html", **context)
+
+
 def _unwanted(session: Session, fields: dict, account_id: int | None) -> bool:
     """The user chose not to get this kind by this channel (``preferences``). A mandatory
     kind always goes: its caller picks the channel and falls back to the one that works."""
@@ -162,15 +191,15 @@ def enqueue_email(
 ) -> OutboxMessage | None:
     """Render ``email/<kind>.txt`` and ``.html`` into a pending outbox row (not for a user
     who chose another channel or none for this kind about ``account_id``)."""
-    context = {"subject": subject, **context}
+    body_text, body_html = render_letter(kind, {"subject": subject, **context})
     return _plan(
         session,
         kind=kind,
         channel=Channel.EMAIL,
         recipient=recipient,
         subject=subject,
-        body_text=render_message(f"email/{kind}.txt", **context),
-        body_html=render_message(f"email/{kind}.html", **context),
+        body_text=body_text,
+        body_html=body_html,
         dedup_key=dedup_key,
         scheduled_at=scheduled_at or utcnow(),
         user_id=user_id,

@@ -186,7 +186,7 @@ def e_mail_choices(session: Session, user_id: int, kind: str) -> list[list]:
 
 def unsubscribe(session: Session, user_id: int, kind_name: str) -> list[list]:
     """No more e-mails of this kind for any account: the choice for all accounts becomes
-    "none" and the accounts' own e-mail choices go. Returns the choices as they were
+    "none" (unless it is SMS) and the accounts' own e-mail choices go. Returns the choices as they were
     (``restore`` puts them back). The caller commits."""
     kind = kind_of(kind_name)
     if kind is None or kind.mandatory:
@@ -200,7 +200,9 @@ def unsubscribe(session: Session, user_id: int, kind_name: str) -> list[list]:
             NoticePreference.channel == Channel.EMAIL.value,
         )
     )
-    _put(session, user_id, kind_name, None, OFF)
+    # A choice of SMS for all accounts stays: it is e-mail the letter's reader stops.
+    if [None, Channel.SMS.value] not in before:
+        _put(session, user_id, kind_name, None, OFF)
     session.flush()
     return before
 
@@ -226,5 +228,17 @@ def restore(session: Session, user_id: int, kind_name: str, before: list[list]) 
 
 
 def is_unsubscribed(session: Session, user_id: int, kind_name: str) -> bool:
-    kind = kind_of(kind_name)
-    return kind is not None and channel_for(session, user_id, kind_name) != Channel.EMAIL
+    """No e-mail of this kind comes for any account: not by the choice for all accounts,
+    nor by an account's own choice."""
+    if channel_for(session, user_id, kind_name) == Channel.EMAIL:
+        return False
+    return not session.scalar(
+        select(NoticePreference.id)
+        .where(
+            NoticePreference.user_id == user_id,
+            NoticePreference.kind == kind_name,
+            NoticePreference.account_id.is_not(None),
+            NoticePreference.channel == Channel.EMAIL.value,
+        )
+        .limit(1)
+    )

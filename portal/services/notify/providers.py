@@ -5,6 +5,7 @@ development outbox and stays readable in the back office; nothing leaves the mac
 """
 
 from dataclasses import dataclass
+from email import policy
 
 from flask import current_app
 from flask_mail import Message
@@ -28,6 +29,19 @@ class PermanentDeliveryError(DeliveryError):
     so the outbox marks it failed at once (staff can send it again from the back office)."""
 
 
+class Letter(Message):
+    """Flask-Mail's message, its headers sent as set.
+
+    The SMTP policy refolds a header longer than a line, and a URL has no space to fold
+    at, so ``List-Unsubscribe`` went out as RFC 2047 encoded words no mail client follows.
+    Left as set, a header is one line (under the 998 characters RFC 5322 allows)."""
+
+    def _message(self):
+        built = super()._message()
+        built.policy = policy.SMTP.clone(refold_source="none")
+        return built
+
+
 def deliver(message: OutboxMessage) -> Delivery:
     if message.channel == Channel.EMAIL:
         return deliver_email(message)
@@ -37,15 +51,18 @@ def deliver(message: OutboxMessage) -> Delivery:
 
 
 def deliver_email(message: OutboxMessage) -> Delivery:
+    from portal.services.notify import unsubscribe
+
     if not current_app.config["MAIL_SERVER"]:
         return Delivery("devmail")
+    body_text, body_html, headers = unsubscribe.personal_letter(message)
     mail.send(
-        Message(
+        Letter(
             subject=message.subject,
             recipients=[message.recipient],
-            body=message.body_text,
-            html=message.body_html,
-            extra_headers={"X-Portal-Message": str(message.id)},
+            body=body_text,
+            html=body_html,
+            extra_headers={"X-Portal-Message": str(message.id), **headers},
         )
     )
     return Delivery("smtp")

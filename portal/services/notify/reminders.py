@@ -21,11 +21,10 @@ through ``earliest_send_time``. The caller commits.
 """
 
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app, has_request_context
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, case, cast, exists, func, literal, select
@@ -50,7 +49,13 @@ from portal.services import debt, readings, settings
 from portal.services.clock import local_now, local_today, utcnow
 from portal.services.months import iso, period_of
 from portal.services.notify import preferences
-from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
+from portal.services.notify.outbox import (
+    earliest_send_time,
+    link_context,
+    render_letter,
+    render_message,
+    sending_hours,
+)
 
 # The account number goes into a window letter by SQL: rendered with this marker in its place.
 NUMBER_MARK = "\x1enumber\x1e"
@@ -58,9 +63,6 @@ NUMBER_MARK = "\x1enumber\x1e"
 # within these days; its dedup key keeps it to once.
 BILL_NEWS_DAYS = 7
 MESSAGE_TABLE = OutboxMessage.__table__
-# Links of letters planned with no request to take the host from (the scheduler, beat, the
-# command) when PUBLIC_BASE_URL is not set: the address `make run` serves.
-LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 
 @dataclass(frozen=True)
@@ -263,17 +265,6 @@ def _url(endpoint: str, **values) -> str:
     return external_url(endpoint, **values)
 
 
-@contextmanager
-def _link_context():
-    """Links in letters are built as in a request: the worker and the command have none."""
-    if has_request_context():
-        yield
-        return
-    base = current_app.config.get("PUBLIC_BASE_URL") or LOCAL_BASE_URL
-    with current_app.test_request_context("/", base_url=base):
-        yield
-
-
 def _window_context(session: Session, today: date) -> dict:
     window = readings.window(session, today)
     return {
@@ -355,12 +346,8 @@ def _render(rule: Rule, channel: Channel, values: dict) -> dict:
         body = render_message(f"sms/{rule.name}.txt", **values).strip()
         return {"subject": "", "body_text": body, "body_html": None}
     subject = str(rule.subject(values))
-    context = {"subject": subject, **values}
-    return {
-        "subject": subject,
-        "body_text": render_message(f"email/{rule.name}.txt", **context),
-        "body_html": render_message(f"email/{rule.name}.html", **context),
-    }
+    body_text, body_html = render_letter(rule.name, {"subject": subject, **values})
+    return {"subject": subject, "body_text": body_text, "body_html": body_html}
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -480,7 +467,7 @@ def plan(
                 count = _count(session, rows)
             else:
                 at = earliest_send_time(current.name, channel, now, hours)
-                with _link_context():
+                with link_context():
                     if current.context is None:
                         count = _plan_same_text(session, current, channel, rows, today, at, now)
                     else:
