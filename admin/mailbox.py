@@ -18,9 +18,9 @@ from admin import bp
 from admin.access import can, staff_required
 from portal import web
 from portal.extensions import db
-from portal.models import Channel, MessageStatus, OutboxMessage
+from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
 from portal.services.errors import DomainError
-from portal.services.notify import secrets
+from portal.services.notify import delivery, secrets
 from portal.services.notify.mailbox import (
     can_retry,
     outbox_messages,
@@ -86,7 +86,9 @@ class MailboxFilterForm(FlaskForm):
 
 def kind_label(kind: str) -> str:
     """The kind of message as a person reads it; a kind with no label yet, humanised."""
-    return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
+    notice = NOTICE_KINDS.get(kind)
+    found = KIND_LABELS.get(kind) or (notice.label if notice else None)
+    return found or kind.replace("_", " ").capitalize()
 
 
 def message_title(message: OutboxMessage) -> str:
@@ -102,6 +104,7 @@ def message_title(message: OutboxMessage) -> str:
 def template_context() -> dict:
     return {
         "kind_label": kind_label,
+        "delivery_label": delivery.label,
         "can_retry": can_retry,
         "message_title": message_title,
         "demo_mailbox": secrets.demo_mailbox(),

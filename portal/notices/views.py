@@ -1,5 +1,5 @@
 """Public pages of notices: unsubscribing from a letter's link (RFC 8058 one-click POST,
-or the page a browser opens, with undo)."""
+or the page a browser opens, with undo), and Twilio's delivery status callback."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from portal.extensions import csrf, db
 from portal.models import NOTICE_KINDS, User
 from portal.services import tokens
-from portal.services.notify import preferences, unsubscribe
+from portal.services.notify import delivery, preferences, unsubscribe
 
 bp = Blueprint("notices", __name__)
 
@@ -70,3 +70,18 @@ def undo_unsubscribe(token: str):
     db.session.commit()
     flash(_("Letters “%(kind)s” will come again.", kind=NOTICE_KINDS[kind].label), "success")
     return redirect(url_for("notices.unsubscribe_page", token=token), code=303)
+
+
+@bp.post("/notices/twilio/status")
+@csrf.exempt  # Twilio signs the request instead (X-Twilio-Signature)
+def twilio_status():
+    """Twilio's status callback: a forged or unsigned post is 403 and changes nothing; a
+    genuine one is recorded if it moves the message on (``delivery.record_status``)."""
+    if not delivery.signature_valid():
+        abort(403)
+    form = request.form
+    delivery.record_status(
+        db.session, form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode")
+    )
+    db.session.commit()
+    return "", 204

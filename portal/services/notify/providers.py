@@ -4,6 +4,7 @@ With no MAIL_SERVER (or no TWILIO_ACCOUNT_SID) a message is marked delivered to 
 development outbox and stays readable in the back office; nothing leaves the machine.
 """
 
+import smtplib
 from dataclasses import dataclass
 from email import policy
 
@@ -50,22 +51,60 @@ def deliver(message: OutboxMessage) -> Delivery:
     raise ValueError(f"unknown channel {message.channel!r}")
 
 
+def link_context():
+    from portal.services.notify.outbox import link_context as context
+
+    return context()
+
+
 def deliver_email(message: OutboxMessage) -> Delivery:
     from portal.services.notify import unsubscribe
 
     if not current_app.config["MAIL_SERVER"]:
         return Delivery("devmail")
     body_text, body_html, headers = unsubscribe.personal_letter(message)
-    mail.send(
-        Letter(
-            subject=message.subject,
-            recipients=[message.recipient],
-            body=body_text,
-            html=body_html,
-            extra_headers={"X-Portal-Message": str(message.id), **headers},
-        )
+    letter = Letter(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=body_text,
+        html=body_html,
+        extra_headers={"X-Portal-Message": str(message.id), **headers},
     )
+    try:
+        mail.send(letter)
+    except smtplib.SMTPException as error:
+        raise smtp_error(error) from error
     return Delivery("smtp")
+
+
+def smtp_error(error: smtplib.SMTPException) -> DeliveryError:
+    """An SMTP refusal as permanent or temporary (RFC 5321 §4.2.1: 5yz is a permanent
+    negative reply, 4yz a transient one).
+
+    The recipient's address or the letter refused with 5yz fails at once: the server
+    would refuse it the same way again. Anything else is retried with backoff: a 4yz, a
+    dropped connection, and a refused sender, which is our configuration, not the letter.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in error.recipients.values()]
+        texts = "; ".join(
+            f"{address}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+            for address, (code, text) in error.recipients.items()
+        )
+        kind = (
+            PermanentDeliveryError
+            if codes and all(500 <= c < 600 for c in codes)
+            else DeliveryError
+        )
+        return kind(f"SMTP: recipient refused, {texts}"[:2000])
+    code = getattr(error, "smtp_code", None)
+    text = getattr(error, "smtp_error", b"")
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text or error)
+    summary = f"SMTP {code}: {text}" if code else f"SMTP: {error!r}"
+    permanent = (
+        isinstance(error, smtplib.SMTPDataError) and isinstance(code, int) and 500 <= code < 600
+    )
+    return (PermanentDeliveryError if permanent else DeliveryError)(summary[:2000])
 
 
 def twilio_client():
@@ -116,10 +155,19 @@ def deliver_sms(message: OutboxMessage) -> Delivery:
     config = current_app.config
     if not config["TWILIO_ACCOUNT_SID"]:
         return Delivery("devsms")
+    from portal.services.notify import delivery
+
     client = twilio_client()
+    extra = {}
+    with link_context():
+        if callback := delivery.callback_url():
+            extra["status_callback"] = callback
     try:
         sent = client.messages.create(
-            to=message.recipient, from_=config["TWILIO_FROM_NUMBER"], body=message.body_text
+            to=message.recipient,
+            from_=config["TWILIO_FROM_NUMBER"],
+            body=message.body_text,
+            **extra,
         )
     except TwilioException as error:
         raise twilio_error(error) from error
