@@ -7,11 +7,13 @@ expiry (``portal.services.notify.secrets``), and only supervisors and administra
 a message's text at all (``mailbox.body``).
 """
 
+from datetime import date, timedelta
+
 from flask import abort, flash, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SearchField, SelectField
+from wtforms import DateField, SearchField, SelectField
 from wtforms.validators import Length, Optional
 
 from admin import bp
@@ -19,10 +21,13 @@ from admin.access import can, staff_required
 from portal import web
 from portal.extensions import db
 from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
+from portal.services.clock import local_today
 from portal.services.errors import DomainError
 from portal.services.notify import delivery, secrets
 from portal.services.notify.mailbox import (
+    FIGURE_COLUMNS,
     can_retry,
+    figures,
     outbox_messages,
     record_view,
     retry_message,
@@ -162,3 +167,41 @@ def mailbox_retry(message_id: int):
         db.session.commit()
         flash(_("The message is queued to be sent again."), "success")
     return redirect_after_post("admin.mailbox_message", message_id=message_id)
+
+
+class FiguresForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    first = DateField(_l("From"), validators=[Optional()])
+    last = DateField(_l("To"), validators=[Optional()])
+
+    def period(self) -> tuple[date, date]:
+        """The days asked for: the last 30 by default, at most a year, in order."""
+        self.validate()
+        last = (None if self.last.errors else self.last.data) or local_today()
+        first = (None if self.first.errors else self.first.data) or last - timedelta(days=29)
+        first, last = sorted((first, last))
+        return max(first, last - timedelta(days=FIGURES_MAX_DAYS)), last
+
+
+FIGURES_MAX_DAYS = 366
+
+
+@bp.route("/mailbox/figures")
+@staff_required("mailbox")
+def mailbox_figures():
+    form = FiguresForm(formdata=request.args)
+    first, last = form.period()
+    form.first.data, form.last.data = first, last
+    rows = figures(db.session, first, last)
+    totals = {name: sum(row[name] for row in rows) for name in FIGURE_COLUMNS}
+    return render_template(
+        "admin/mailbox/figures.html",
+        form=form,
+        rows=rows,
+        totals=totals,
+        first=first,
+        last=last,
+        **template_context(),
+    )

@@ -24,13 +24,16 @@ def upgrade():
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('sms_text', sa.String(length=200), nullable=False),
     sa.Column('segment', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('planned', sa.Integer(), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('request_key', sa.String(length=40), nullable=True),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_campaigns_staff_id_staff')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_campaigns_request_key'))
     )
     op.create_table('notice_preferences',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -29,6 +29,7 @@ class AuditObject(Choice):
 
     ACCOUNT = "account", _l("Personal account")
     BILLING_PERIOD = "billing_period", _l("Billing period")
+    CAMPAIGN = "campaign", _l("Mailing")
     CALENDAR_DAY = "calendar_day", _l("Work calendar day")  # an exception to the calendar
     CHARGE = "charge", _l("Charge")
     CONSUMPTION_NORM = "consumption_norm", _l("Consumption norm")

@@ -21,6 +21,7 @@ class MessageStatus(Choice):
     DELIVERED = "delivered", _l("delivered"), "text-bg-success"
     UNDELIVERED = "undelivered", _l("not delivered"), "text-bg-warning"
     CANCELLED = "cancelled", _l("cancelled"), "text-bg-light"
+    HELD = "held", _l("on hold"), "text-bg-warning"  # a paused mailing's, until resumed
 
 
 MESSAGE_STATUSES = MessageStatus.values()
@@ -154,9 +155,12 @@ class Campaign(CreatedAtMixin, Base):
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    sms_text: Mapped[str] = mapped_column(String(200), default="")
     segment: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[CampaignStatus] = mapped_column(
         ChoiceType(CampaignStatus, 12), default=CampaignStatus.SENDING
     )
     planned: Mapped[int] = mapped_column(Integer, default=0)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The form's one-time key: sending the same form twice starts one campaign.
+    request_key: Mapped[str | None] = mapped_column(String(40), unique=True)
