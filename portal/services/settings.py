@@ -198,6 +198,16 @@ SPECS = {
             0,
             23,
         ),
+        SettingSpec(
+            "notify.bill_news_days",
+            int,
+            7,
+            _l(
+                "A bill not announced on its day (planning did not run) is still announced this many days after it was issued"
+            ),
+            0,
+            31,
+        ),
         # Whether an optional kind of notice goes to a customer who never chose how to get it.
         *[
             SettingSpec(

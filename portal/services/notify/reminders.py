@@ -59,9 +59,6 @@ from portal.services.notify.outbox import (
 
 # The account number goes into a window letter by SQL: rendered with this marker in its place.
 NUMBER_MARK = "\x1enumber\x1e"
-# A bill issued while planning did not run (the scheduler was down) is still announced
-# within these days; its dedup key keeps it to once.
-BILL_NEWS_DAYS = 7
 MESSAGE_TABLE = OutboxMessage.__table__
 
 
@@ -155,7 +152,10 @@ def _customer_read(today: date, *conditions):
 
 def _window_opened(session: Session, today: date, channel: Channel):
     window = readings.window(session, today)
-    if today != window.opens:
+    # A first day missed (the scheduler was down) is caught up on the next days, until the
+    # closing reminders start; the key (one per month) keeps it to once.
+    lead = settings.get(session, "notify.window_closing_days")
+    if not window.opens <= today < window.closes - timedelta(days=lead):
         return None
     key = _key("window_opened", iso(today), "user", User.id, channel.value)
     return (
@@ -200,7 +200,9 @@ def _bill_issued(session: Session, today: date, channel: Channel):
         Bill,
         and_(
             Bill.account_id == Account.id,
-            Bill.issued_on.between(today - timedelta(days=BILL_NEWS_DAYS), today),
+            Bill.issued_on.between(
+                today - timedelta(days=settings.get(session, "notify.bill_news_days")), today
+            ),
         ),
     )
 
@@ -270,6 +272,7 @@ def _window_context(session: Session, today: date) -> dict:
     return {
         "period": period_of(today),
         "opens": window.opens,
+        "today": today,
         "closes": window.closes,
         "number": NUMBER_MARK,
         "accounts_url": _url("accounts.index"),
@@ -304,7 +307,14 @@ RULES = {
         Rule(
             "window_opened",
             _window_opened,
-            subject=lambda values: _("Meter readings are accepted from today"),
+            subject=lambda values: (
+                _("Meter readings are accepted from today")
+                if values["today"] == values["opens"]
+                else _(
+                    "Meter readings are accepted until %(date)s",
+                    date=values["closes"].strftime("%d.%m.%Y"),
+                )
+            ),
         ),
         Rule(
             "window_closing",
