@@ -254,6 +254,17 @@ def claim(session: Session, message_id: int) -> bool:
 
 
 def _send_claimed(session: Session, message: OutboxMessage) -> None:
+    """Hand the claimed message to its provider and record the outcome in one commit.
+
+    The one window in which a message can go out twice: the provider has accepted it and
+    this process dies (or loses the database) before the commit below marks it sent. The
+    claim then goes stale and another worker sends it again. The window is kept as narrow
+    as it can be: nothing runs between the provider's answer and the commit but setting
+    the row's fields (and hiding its secret links, which cannot fail the commit),
+    and provider calls have timeouts shorter than STALE_CLAIM, so a slow provider is not
+    taken for a dead worker. Closing it would need the provider to deduplicate by our key,
+    which neither SMTP nor Twilio's Messages API offers.
+    """
     try:
         delivery = deliver(message)
     except PermanentDeliveryError as error:  # retrying would be refused the same way
@@ -329,9 +340,20 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
     A message the sending rules hold back at ``now`` (an SMS retried at night, say) is not
     sent but rescheduled to the time the rules allow."""
     now = now or utcnow()
+    # A message claimed by a worker that died (SIGKILL, a lost machine) stays "sending";
+    # once its claim is stale, ``claim`` lets another worker take it over, so it is due too.
+    abandoned = (OutboxMessage.status == MessageStatus.SENDING) & (
+        OutboxMessage.claimed_at < utcnow() - STALE_CLAIM
+    )
     due = session.execute(
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel)
-        .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.scheduled_at <= now)
+        .where(
+            or_(
+                (OutboxMessage.status == MessageStatus.PENDING)
+                & (OutboxMessage.scheduled_at <= now),
+                abandoned,
+            )
+        )
         .order_by(OutboxMessage.scheduled_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
