@@ -20,6 +20,7 @@ AREA_ROLES = {
     "mailbox": {OPERATOR, SUPERVISOR, ADMIN},
     "mailbox.retry": {SUPERVISOR, ADMIN},
     "mailbox.body": {SUPERVISOR, ADMIN},  # a message's text: letters carry secret links
+    "campaigns": {SUPERVISOR, ADMIN},  # mass mailings to a segment of customers
     "staff": {ADMIN},
     "audit": {SUPERVISOR, ADMIN},
     "readings.enter": {OPERATOR, METERING, SUPERVISOR, ADMIN},

@@ -7,22 +7,27 @@ expiry (``portal.services.notify.secrets``), and only supervisors and administra
 a message's text at all (``mailbox.body``).
 """
 
+from datetime import date, timedelta
+
 from flask import abort, flash, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SearchField, SelectField
+from wtforms import DateField, SearchField, SelectField
 from wtforms.validators import Length, Optional
 
 from admin import bp
 from admin.access import can, staff_required
 from portal import web
 from portal.extensions import db
-from portal.models import Channel, MessageStatus, OutboxMessage
+from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
+from portal.services.clock import local_today
 from portal.services.errors import DomainError
-from portal.services.notify import secrets
+from portal.services.notify import delivery, secrets
 from portal.services.notify.mailbox import (
+    FIGURE_COLUMNS,
     can_retry,
+    figures,
     outbox_messages,
     record_view,
     retry_message,
@@ -86,7 +91,9 @@ class MailboxFilterForm(FlaskForm):
 
 def kind_label(kind: str) -> str:
     """The kind of message as a person reads it; a kind with no label yet, humanised."""
-    return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
+    notice = NOTICE_KINDS.get(kind)
+    found = KIND_LABELS.get(kind) or (notice.label if notice else None)
+    return found or kind.replace("_", " ").capitalize()
 
 
 def message_title(message: OutboxMessage) -> str:
@@ -95,13 +102,14 @@ def message_title(message: OutboxMessage) -> str:
     if message.subject:
         return message.subject
     if can("mailbox.body"):
-        return shown_body(message.body_text)
+        return shown_body(message)
     return kind_label(message.kind)
 
 
 def template_context() -> dict:
     return {
         "kind_label": kind_label,
+        "delivery_label": delivery.label,
         "can_retry": can_retry,
         "message_title": message_title,
         "demo_mailbox": secrets.demo_mailbox(),
@@ -129,7 +137,7 @@ def mailbox_message(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     record_view(db.session, message, staff_member(), client_ip())
     db.session.commit()
-    body_text = shown_body(message.body_text) if can("mailbox.body") else None
+    body_text = shown_body(message) if can("mailbox.body") else None
     return render_template(
         "admin/mailbox/message.html", message=message, body_text=body_text, **template_context()
     )
@@ -141,7 +149,7 @@ def mailbox_message_html(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     if not message.body_html:
         abort(404)
-    response = make_response(with_links_on_top(shown_body(message.body_html, html=True)))
+    response = make_response(with_links_on_top(shown_body(message, html=True)))
     response.mimetype = "text/html"
     response.headers["Content-Security-Policy"] = MAIL_CSP
     return response
@@ -159,3 +167,41 @@ def mailbox_retry(message_id: int):
         db.session.commit()
         flash(_("The message is queued to be sent again."), "success")
     return redirect_after_post("admin.mailbox_message", message_id=message_id)
+
+
+class FiguresForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    first = DateField(_l("From"), validators=[Optional()])
+    last = DateField(_l("To"), validators=[Optional()])
+
+    def period(self) -> tuple[date, date]:
+        """The days asked for: the last 30 by default, at most a year, in order."""
+        self.validate()
+        last = (None if self.last.errors else self.last.data) or local_today()
+        first = (None if self.first.errors else self.first.data) or last - timedelta(days=29)
+        first, last = sorted((first, last))
+        return max(first, last - timedelta(days=FIGURES_MAX_DAYS)), last
+
+
+FIGURES_MAX_DAYS = 366
+
+
+@bp.route("/mailbox/figures")
+@staff_required("mailbox")
+def mailbox_figures():
+    form = FiguresForm(formdata=request.args)
+    first, last = form.period()
+    form.first.data, form.last.data = first, last
+    rows = figures(db.session, first, last)
+    totals = {name: sum(row[name] for row in rows) for name in FIGURE_COLUMNS}
+    return render_template(
+        "admin/mailbox/figures.html",
+        form=form,
+        rows=rows,
+        totals=totals,
+        first=first,
+        last=last,
+        **template_context(),
+    )

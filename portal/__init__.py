@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.bills.views import bp as bills_bp
     from portal.main.views import bp as main_bp
+    from portal.notices.views import bp as notices_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.profile.views import bp as profile_bp
     from portal.readings.views import bp as readings_bp
@@ -148,6 +149,7 @@ def register_blueprints(app: Flask) -> None:
         bills_bp,
         appeals_bp,
         visits_bp,
+        notices_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -203,6 +203,8 @@ def _sign_in() -> dict:
             "appeal": int(os.environ.get("APPEAL_LINK_HOURS", str(120 * 24))),
             # A booked visit's link in its letters works until well after the visit.
             "visit": int(os.environ.get("VISIT_LINK_HOURS", str(60 * 24))),
+            # A letter's unsubscribe link must work as long as the letter is kept (RFC 8058).
+            "unsubscribe": int(os.environ.get("UNSUBSCRIBE_LINK_HOURS", str(5 * 365 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
         # Files attached to appeals: outside static/, served only through the appeal pages.

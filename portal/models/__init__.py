@@ -65,7 +65,15 @@ from portal.models.metering import (
     ReadingStatus,
     Zone,
 )
-from portal.models.notifications import MessageStatus, OutboxMessage
+from portal.models.notifications import (
+    NOTICE_KINDS,
+    Campaign,
+    CampaignStatus,
+    MessageStatus,
+    NoticeKind,
+    NoticePreference,
+    OutboxMessage,
+)
 from portal.models.people import (
     ORG_ROLES,
     STAFF_ROLES,
@@ -152,6 +160,11 @@ __all__ = [
     "Organisation",
     "OrganisationMember",
     "OutboxMessage",
+    "NOTICE_KINDS",
+    "Campaign",
+    "CampaignStatus",
+    "NoticeKind",
+    "NoticePreference",
     "Premises",
     "RecoveryCode",
     "Setting",

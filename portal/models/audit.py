@@ -31,6 +31,7 @@ class AuditObject(Choice):
     APPEAL = "appeal", _l("Appeal")
     ANSWER_TEMPLATE = "answer_template", _l("Answer template")
     BILLING_PERIOD = "billing_period", _l("Billing period")
+    CAMPAIGN = "campaign", _l("Mailing")
     CALENDAR_DAY = "calendar_day", _l("Work calendar day")  # an exception to the calendar
     CHARGE = "charge", _l("Charge")
     CONSUMPTION_NORM = "consumption_norm", _l("Consumption norm")

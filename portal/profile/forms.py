@@ -37,3 +37,25 @@ class PasswordForm(FlaskForm):
     )
     password = new_password_field(_l("New password"))
     password_again = password_again_field()
+
+
+def notices_form(choices, one_account: bool, **kwargs) -> FlaskForm:
+    """One group of radio buttons per kind of notice (``preferences.choices``), each set to
+    the user's current choice; a mandatory kind offers no "do not send"."""
+    from portal.services.notify import preferences
+
+    class NoticesForm(FlaskForm):
+        pass
+
+    for choice in choices:
+        field = RadioField(
+            choice.kind.label,
+            choices=[
+                SelectChoice(value, label)
+                for value, label in preferences.options(choice.kind, one_account)
+            ],
+            default=choice.chosen,
+            validators=[DataRequired()],
+        )
+        setattr(NoticesForm, choice.kind.name, field)
+    return NoticesForm(**kwargs)

@@ -36,6 +36,7 @@ from portal.models import (
     AccountLink,
     Bill,
     Category,
+    Channel,
     Customer,
     DebtAction,
     DebtStep,
@@ -51,7 +52,7 @@ from portal.services.clock import local_day_of, local_today, supplier_zone, utcn
 from portal.services.documents import render_pdf
 from portal.services.errors import DomainError, NotFound
 from portal.services.months import add_months, month_end, period_of
-from portal.services.notify.outbox import enqueue_email
+from portal.services.notify.outbox import enqueue_email, enqueue_sms
 from portal.services.numbers import money
 
 ZERO = Decimal("0.00")
@@ -903,6 +904,9 @@ def _recipient(session: Session, account: Account) -> tuple[str | None, User | N
 def _plan_notice_email(
     session: Session, account: Account, action: DebtAction, at_the_time: Position
 ) -> None:
+    """The debt notice by e-mail, or by SMS to a user who chose SMS for it (it is mandatory:
+    only its channel is theirs to choose, ``preferences``)."""
+    from portal.services.notify import preferences
     from portal.services.users import external_url
 
     email, user = _recipient(session, account)
@@ -912,21 +916,39 @@ def _plan_notice_email(
         user.language if user and user.language else current_app.config["BABEL_DEFAULT_LOCALE"]
     )
     lead_days = settings.get(session, "debt.warning_lead_days")
+    by_sms = (
+        user is not None
+        and user.phone
+        and preferences.channel_for(session, user.id, DebtStep.DEBT_NOTICE.value, account.id)
+        == Channel.SMS
+    )
+    planned = {
+        "kind": DebtStep.DEBT_NOTICE.value,  # the message is named after the step
+        "context": {
+            "account": account,
+            "customer": account.customer,
+            "amount": action.amount,
+            "bills": [bill for bill in at_the_time.bills if bill.overdue],
+            "deadline": date.fromordinal(action.acted_on.toordinal() + lead_days),
+            "account_url": external_url("accounts.dashboard", account_id=account.id),
+        },
+        "scheduled_at": utcnow(),
+        "user_id": user.id if user else None,
+        "account_id": account.id,
+    }
     with force_locale(language):
+        if by_sms:
+            enqueue_sms(
+                session,
+                recipient=user.phone,
+                dedup_key=f"{DebtStep.DEBT_NOTICE}:{action.id}:sms",
+                **planned,
+            )
+            return
         enqueue_email(
             session,
-            kind=DebtStep.DEBT_NOTICE.value,  # the e-mail is named after the step
             recipient=email,
             subject=_("Debt on account %(number)s", number=account.number),
-            context={
-                "account": account,
-                "customer": account.customer,
-                "amount": action.amount,
-                "bills": [bill for bill in at_the_time.bills if bill.overdue],
-                "deadline": date.fromordinal(action.acted_on.toordinal() + lead_days),
-                "account_url": external_url("accounts.dashboard", account_id=account.id),
-            },
             dedup_key=f"{DebtStep.DEBT_NOTICE}:{action.id}",
-            scheduled_at=utcnow(),
-            user_id=user.id if user else None,
+            **planned,
         )

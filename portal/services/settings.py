@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from portal.formatting import as_ordinal
 from portal.models import AppealKind, AppealTopic, Setting, Staff
+from portal.models import NOTICE_KINDS, Setting, Staff
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.clock import utcnow
@@ -245,6 +246,32 @@ SPECS = {
             0,
             23,
         ),
+        SettingSpec(
+            "notify.bill_news_days",
+            int,
+            7,
+            _l(
+                "A bill not announced on its day (planning did not run) is still announced this many days after it was issued"
+            ),
+            0,
+            31,
+        ),
+        # Whether an optional kind of notice goes to a customer who never chose how to get it.
+        *[
+            SettingSpec(
+                f"notify.default.{kind.name}",
+                int,
+                int(kind.default_on),
+                _l(
+                    "Notices “%(kind)s”: 1 sends them to customers who did not choose (by their preferred channel), 0 only to those who asked",
+                    kind=kind.label,
+                ),
+                0,
+                1,
+            )
+            for kind in NOTICE_KINDS.values()
+            if not kind.mandatory
+        ],
         SettingSpec(
             "security.second_factor_for_all_staff",
             int,

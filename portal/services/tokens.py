@@ -30,6 +30,7 @@ LINKS = {
         LinkKind("unlock", "auth.unlock", _l("sign-in unlock link")),
         LinkKind("appeal", "appeals.follow", _l("link to follow the appeal")),
         LinkKind("visit", "visits.manage", _l("link to move or cancel a visit")),
+        LinkKind("unsubscribe", "notices.unsubscribe_page", _l("unsubscribe link")),
     ]
 }
 

@@ -290,3 +290,17 @@ def test_a_failing_scrub_still_records_the_letter_as_sent(db_session, mailbox, m
     assert send_now(db_session, message.id) is True
     assert reload(db_session, message).status == "sent"
     assert len(mailbox) == 1
+
+
+def test_dispatch_takes_over_a_dead_workers_claim_once_it_is_stale(db_session):
+    """A worker killed after claiming leaves the row "sending": within the stale time it is
+    not sent again (the worker may be alive and slow), after it the dispatcher sends it."""
+    message = plan(db_session)
+    assert outbox.claim(db_session, message.id)  # the worker that then died
+    assert dispatch_due(db_session) == 0
+    message = reload(db_session, message)
+    message.claimed_at = utcnow() - outbox.STALE_CLAIM - timedelta(seconds=1)
+    db_session.commit()
+    assert dispatch_due(db_session) == 1
+    assert (reload(db_session, message).status, message.attempts) == ("sent", 2)
+    assert dispatch_due(db_session) == 0

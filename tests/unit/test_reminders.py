@@ -379,3 +379,35 @@ def test_the_scheduler_plans_once_a_day_from_the_planning_hour(app, db_session):
         assert _plan_reminders(date(2026, 11, 22)) == date(2026, 11, 22)
     with at(date(2026, 11, 23), hour_utc=9):
         assert _plan_reminders(date(2026, 11, 22)) == date(2026, 11, 23)
+
+
+def test_window_opened_missed_on_its_first_day_is_caught_up_once(app, db_session):
+    """The scheduler was down on the 15th: the 16th plans it, with the closing date in the
+    subject; the 17th plans nothing new; from the 22nd (25th − 3 days) the closing reminder
+    speaks instead."""
+    with at(date(2026, 11, 1)):
+        reader, _account, _meters = resident(db_session)
+    with at(date(2026, 11, 16)):
+        planned = reminders.plan(db_session, rule="window_opened")
+    assert counts(planned) == {("window_opened", "email"): 1}
+    (message,) = messages(db_session, "window_opened")
+    assert message.subject == "Meter readings are accepted until 25.11.2026"
+    with at(date(2026, 11, 17)):
+        assert counts(reminders.plan(db_session, rule="window_opened")) == {}
+    db_session.execute(delete(OutboxMessage))
+    with at(date(2026, 11, 22)):
+        assert counts(reminders.plan(db_session, rule="window_opened")) == {}
+
+
+def test_the_bill_news_look_back_is_a_setting(app, db_session):
+    """October's bill is issued on 1 November: on the 9th it is 8 days old, past the default
+    7 days; with notify.bill_news_days = 8 it is still announced."""
+    with at(date(2026, 10, 1)):
+        _user, account, _meters = resident(db_session)
+        factories.make_bills(db_session, account, ["100.00"], first=date(2026, 10, 1))
+    with at(date(2026, 11, 9)):
+        assert counts(reminders.plan(db_session, rule="bill_issued")) == {}
+        settings.put(db_session, "notify.bill_news_days", 8)
+        assert counts(reminders.plan(db_session, rule="bill_issued")) == {
+            ("bill_issued", "email"): 1
+        }

@@ -7,18 +7,19 @@ and expiry (``portal.services.notify.secrets``).
 """
 
 import re
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Channel, MessageStatus, OutboxMessage, Staff
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
-from portal.services.clock import utcnow
+from portal.services.clock import supplier_zone, utcnow
 from portal.services.customers import clean_term, text_matches
 from portal.services.errors import DomainError
-from portal.services.notify import secrets
+from portal.services.notify import secrets, unsubscribe
 
 
 def outbox_messages(
@@ -93,9 +94,61 @@ def with_links_on_top(body_html: str) -> str:
     return base + body_html
 
 
-def shown_body(body: str, html: bool = False) -> str:
+def shown_body(message: OutboxMessage, html: bool = False) -> str:
     """A body as staff may read it: the demo mailbox keeps its links working, anywhere
-    else every secret link is hidden, whatever the message's status."""
-    if secrets.demo_mailbox():
+    else every secret link is hidden (the unsubscribe link too), whatever the status."""
+    demo = secrets.demo_mailbox()
+    body = unsubscribe.shown(message.body_html if html else message.body_text, demo, message)
+    if demo:
         return body
     return secrets.redact_links(body, html=html)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+# The columns of the figures and the statuses each one counts.
+FIGURE_COLUMNS = {
+    "planned": tuple(MessageStatus),
+    "waiting": (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD),
+    "sent": (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED),
+    "delivered": (MessageStatus.DELIVERED,),
+    "failed": (MessageStatus.FAILED, MessageStatus.UNDELIVERED),
+    "cancelled": (MessageStatus.CANCELLED,),
+}
+
+
+def _local_day(session: Session, column):
+    """The supplier's calendar day of a stored UTC moment, in SQL."""
+    zone = supplier_zone()
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(zone.key, column))
+    hours = int(utcnow().astimezone(zone).utcoffset().total_seconds() // 3600)
+    return func.date(column, f"{hours:+d} hours")
+
+
+def figures(session: Session, first: date, last: date) -> list[dict]:
+    """Messages planned each day from ``first`` to ``last`` (the supplier's days), by kind
+    and channel: how many were planned, wait, were sent, delivered, failed, cancelled. One
+    GROUP BY; newest day first."""
+    day = _local_day(session, OutboxMessage.created_at).label("day")
+    start = datetime.combine(first, time(), supplier_zone())
+    end = datetime.combine(last + timedelta(days=1), time(), supplier_zone())
+    counts = [
+        func.sum(case((OutboxMessage.status.in_(statuses), 1), else_=0)).label(name)
+        for name, statuses in FIGURE_COLUMNS.items()
+    ]
+    rows = session.execute(
+        select(day, OutboxMessage.kind, OutboxMessage.channel, *counts)
+        .where(OutboxMessage.created_at >= start, OutboxMessage.created_at < end)
+        .group_by(day, OutboxMessage.kind, OutboxMessage.channel)
+        .order_by(day.desc(), OutboxMessage.kind, OutboxMessage.channel)
+    ).all()
+    return [
+        {
+            "day": row.day if isinstance(row.day, date) else date.fromisoformat(row.day),
+            "kind": row.kind,
+            "channel": row.channel,
+            **{name: int(getattr(row, name) or 0) for name in FIGURE_COLUMNS},
+        }
+        for row in rows
+    ]

@@ -8,16 +8,17 @@ a failed message put back by staff, a row planned before the settings changed).
 """
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.models import Channel, MessageStatus, OutboxMessage
+from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
 from portal.services import settings, workdays
 from portal.services.clock import supplier_zone, utcnow
 from portal.services.notify.providers import PermanentDeliveryError, deliver
@@ -32,8 +33,13 @@ STALE_CLAIM = timedelta(minutes=10)
 DEV_PROVIDERS = frozenset({"devmail", "devsms"})
 
 
+# Links of letters planned or sent with no request to take the host from (the scheduler,
+# beat, a worker, a command) when PUBLIC_BASE_URL is not set: the address `make run` serves.
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
+
 # Debt and tariff messages go on working days only (004 T6); tariff kinds are "tariff_*".
-WORKING_DAY_KINDS = frozenset({"debt_notice", "restriction_warning"})
+WORKING_DAY_KINDS = frozenset(kind.name for kind in NOTICE_KINDS.values() if kind.working_days_only)
 
 
 @dataclass(frozen=True)
@@ -111,12 +117,52 @@ def render_message(template: str, **context) -> str:
     return current_app.jinja_env.get_template(template).render(config=current_app.config, **context)
 
 
-def _plan(session: Session, **fields) -> OutboxMessage | None:
-    """Insert the message unless its dedup key was planned already (then return None).
+@contextmanager
+def link_context():
+    """Links in letters are built as in a request: the worker and the command have none."""
+    if has_request_context():
+        yield
+        return
+    base = current_app.config.get("PUBLIC_BASE_URL") or LOCAL_BASE_URL
+    with current_app.test_request_context("/", base_url=base):
+        yield
+
+
+def render_letter(kind: str, context: dict, template: str | None = None) -> tuple[str, str]:
+    """A letter's plain-text and HTML bodies from ``email/<template or kind>.txt`` and
+    ``.html``; a letter of an optional kind ends with its unsubscribe link (``unsubscribe``:
+    a marker the provider replaces)."""
+    from portal.services.notify import unsubscribe
+
+    context = unsubscribe.marked_context(kind, context)
+    name = template or kind
+    text = unsubscribe.marked_text(kind, render_message(f"email/{name}.txt", **context))
+    return text, render_message(f"email/{name}.html", **context)
+
+
+def _unwanted(session: Session, fields: dict, account_id: int | None) -> bool:
+    """The user chose not to get this kind by this channel (``preferences``). A mandatory
+    kind always goes: its caller picks the channel and falls back to the one that works."""
+    from portal.services.notify import preferences
+
+    user_id = fields.get("user_id")
+    kind = NOTICE_KINDS.get(fields["kind"])
+    if user_id is None or kind is None or kind.mandatory:
+        return False
+    return (
+        preferences.channel_for(session, user_id, fields["kind"], account_id) != fields["channel"]
+    )
+
+
+def _plan(session: Session, account_id: int | None = None, **fields) -> OutboxMessage | None:
+    """Insert the message unless its dedup key was planned already, or the user does not
+    want this kind by this channel (then return None).
 
     The scheduled time is moved on by ``earliest_send_time`` when the message may not go
     then."""
     if session.scalar(select(OutboxMessage.id).filter_by(dedup_key=fields["dedup_key"])):
+        return None
+    if _unwanted(session, fields, account_id):
         return None
     if has_sending_rules(fields["kind"], fields["channel"]):
         fields["scheduled_at"] = earliest_send_time(
@@ -141,20 +187,23 @@ def enqueue_email(
     dedup_key: str,
     scheduled_at: datetime | None = None,
     user_id: int | None = None,
+    account_id: int | None = None,
 ) -> OutboxMessage | None:
-    """Render ``email/<kind>.txt`` and ``.html`` into a pending outbox row."""
-    context = {"subject": subject, **context}
+    """Render ``email/<kind>.txt`` and ``.html`` into a pending outbox row (not for a user
+    who chose another channel or none for this kind about ``account_id``)."""
+    body_text, body_html = render_letter(kind, {"subject": subject, **context})
     return _plan(
         session,
         kind=kind,
         channel=Channel.EMAIL,
         recipient=recipient,
         subject=subject,
-        body_text=render_message(f"email/{kind}.txt", **context),
-        body_html=render_message(f"email/{kind}.html", **context),
+        body_text=body_text,
+        body_html=body_html,
         dedup_key=dedup_key,
         scheduled_at=scheduled_at or utcnow(),
         user_id=user_id,
+        account_id=account_id,
     )
 
 
@@ -167,8 +216,10 @@ def enqueue_sms(
     dedup_key: str,
     scheduled_at: datetime | None = None,
     user_id: int | None = None,
+    account_id: int | None = None,
 ) -> OutboxMessage | None:
-    """Render ``sms/<kind>.txt`` into a pending outbox row; ``recipient`` is E.164."""
+    """Render ``sms/<kind>.txt`` into a pending outbox row; ``recipient`` is E.164 (as
+    ``enqueue_email``, only for a user who wants this kind by SMS)."""
     return _plan(
         session,
         kind=kind,
@@ -178,6 +229,7 @@ def enqueue_sms(
         dedup_key=dedup_key,
         scheduled_at=scheduled_at or utcnow(),
         user_id=user_id,
+        account_id=account_id,
     )
 
 
@@ -202,6 +254,17 @@ def claim(session: Session, message_id: int) -> bool:
 
 
 def _send_claimed(session: Session, message: OutboxMessage) -> None:
+    """Hand the claimed message to its provider and record the outcome in one commit.
+
+    The one window in which a message can go out twice: the provider has accepted it and
+    this process dies (or loses the database) before the commit below marks it sent. The
+    claim then goes stale and another worker sends it again. The window is kept as narrow
+    as it can be: nothing runs between the provider's answer and the commit but setting
+    the row's fields (and hiding its secret links, which cannot fail the commit),
+    and provider calls have timeouts shorter than STALE_CLAIM, so a slow provider is not
+    taken for a dead worker. Closing it would need the provider to deduplicate by our key,
+    which neither SMTP nor Twilio's Messages API offers.
+    """
     try:
         delivery = deliver(message)
     except PermanentDeliveryError as error:  # retrying would be refused the same way
@@ -277,9 +340,20 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
     A message the sending rules hold back at ``now`` (an SMS retried at night, say) is not
     sent but rescheduled to the time the rules allow."""
     now = now or utcnow()
+    # A message claimed by a worker that died (SIGKILL, a lost machine) stays "sending";
+    # once its claim is stale, ``claim`` lets another worker take it over, so it is due too.
+    abandoned = (OutboxMessage.status == MessageStatus.SENDING) & (
+        OutboxMessage.claimed_at < utcnow() - STALE_CLAIM
+    )
     due = session.execute(
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel)
-        .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.scheduled_at <= now)
+        .where(
+            or_(
+                (OutboxMessage.status == MessageStatus.PENDING)
+                & (OutboxMessage.scheduled_at <= now),
+                abandoned,
+            )
+        )
         .order_by(OutboxMessage.scheduled_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -4,7 +4,9 @@ With no MAIL_SERVER (or no TWILIO_ACCOUNT_SID) a message is marked delivered to 
 development outbox and stays readable in the back office; nothing leaves the machine.
 """
 
+import smtplib
 from dataclasses import dataclass
+from email import policy
 
 from flask import current_app
 from flask_mail import Message
@@ -28,6 +30,19 @@ class PermanentDeliveryError(DeliveryError):
     so the outbox marks it failed at once (staff can send it again from the back office)."""
 
 
+class Letter(Message):
+    """Flask-Mail's message, its headers sent as set.
+
+    The SMTP policy refolds a header longer than a line, and a URL has no space to fold
+    at, so ``List-Unsubscribe`` went out as RFC 2047 encoded words no mail client follows.
+    Left as set, a header is one line (under the 998 characters RFC 5322 allows)."""
+
+    def _message(self):
+        built = super()._message()
+        built.policy = policy.SMTP.clone(refold_source="none")
+        return built
+
+
 def deliver(message: OutboxMessage) -> Delivery:
     if message.channel == Channel.EMAIL:
         return deliver_email(message)
@@ -36,19 +51,60 @@ def deliver(message: OutboxMessage) -> Delivery:
     raise ValueError(f"unknown channel {message.channel!r}")
 
 
+def link_context():
+    from portal.services.notify.outbox import link_context as context
+
+    return context()
+
+
 def deliver_email(message: OutboxMessage) -> Delivery:
+    from portal.services.notify import unsubscribe
+
     if not current_app.config["MAIL_SERVER"]:
         return Delivery("devmail")
-    mail.send(
-        Message(
-            subject=message.subject,
-            recipients=[message.recipient],
-            body=message.body_text,
-            html=message.body_html,
-            extra_headers={"X-Portal-Message": str(message.id)},
-        )
+    body_text, body_html, headers = unsubscribe.personal_letter(message)
+    letter = Letter(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=body_text,
+        html=body_html,
+        extra_headers={"X-Portal-Message": str(message.id), **headers},
     )
+    try:
+        mail.send(letter)
+    except smtplib.SMTPException as error:
+        raise smtp_error(error) from error
     return Delivery("smtp")
+
+
+def smtp_error(error: smtplib.SMTPException) -> DeliveryError:
+    """An SMTP refusal as permanent or temporary (RFC 5321 §4.2.1: 5yz is a permanent
+    negative reply, 4yz a transient one).
+
+    The recipient's address or the letter refused with 5yz fails at once: the server
+    would refuse it the same way again. Anything else is retried with backoff: a 4yz, a
+    dropped connection, and a refused sender, which is our configuration, not the letter.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in error.recipients.values()]
+        texts = "; ".join(
+            f"{address}: {code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+            for address, (code, text) in error.recipients.items()
+        )
+        kind = (
+            PermanentDeliveryError
+            if codes and all(500 <= c < 600 for c in codes)
+            else DeliveryError
+        )
+        return kind(f"SMTP: recipient refused, {texts}"[:2000])
+    code = getattr(error, "smtp_code", None)
+    text = getattr(error, "smtp_error", b"")
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text or error)
+    summary = f"SMTP {code}: {text}" if code else f"SMTP: {error!r}"
+    permanent = (
+        isinstance(error, smtplib.SMTPDataError) and isinstance(code, int) and 500 <= code < 600
+    )
+    return (PermanentDeliveryError if permanent else DeliveryError)(summary[:2000])
 
 
 def twilio_client():
@@ -99,10 +155,19 @@ def deliver_sms(message: OutboxMessage) -> Delivery:
     config = current_app.config
     if not config["TWILIO_ACCOUNT_SID"]:
         return Delivery("devsms")
+    from portal.services.notify import delivery
+
     client = twilio_client()
+    extra = {}
+    with link_context():
+        if callback := delivery.callback_url():
+            extra["status_callback"] = callback
     try:
         sent = client.messages.create(
-            to=message.recipient, from_=config["TWILIO_FROM_NUMBER"], body=message.body_text
+            to=message.recipient,
+            from_=config["TWILIO_FROM_NUMBER"],
+            body=message.body_text,
+            **extra,
         )
     except TwilioException as error:
         raise twilio_error(error) from error

@@ -1,9 +1,9 @@
 """The reminder rules (DOMAIN.md "Notifications and reminders"; 002 §18.7, 004 §18): who is
 told what and when, planned into the outbox set-based.
 
-Each rule is a query of its recipients: the portal users linked to an account (AccountLink),
-by their ``preferred_channel`` (a confirmed e-mail, or a phone for SMS) and in their
-language, with a dedup key naming the rule, the period or object and the recipient. The
+Each rule is a query of its recipients: the portal users linked to an account (AccountLink)
+and the users of the organisation whose contract it is on, by the channel they chose for
+the kind (``preferences``: a confirmed e-mail, or a phone for SMS) and in their language, with a dedup key naming the rule, the period or object and the recipient. The
 outbox sends stored bodies, so bodies are rendered before they are stored, in one of two
 ways, never with a query per account:
 
@@ -21,11 +21,10 @@ through ``earliest_send_time``. The caller commits.
 """
 
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import current_app, has_request_context
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, case, cast, exists, func, literal, select
@@ -39,10 +38,12 @@ from portal.models import (
     Booking,
     BookingStatus,
     Channel,
+    Contract,
     MessageStatus,
     Meter,
     MeterStatus,
     Office,
+    OrganisationMember,
     OutboxMessage,
     Reading,
     User,
@@ -51,17 +52,18 @@ from portal.services import debt, readings, settings
 from portal.services.appeals import escalation
 from portal.services.clock import local_now, local_today, supplier_zone, utcnow
 from portal.services.months import iso, period_of
-from portal.services.notify.outbox import earliest_send_time, render_message, sending_hours
+from portal.services.notify import preferences
+from portal.services.notify.outbox import (
+    earliest_send_time,
+    link_context,
+    render_letter,
+    render_message,
+    sending_hours,
+)
 
 # The account number goes into a window letter by SQL: rendered with this marker in its place.
 NUMBER_MARK = "\x1enumber\x1e"
-# A bill issued while planning did not run (the scheduler was down) is still announced
-# within these days; its dedup key keeps it to once.
-BILL_NEWS_DAYS = 7
 MESSAGE_TABLE = OutboxMessage.__table__
-# Links of letters planned with no request to take the host from (the scheduler, beat, the
-# command) when PUBLIC_BASE_URL is not set: the address `make run` serves.
-LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,18 @@ def _address(channel: Channel):
     return User.email if channel == Channel.EMAIL else User.phone
 
 
-def _reachable(channel: Channel):
-    reachable = User.preferred_channel == channel
-    if channel == Channel.EMAIL:
-        return and_(reachable, User.email_confirmed_at.is_not(None))
-    return and_(reachable, User.phone != "")
+def _audience():
+    """(user, account) pairs of who is told about an account: the portal users who linked
+    it, and the users of the organisation whose contract it is on."""
+    linked = select(
+        AccountLink.user_id.label("user_id"), AccountLink.account_id.label("account_id")
+    )
+    via_organisation = (
+        select(OrganisationMember.user_id, Account.id)
+        .join(Contract, Account.contract_id == Contract.id)
+        .join(OrganisationMember, OrganisationMember.organisation_id == Contract.organisation_id)
+    )
+    return linked.union(via_organisation).subquery("audience")
 
 
 def _key(*parts):
@@ -111,9 +120,10 @@ def _month(column):
     return func.substr(cast(column, String), 1, 7)
 
 
-def _linked(channel: Channel, *columns, key):
-    """Users linked to an open account, reachable on ``channel``, with the message's key;
-    only keys not planned yet."""
+def _linked(session: Session, kind: str, channel: Channel, *columns, key):
+    """Users told about an open account who want ``kind`` by ``channel`` and can get it
+    there (``preferences``), with the message's key; only keys not planned yet."""
+    audience = _audience()
     return (
         select(
             User.id.label("user_id"),
@@ -122,10 +132,10 @@ def _linked(channel: Channel, *columns, key):
             key.label("dedup_key"),
             *columns,
         )
-        .join(AccountLink, AccountLink.user_id == User.id)
-        .join(Account, Account.id == AccountLink.account_id)
+        .join(audience, audience.c.user_id == User.id)
+        .join(Account, Account.id == audience.c.account_id)
         .where(
-            _reachable(channel),
+            preferences.reachable_by(session, kind, channel, User.id, Account.id),
             Account.closed_on.is_(None),
             ~exists().where(OutboxMessage.dedup_key == key),
         )
@@ -146,10 +156,17 @@ def _customer_read(today: date, *conditions):
 
 def _window_opened(session: Session, today: date, channel: Channel):
     window = readings.window(session, today)
-    if today != window.opens:
+    # A first day missed (the scheduler was down) is caught up on the next days, until the
+    # closing reminders start; the key (one per month) keeps it to once.
+    lead = settings.get(session, "notify.window_closing_days")
+    if not window.opens <= today < window.closes - timedelta(days=lead):
         return None
     key = _key("window_opened", iso(today), "user", User.id, channel.value)
-    return _linked(channel, key=key).where(_customer_read(today)).group_by(User.id)
+    return (
+        _linked(session, "window_opened", channel, key=key)
+        .where(_customer_read(today))
+        .group_by(User.id)
+    )
 
 
 def _window_closing(session: Session, today: date, channel: Channel):
@@ -164,9 +181,9 @@ def _window_closing(session: Session, today: date, channel: Channel):
         Reading.status.in_(readings.TAKEN_STATUSES),
     )
     key = _key("window_closing", iso(today), "account", Account.id, "user", User.id, channel.value)
-    return _linked(channel, Account.number.label("number"), key=key).where(
-        _customer_read(today, unread)
-    )
+    return _linked(
+        session, "window_closing", channel, Account.number.label("number"), key=key
+    ).where(_customer_read(today, unread))
 
 
 def _bill_issued(session: Session, today: date, channel: Channel):
@@ -174,6 +191,8 @@ def _bill_issued(session: Session, today: date, channel: Channel):
         "bill_issued", _month(Bill.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
+        session,
+        "bill_issued",
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -185,7 +204,9 @@ def _bill_issued(session: Session, today: date, channel: Channel):
         Bill,
         and_(
             Bill.account_id == Account.id,
-            Bill.issued_on.between(today - timedelta(days=BILL_NEWS_DAYS), today),
+            Bill.issued_on.between(
+                today - timedelta(days=settings.get(session, "notify.bill_news_days")), today
+            ),
         ),
     )
 
@@ -197,6 +218,8 @@ def _payment_due(session: Session, today: date, channel: Channel):
         "payment_due", _month(bills.c.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
+        session,
+        "payment_due",
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -214,9 +237,11 @@ def _payment_due(session: Session, today: date, channel: Channel):
     )
 
 
-def _meters(kind: str, channel: Channel, due):
+def _meters(session: Session, kind: str, channel: Channel, due):
     key = _key(kind, "meter", Meter.id, Meter.verification_due, "user", User.id, channel.value)
     return _linked(
+        session,
+        kind,
         channel,
         Account.id.label("account_id"),
         Account.number.label("number"),
@@ -230,11 +255,11 @@ def _meters(kind: str, channel: Channel, due):
 def _verification_due(session: Session, today: date, channel: Channel):
     lead = settings.get(session, "meters.verification_warning_days")
     due = Meter.verification_due.between(today, today + timedelta(days=lead))
-    return _meters("verification_due", channel, due)
+    return _meters(session, "verification_due", channel, due)
 
 
 def _verification_overdue(session: Session, today: date, channel: Channel):
-    return _meters("verification_overdue", channel, Meter.verification_due < today)
+    return _meters(session, "verification_overdue", channel, Meter.verification_due < today)
 
 
 def _visit_tomorrow(session: Session, today: date, channel: Channel):
@@ -261,7 +286,7 @@ def _visit_tomorrow(session: Session, today: date, channel: Channel):
         .join(Booking, Booking.user_id == User.id)
         .join(Office, Office.id == Booking.office_id)
         .where(
-            _reachable(channel),
+            preferences.reachable_by(session, "visit_reminder", channel, User.id, None),
             Booking.status == BookingStatus.BOOKED,
             Booking.starts_at >= first,
             Booking.starts_at < last,
@@ -279,22 +304,12 @@ def _url(endpoint: str, **values) -> str:
     return external_url(endpoint, **values)
 
 
-@contextmanager
-def _link_context():
-    """Links in letters are built as in a request: the worker and the command have none."""
-    if has_request_context():
-        yield
-        return
-    base = current_app.config.get("PUBLIC_BASE_URL") or LOCAL_BASE_URL
-    with current_app.test_request_context("/", base_url=base):
-        yield
-
-
 def _window_context(session: Session, today: date) -> dict:
     window = readings.window(session, today)
     return {
         "period": period_of(today),
         "opens": window.opens,
+        "today": today,
         "closes": window.closes,
         "number": NUMBER_MARK,
         "accounts_url": _url("accounts.index"),
@@ -344,7 +359,14 @@ RULES = {
         Rule(
             "window_opened",
             _window_opened,
-            subject=lambda values: _("Meter readings are accepted from today"),
+            subject=lambda values: (
+                _("Meter readings are accepted from today")
+                if values["today"] == values["opens"]
+                else _(
+                    "Meter readings are accepted until %(date)s",
+                    date=values["closes"].strftime("%d.%m.%Y"),
+                )
+            ),
         ),
         Rule(
             "window_closing",
@@ -406,12 +428,8 @@ def _render(rule: Rule, channel: Channel, values: dict) -> dict:
         body = render_message(f"sms/{rule.name}.txt", **values).strip()
         return {"subject": "", "body_text": body, "body_html": None}
     subject = str(rule.subject(values))
-    context = {"subject": subject, **values}
-    return {
-        "subject": subject,
-        "body_text": render_message(f"email/{rule.name}.txt", **context),
-        "body_html": render_message(f"email/{rule.name}.html", **context),
-    }
+    body_text, body_html = render_letter(rule.name, {"subject": subject, **values})
+    return {"subject": subject, "body_text": body_text, "body_html": body_html}
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -531,7 +549,7 @@ def plan(
                 count = _count(session, rows)
             else:
                 at = earliest_send_time(current.name, channel, now, hours)
-                with _link_context():
+                with link_context():
                     if current.context is None:
                         count = _plan_same_text(session, current, channel, rows, today, at, now)
                     else:
