@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.formatting import as_ordinal
-from portal.models import AppealKind, AppealTopic, Setting, Staff
-from portal.models import NOTICE_KINDS, Setting, Staff
+from portal.models import NOTICE_KINDS, AppealKind, AppealTopic, Setting, Staff
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import audit
 from portal.services.clock import utcnow
