@@ -354,6 +354,8 @@ SPECS = {
             _l("Visitors should be called within this many minutes of arriving (003)"),
             5,
             240,
+        ),
+        SettingSpec(
             # Tax Code art. 164 p. 3, 22 % from 2026 (Federal Law of 28.11.2025 No. 425-FZ).
             "documents.vat_rate",
             Decimal,
