@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import Contract, OrganisationMember, OrgRole
 from portal.services.notify import enqueue_email
-from portal.services.notify.reminders import _link_context
+from portal.services.notify.outbox import link_context
 from portal.services.users import external_url
 
 
@@ -25,7 +25,7 @@ def documents_issued(session: Session, contract: Contract, issued: list) -> int:
         return 0
     first = issued[0]
     planned = 0
-    with _link_context():
+    with link_context():
         url = external_url(
             "organisations.contract",
             organisation_id=contract.organisation_id,
