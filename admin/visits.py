@@ -4,7 +4,7 @@ offices, their plans, closures, services and windows for administrators, with th
 visits a change made impossible listed to move or cancel. Rules live in
 ``portal.services.office_day`` and ``portal.services.office_admin``."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import flash, render_template, request
 from flask_babel import gettext as _
@@ -546,9 +546,9 @@ def visits_book(office_id: int):
     return _caller_page(office, service, form)
 
 
-def _moment(text: str | None) -> datetime:
+def _moment(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text or "")
     except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else datetime.min.replace(tzinfo=UTC)
+        return None
+    return moment if moment.tzinfo else None

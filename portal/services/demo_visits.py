@@ -6,20 +6,22 @@ figures show something on `make run`. Deterministic for a seed number."""
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.models import (
+    Account,
     Booking,
     BookingStatus,
+    Customer,
     Office,
     QueueTicket,
     TicketStatus,
     User,
     VisitService,
 )
-from portal.services import visits, workdays
-from portal.services.clock import utcnow
+from portal.services import home_visits, visits, workdays
+from portal.services.clock import supplier_zone, utcnow
 from portal.services.office_day import BOOKED, WALK_IN
 
 DAYS_BACK = 7
@@ -135,9 +137,29 @@ class _VisitSeeder:
                 self.future_day(office, day)
 
 
+def _home_visit_requests(session: Session, today: date) -> None:
+    """Two open requests for home visits of vulnerable customers, asked for a week ago."""
+    vulnerable = session.scalars(
+        select(Account)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(or_(Customer.lives_alone_disabled.is_(True), Customer.is_veteran.is_(True)))
+        .order_by(Account.id)
+    )
+    asked: set[int] = set()
+    for account in vulnerable:
+        if account.customer_id in asked or len(asked) == 2:
+            continue  # once a year per customer (a customer may have two accounts)
+        asked.add(account.customer_id)
+        home_visits.request_visit(
+            session, account=account, reason="Передать показания и подписать документы", phone="",
+            today=today - timedelta(days=7),
+        )  # fmt: skip
+
+
 def seed_visits(session: Session, seed_number: int = 2026, now: datetime | None = None) -> None:
     """Add the demo visits to the offices already seeded, and commit."""
     seeder = _VisitSeeder(session, seed_number, now or utcnow())
     for office in session.scalars(select(Office).order_by(Office.id)):
         seeder.office(office, seeder.now.astimezone(visits.zone_of(office)).date())
+    _home_visit_requests(session, seeder.now.astimezone(supplier_zone()).date())
     session.commit()

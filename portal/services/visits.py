@@ -321,10 +321,16 @@ def _add_booking(session: Session, booking: Booking) -> Booking:
     return booking
 
 
+def _chosen(starts_at: datetime | None) -> datetime:
+    if starts_at is None:
+        raise DomainError(_("Choose a time."), "starts_at")
+    return starts_at
+
+
 def _free_slot(
-    session: Session, office: Office, service, starts_at: datetime, now: datetime
+    session: Session, office: Office, service, starts_at: datetime | None, now: datetime
 ) -> Slot:
-    slot = availability(session, office, service, now=now).slot_at(starts_at)
+    slot = availability(session, office, service, now=now).slot_at(_chosen(starts_at))
     if slot is None:
         raise _taken_message()
     return slot
@@ -446,7 +452,7 @@ def reschedule(
     session.refresh(booking)
     check(session, booking, now)
     slot = availability(session, office, booking.service, now=now, exclude=booking.id).slot_at(
-        starts_at
+        _chosen(starts_at)
     )
     if slot is None:
         raise _taken_message()

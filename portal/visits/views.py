@@ -163,7 +163,7 @@ def book(office_id: int):
         try:
             booking = visits.book(
                 db.session, user=current_user, office_id=place.id, service=service,
-                starts_at=_starts_at(form) or datetime.min.replace(tzinfo=UTC), note=form.note.data,
+                starts_at=_starts_at(form), note=form.note.data,
             )  # fmt: skip
         except DomainError as error:
             db.session.rollback()
@@ -284,9 +284,7 @@ def _move(booking: Booking, token: str | None = None):
     form = TimeForm()
     if form.validate_on_submit():
         try:
-            visits.reschedule(
-                db.session, booking, _starts_at(form) or datetime.min.replace(tzinfo=UTC)
-            )
+            visits.reschedule(db.session, booking, _starts_at(form))
         except DomainError as error:
             db.session.rollback()
             form.starts_at.errors = [error.message]

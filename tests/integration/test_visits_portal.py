@@ -259,3 +259,12 @@ def test_list_pages_run_a_constant_number_of_queries(
             assert browser.get(url).status_code == 200
         many.append(len(statements))
     assert many == few
+
+
+def test_no_time_or_a_malformed_time_is_refused_with_a_message(resident_client, office, db_session):
+    for starts_at in ("", "not a time", "2026-12-07T09:00:00", "2026-12-07T06:05:00+00:00"):
+        response = post_form(resident_client, f"/offices/{office.id}/book",
+                             {"service": "reception", "day": "2026-12-07", "starts_at": starts_at})  # fmt: skip
+        assert response.status_code == 200, starts_at
+        assert 'id="starts_at-error"' in response.get_data(as_text=True)
+    assert db_session.scalar(select(Booking)) is None
