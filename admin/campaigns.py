@@ -132,7 +132,7 @@ def campaign(campaign_id: int):
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>/<any(pause, resume, cancel):action>", methods=["POST"])
+@bp.route("/campaigns/<int:campaign_id>/<action>", methods=["POST"])
 @staff_required("campaigns")
 def campaign_move(campaign_id: int, action: str):
     found = mailings.get(db.session, campaign_id)
