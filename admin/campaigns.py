@@ -3,7 +3,7 @@ preview, send through the outbox, watch the progress; pause, resume, cancel."""
 
 import uuid
 
-from flask import flash, render_template, request
+from flask import abort, flash, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
@@ -132,10 +132,12 @@ def campaign(campaign_id: int):
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>/<any(pause, resume, cancel):action>", methods=["POST"])
+@bp.route("/campaigns/<int:campaign_id>/<action>", methods=["POST"])
 @staff_required("campaigns")
 def campaign_move(campaign_id: int, action: str):
     found = mailings.get(db.session, campaign_id)
+    if action not in mailings.MOVES:
+        abort(404)
     if FlaskForm().validate_on_submit():
         try:
             moved = mailings.move(db.session, found, action, staff_member().id, client_ip())

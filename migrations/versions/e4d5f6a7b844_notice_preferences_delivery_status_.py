@@ -51,6 +51,8 @@ def upgrade():
         batch_op.create_index('uq_notice_preferences_one_account', ['user_id', 'account_id', 'kind'], unique=True, postgresql_where=sa.text('account_id IS NOT NULL'), sqlite_where=sa.text('account_id IS NOT NULL'))
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        # "undelivered" is eleven characters.
+        batch_op.alter_column('status', existing_type=sa.String(length=10), type_=sa.String(length=12), existing_nullable=False)
         batch_op.add_column(sa.Column('delivery_status', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('delivery_updated_at', portal.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('campaign_id', sa.Integer(), nullable=True))
@@ -68,6 +70,7 @@ def downgrade():
         batch_op.drop_column('campaign_id')
         batch_op.drop_column('delivery_updated_at')
         batch_op.drop_column('delivery_status')
+        batch_op.alter_column('status', existing_type=sa.String(length=12), type_=sa.String(length=10), existing_nullable=False)
 
     with op.batch_alter_table('notice_preferences', schema=None) as batch_op:
         batch_op.drop_index('uq_notice_preferences_one_account', postgresql_where=sa.text('account_id IS NOT NULL'), sqlite_where=sa.text('account_id IS NOT NULL'))

@@ -41,7 +41,7 @@ class OutboxMessage(CreatedAtMixin, Base):
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     status: Mapped[MessageStatus] = mapped_column(
-        ChoiceType(MessageStatus, 10), default=MessageStatus.PENDING, index=True
+        ChoiceType(MessageStatus, 12), default=MessageStatus.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

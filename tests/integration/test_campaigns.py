@@ -199,6 +199,17 @@ def test_a_refused_form_keeps_what_was_typed(client, db_session):
     assert db_session.scalar(select(func.count(Campaign.id))) == 0
 
 
+def test_an_unknown_action_or_mailing_is_a_404(client, db_session, street):
+    staff = sign_in_staff(client, db_session, "supervisor", language="en")
+    campaign = start(db_session, staff)
+    db_session.commit()
+    assert post_form(client, f"/admin/campaigns/{campaign.id}/explode", {}).status_code == 404
+    assert post_form(client, "/admin/campaigns/999999/pause", {}).status_code == 404
+    assert client.get("/admin/campaigns/999999").status_code == 404
+    assert post_form(client, f"/admin/campaigns/{campaign.id}/pause", {}).status_code == 303
+    assert campaign.status == CampaignStatus.PAUSED
+
+
 def test_operators_may_not_send_mailings(client, db_session):
     sign_in_staff(client, db_session, "operator")
     assert client.get("/admin/campaigns").status_code == 403

@@ -107,7 +107,24 @@ def test_every_get_route_survives_junk(client, db_session, resident, rule, who):
         assert "Content-Security-Policy" in response.headers, url
 
 
-@pytest.mark.parametrize("rule", ALL_POST_RULES)
+# POSTs authenticated otherwise than by the session's CSRF token: Twilio signs its status
+# callbacks (X-Twilio-Signature); an unsubscribe link's signed token is its authority (the
+# RFC 8058 one-click POST comes from a mail client with no session).
+CSRF_EXEMPT_POST_RULES = {
+    "/notices/twilio/status": 403,
+    "/unsubscribe/<token>": 404,
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CSRF_EXEMPT_POST_RULES))
+def test_a_post_exempt_from_csrf_refuses_what_it_cannot_authenticate(client, db_session, rule):
+    url = fill(rule, lambda kind: "junk")
+    assert client.post(url, data={"anything": "1"}).status_code == CSRF_EXEMPT_POST_RULES[rule]
+
+
+@pytest.mark.parametrize(
+    "rule", [rule for rule in ALL_POST_RULES if rule not in CSRF_EXEMPT_POST_RULES]
+)
 def test_every_post_without_csrf_token_is_a_friendly_400(app, client, db_session, resident, rule):
     login_as(client, resident)
     url = fill(rule, lambda kind: "1" if kind == "int" else "junk")

@@ -304,3 +304,28 @@ def test_dispatch_takes_over_a_dead_workers_claim_once_it_is_stale(db_session):
     assert dispatch_due(db_session) == 1
     assert (reload(db_session, message).status, message.attempts) == ("sent", 2)
     assert dispatch_due(db_session) == 0
+
+
+def test_a_slow_batch_renews_its_claims_before_they_go_stale(db_session, monkeypatch):
+    """Each send takes "6 minutes": from the second message on the batch's claims are
+    renewed, so another worker would never find them stale while they wait their turn."""
+    first, second = plan(db_session, "slow:1"), plan(db_session, "slow:2")
+    clock = {"now": utcnow()}
+    monkeypatch.setattr(outbox, "utcnow", lambda: clock["now"])
+    real_send = outbox._send_claimed
+
+    def slow_send(session, message):
+        clock["now"] += timedelta(minutes=6)
+        real_send(session, message)
+
+    monkeypatch.setattr(outbox, "_send_claimed", slow_send)
+    renewed = []
+    real_renew = outbox._renew_claims
+    monkeypatch.setattr(
+        outbox,
+        "_renew_claims",
+        lambda s, ids, at: renewed.append(list(ids)) or real_renew(s, ids, at),
+    )
+    assert dispatch_due(db_session, now=clock["now"]) == 2
+    assert renewed == [[second.id]]
+    assert reload(db_session, first).attempts == reload(db_session, second).attempts == 1

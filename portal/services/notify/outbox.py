@@ -334,26 +334,48 @@ def commit_and_send(session: Session) -> None:
         send_now(session, message_id)
 
 
+def _claimable(now: datetime):
+    """Due messages, and those claimed by a worker that died (SIGKILL, a lost machine):
+    left "sending", their claim is taken over once it is stale."""
+    claimed_at = utcnow()
+    return or_(
+        (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.scheduled_at <= now),
+        (OutboxMessage.status == MessageStatus.SENDING)
+        & (OutboxMessage.claimed_at < claimed_at - STALE_CLAIM),
+    )
+
+
+def _claim_batch(
+    session: Session, ids: list[int], now: datetime, claimed_at: datetime
+) -> list[int]:
+    """Claim the batch in one UPDATE (the rows are locked by the caller's SELECT … FOR
+    UPDATE SKIP LOCKED, so other workers took other rows); the ids actually claimed."""
+    if not ids:
+        return []
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), _claimable(now))
+        .values(
+            status=MessageStatus.SENDING, claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(row[0] for row in claimed)
+
+
 def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None) -> int:
     """Send every message whose time has come; safe to run in many workers at once.
 
-    A message the sending rules hold back at ``now`` (an SMS retried at night, say) is not
-    sent but rescheduled to the time the rules allow."""
+    The batch is chosen and claimed in one transaction: ``SELECT … FOR UPDATE SKIP LOCKED``
+    keeps its rows from the other workers until they are marked "sending", so concurrent
+    workers share the queue instead of racing for the same rows. A message the sending
+    rules hold back at ``now`` (an SMS retried at night, say) is not sent but rescheduled
+    to the time the rules allow."""
     now = now or utcnow()
-    # A message claimed by a worker that died (SIGKILL, a lost machine) stays "sending";
-    # once its claim is stale, ``claim`` lets another worker take it over, so it is due too.
-    abandoned = (OutboxMessage.status == MessageStatus.SENDING) & (
-        OutboxMessage.claimed_at < utcnow() - STALE_CLAIM
-    )
     due = session.execute(
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel)
-        .where(
-            or_(
-                (OutboxMessage.status == MessageStatus.PENDING)
-                & (OutboxMessage.scheduled_at <= now),
-                abandoned,
-            )
-        )
+        .where(_claimable(now))
         .order_by(OutboxMessage.scheduled_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -376,5 +398,32 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
                 )
                 continue
         sendable.append(message_id)
+    claimed_at = utcnow()
+    claimed = _claim_batch(session, sendable, now, claimed_at)
     session.commit()
-    return sum(send_now(session, message_id) for message_id in sendable)
+    sent = 0
+    for index, message_id in enumerate(claimed):
+        if utcnow() - claimed_at > STALE_CLAIM / 2:  # a slow batch: keep the rest ours
+            claimed_at = _renew_claims(session, claimed[index:], claimed_at)
+        message = session.get(OutboxMessage, message_id, populate_existing=True)
+        _send_claimed(session, message)
+        sent += message.status == MessageStatus.SENT
+    return sent
+
+
+def _renew_claims(session: Session, ids: list[int], claimed_at: datetime) -> datetime:
+    """Claim again the batch's messages not sent yet, before their claim could go stale and
+    another worker send them too (a batch of slow SMS can outlast STALE_CLAIM)."""
+    renewed_at = utcnow()
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == MessageStatus.SENDING,
+            OutboxMessage.claimed_at == claimed_at,
+        )
+        .values(claimed_at=renewed_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return renewed_at

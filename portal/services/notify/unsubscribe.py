@@ -68,9 +68,11 @@ def url_for_message(message: OutboxMessage) -> str | None:
 def personal_letter(message: OutboxMessage) -> tuple[str, str | None, dict]:
     """The bodies as the recipient gets them (the marker replaced by their link) and the
     headers that go with it. A letter to no portal user gets the profile page instead."""
+    if MARK not in message.body_text + (message.body_html or ""):
+        return message.body_text, message.body_html, {}
     url = url_for_message(message)
     headers = {}
-    if url and MARK in (message.body_text + (message.body_html or "")):
+    if url:
         headers = {
             "List-Unsubscribe": f"<{url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
