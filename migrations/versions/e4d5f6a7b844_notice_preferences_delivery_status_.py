@@ -1,7 +1,7 @@
 """notice preferences, delivery status, campaigns
 
 Revision ID: e4d5f6a7b844
-Revises: a9c1d2e3f401
+Revises: f5e6a7b8c955
 Create Date: 2026-12-02 00:38:45.535992
 
 """
@@ -12,7 +12,7 @@ import portal.models.base  # noqa: F401  (UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = 'e4d5f6a7b844'
-down_revision = 'a9c1d2e3f401'
+down_revision = 'f5e6a7b8c955'
 branch_labels = None
 depends_on = None
 
