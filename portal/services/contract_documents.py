@@ -554,6 +554,7 @@ def documents_of(session: Session, contract_id: int) -> list[ContractDocument]:
             .where(
                 ContractDocument.contract_id == contract_id, ContractDocument.sha256.is_not(None)
             )
+            .options(selectinload(ContractDocument.replaces))
             .order_by(ContractDocument.period.desc(), ContractDocument.id)
         )
     )
