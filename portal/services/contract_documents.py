@@ -333,8 +333,13 @@ def issue_period(
             ids = [c for c in contracts_to_issue(session, period) if c in set(ids)]
             sets = _numbered_chunk(session, ids, figures, kinds, today, staff_id, commit)
         done += len(sets)
+        # Rendering writes nothing until the chunk is done: reading the numbered rows back
+        # must not flush the PDFs already made (on SQLite that would hold the database's
+        # write lock through the rest of the rendering, and the other processes wait).
+        with session.no_autoflush:
+            for contract, issued in sets:
+                _render_set(contract, figures[contract.id], issued)
         for contract, issued in sets:
-            _render_set(contract, figures[contract.id], issued)
             notify_accountants(session, contract, list(issued.values()))
         session.flush()
         if commit:
@@ -420,9 +425,10 @@ def _next_revision(replaced: dict) -> int:
 
 
 def _render_set(contract, figures, issued: dict) -> None:
-    for document in issued.values():
-        document.pdf = render(contract, figures, document, issued)
-        document.sha256 = hashlib.sha256(document.pdf).hexdigest()
+    made = {kind: render(contract, figures, document, issued) for kind, document in issued.items()}
+    for kind, pdf in made.items():
+        issued[kind].pdf = pdf
+        issued[kind].sha256 = hashlib.sha256(pdf).hexdigest()
 
 
 def _issue_set(session, contract, figures, kinds, today, staff_id, replaced=None) -> list:
@@ -554,6 +560,7 @@ def documents_of(session: Session, contract_id: int) -> list[ContractDocument]:
             .where(
                 ContractDocument.contract_id == contract_id, ContractDocument.sha256.is_not(None)
             )
+            .options(selectinload(ContractDocument.replaces))
             .order_by(ContractDocument.period.desc(), ContractDocument.id)
         )
     )

@@ -260,3 +260,16 @@ def test_who_may_use_each_route(staff_client, db_session, contract, method, patt
     else:
         assert response.status_code == 403
     assert db_session.query(ContractDocument).count() == 0 or allowed
+
+
+def test_the_command_issues_a_closed_month(app, db_session, contract):
+    with time_machine.travel(date(2026, 11, 3), tick=False):
+        result = app.test_cli_runner().invoke(args=["documents", "issue", "2026-10"])
+        assert result.exit_code == 0, result.output
+        assert "documents issued for 1 contract(s)" in result.output
+        again = app.test_cli_runner().invoke(args=["documents", "issue", "2026-10"])
+        assert "documents issued for 0 contract(s)" in again.output
+        refused = app.test_cli_runner().invoke(args=["documents", "issue", "2026-11"])
+    assert refused.exit_code != 0
+    assert "is not closed" in refused.output
+    assert len(contract_documents.documents_of(db_session, contract.id)) == 3

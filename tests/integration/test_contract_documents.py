@@ -432,3 +432,27 @@ def test_the_account_pages_lead_a_member_to_the_contracts_documents(app, db_sess
     browser = signed_in(app, company.accountant)
     page = browser.get(f"/accounts/{company.account.id}/bills").get_data(as_text=True)
     assert contract_url(company) in page
+
+
+def test_the_contract_page_runs_as_many_queries_with_corrections_and_more_months(
+    app, db_session, company
+):
+    import time_machine
+
+    from tests.conftest import counted_queries
+
+    issue(db_session)
+    factories.make_meter(db_session, company.account, zones=1)
+    browser = signed_in(app, company.accountant)
+    browser.get(contract_url(company))
+    with counted_queries() as few:
+        assert browser.get(contract_url(company)).status_code == 200
+    with time_machine.travel(date(2026, 11, 20), tick=False):
+        contract_documents.reissue(db_session, company.id, OCTOBER, staff_id=None)
+        contract_documents.reissue(db_session, company.id, OCTOBER, staff_id=None)
+    meter = factories.make_meter(db_session, company.account, zones=2)
+    factories.make_meter(db_session, company.account, zones=1)
+    assert meter.id
+    with counted_queries() as many:
+        assert browser.get(contract_url(company)).status_code == 200
+    assert len(many) == len(few), (len(few), len(many))
