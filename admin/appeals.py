@@ -610,6 +610,7 @@ def appeal_figures_csv():
     header += [_("Received"), _("Answered"), _("Answered on time"), _("Answered on time, %")]
     header += [
         _("Overdue now"),
+        _("Reopened"),
         _("Average days to answer"),
         _("Rated 9–10, %"),
         _("Average rating"),
@@ -623,6 +624,7 @@ def appeal_figures_csv():
             row.on_time,
             row.on_time_share,
             row.overdue_now,
+            row.reopened,
             row.average_days,
             row.top_share,
             row.average_rating,

@@ -249,13 +249,13 @@ CUSTOMER_ACTIONS = {
 }
 
 
-@bp.route("/<int:appeal_id>/<any(clarify, rate, reopen):action>", methods=["POST"])
+@bp.route("/<int:appeal_id>/<action>", methods=["POST"])
 @customer_required
 def act(appeal_id: int, action: str):
     return _perform(_mine(appeal_id), action, None)
 
 
-@bp.route("/follow/<token>/<any(clarify, rate, reopen):action>", methods=["POST"])
+@bp.route("/follow/<token>/<action>", methods=["POST"])
 @rate_limit("guest_appeal", methods=["POST"])
 def follow_action(token: str, action: str):
     return _perform(appeals.appeal_by_token(db.session, token), action, token)

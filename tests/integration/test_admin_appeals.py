@@ -427,3 +427,23 @@ def test_a_supervisor_names_whom_a_web_complaint_is_about_and_they_are_refused(
     )
     assert done.status_code == 303
     assert (appeal.executor_id, appeal.about_staff_id) == (other.id, employee.id)
+
+
+def test_a_no_action_notice_to_post_is_a_pdf_without_internal_notes(staff_client, db_session):
+    import io as _io
+
+    from pypdf import PdfReader
+
+    client = english(staff_client("supervisor"))
+    appeal = filed(db_session)
+    appeals.assign(db_session, appeal, client.staff, client.staff)
+    appeals.no_action(
+        db_session, appeal, client.staff, NoActionReason.UNREADABLE, "Пришлите текст заново."
+    )
+    appeals.add_note(db_session, appeal, client.staff, "СЛУЖЕБНОЕ")
+    response = client.get(f"/admin/appeals/{appeal.id}/answer.pdf")
+    text = " ".join(p.extract_text() for p in PdfReader(_io.BytesIO(response.data)).pages)
+    assert f"Notice about your appeal No. {appeal.number}" in text
+    assert "the text cannot be read" in text
+    assert "Пришлите текст заново." in text
+    assert "СЛУЖЕБНОЕ" not in text

@@ -128,7 +128,7 @@ def test_the_page_chart_and_table_show_the_same_figures(staff_client, db_session
         re.sub(r"<[^>]+>", "", c).strip()
         for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", table, re.S)
     ]
-    assert cells[9:18] == ["2026-03", "3", "1", "1", "100", "1", "18", "100", "10"]
+    assert cells[10:20] == ["2026-03", "3", "1", "1", "100", "1", "0", "18", "100", "10"]
 
 
 def test_the_csv_export(staff_client, db_session, four):
@@ -139,8 +139,30 @@ def test_the_csv_export(staff_client, db_session, four):
     assert response.headers["Content-Disposition"].startswith("attachment;")
     rows = standard_csv_rows(response.data)
     assert rows[0][:4] == ["Period", "Topic", "Received", "Answered"]
-    assert ["2026-04", "Meters", "1", "2", "1", "50,0", "0", "19,0", "0,0", "6,0"] in rows
+    assert ["2026-04", "Meters", "1", "2", "1", "50,0", "0", "0", "19,0", "0,0", "6,0"] in rows
 
 
 def test_operators_see_no_figures(staff_client, db_session):
     assert staff_client("operator").get("/admin/appeals/figures").status_code == 403
+
+
+def test_a_reopening_is_counted_and_its_first_answer_no_longer_is(db_session):
+    boss = make_staff(db_session, "supervisor")
+    with at(date(2026, 5, 4)):
+        appeal = filed(db_session)
+        appeals.assign(db_session, appeal, boss, boss)
+        appeals.answer(db_session, appeal, boss, "Ответ", boss)
+    with at(date(2026, 5, 12)):
+        appeals.reopen(db_session, appeal, "Не согласен")
+    (may,) = figures.figures(db_session, granularity="month", year=2026, by=None, today=TODAY)
+    assert (
+        figures.period_label(may.period, "month"),
+        may.received,
+        may.reopened,
+        may.answered,
+    ) == (
+        "2026-05",
+        1,
+        1,
+        0,
+    )

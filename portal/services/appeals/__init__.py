@@ -593,14 +593,23 @@ def _letter(session: Session, appeal: Appeal, kind: str, subject: str, key=None,
 # --- the answer as a letter -------------------------------------------------------------
 
 
+def _no_action_note(appeal: Appeal) -> str | None:
+    """What staff wrote to the customer when closing without consideration (never a note)."""
+    closing = [e for e in appeal.events if e.kind == AppealEventKind.NO_ACTION and not e.internal]
+    return closing[-1].text if closing else None
+
+
 def answer_letter(appeal: Appeal) -> tuple[str, bytes]:
     """The answer on the supplier's letterhead as a PDF (filename, bytes), in the language
-    the appeal was written in: executor and signing official named (002 §15.5)."""
+    the appeal was written in: executor and signing official named (002 §15.5); for an
+    appeal closed without consideration, the notice the rule asks for (§15.7–15.9), to post
+    to an applicant who left no e-mail."""
     from flask import current_app, render_template
 
     from portal.services.documents import render_pdf
 
-    if appeal.answered_at is None:
+    notice = appeal.status == AppealStatus.NO_ACTION and appeal.no_action_reason.sends_notice
+    if appeal.answered_at is None and not notice:
         raise NotFound()
     config = current_app.config
     supplier = {
@@ -615,9 +624,11 @@ def answer_letter(appeal: Appeal) -> tuple[str, bytes]:
             "documents/appeal_answer.html",
             appeal=appeal,
             supplier=supplier,
-            answered_on=local_day_of(appeal.answered_at),
+            notice=notice,
+            note=_no_action_note(appeal) if notice else None,
+            answered_on=local_day_of(appeal.closed_at if notice else appeal.answered_at),
         )
-    return f"otvet-{appeal.number}.pdf", render_pdf(html)
+    return f"{'uvedomlenie' if notice else 'otvet'}-{appeal.number}.pdf", render_pdf(html)
 
 
 # --- the back office ------------------------------------------------------------------------

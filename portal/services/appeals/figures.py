@@ -30,6 +30,7 @@ class Row:
     group: str | None = None
     received: int = 0
     overdue_now: int = 0
+    reopened: int = 0  # of those received, reopened by the customer
     answered: int = 0
     on_time: int = 0
     days_total: int = 0
@@ -65,6 +66,7 @@ class Row:
         for name in (
             "received",
             "overdue_now",
+            "reopened",
             "answered",
             "on_time",
             "days_total",
@@ -110,14 +112,19 @@ def _received(session, granularity, year, by, today):
     key, group = period_key(Appeal.registered_on, granularity), _group_column(by)
     grouped = [c for c in (key, group) if c is not None]
     overdue = func.count().filter(Appeal.status.in_(OPEN_STATUSES), Appeal.due_on < today)
+    reopened = func.count().filter(Appeal.reopen_count > 0)
     query = (
-        select(*grouped, func.count().label("received"), overdue.label("overdue"))
+        select(*grouped, func.count().label("received"), overdue.label("overdue"), reopened)
         .where(_span(Appeal.registered_on, granularity, year))
         .group_by(*grouped)
     )
     for row in session.execute(query):
         group_value = row[1] if group is not None else None
-        yield row[0], group_value, {"received": row[-2], "overdue_now": row[-1]}
+        yield (
+            row[0],
+            group_value,
+            {"received": row[-3], "overdue_now": row[-2], "reopened": row[-1]},
+        )
 
 
 def _answered(session, granularity, year, by):
