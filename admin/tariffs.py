@@ -14,7 +14,7 @@ from admin.access import staff_required
 from portal.extensions import db
 from portal.formatting import as_date_ending
 from portal.models import Category, NormBasis, Service, Zone
-from portal.services import tariffs
+from portal.services import penalty_schemes, tariffs
 from portal.services.clock import local_today
 from portal.services.months import add_months
 from portal.web import (
@@ -294,3 +294,61 @@ def tariffs_key_rate_cap_add():
         "admin.tariffs_key_rates",
     )
     return saved or _key_rates_page(KeyRateForm(formdata=None), form)
+
+
+# --- penalty schemes -------------------------------------------------------------------------
+
+
+class PenaltySchemeForm(FlaskForm):
+    category = SelectField(_l("Customer category"), choices=options(Category.options()))
+    service = SelectField(
+        _l("Service"), choices=options(Service.options(), blank=_l("All services"))
+    )
+    stages = StringField(
+        _l("Stages"),
+        validators=[
+            DataRequired(message=_l("Enter the stages, for example 31: 1/300, 91: 1/130.")),
+            Length(max=200),
+            rule_check(penalty_schemes.parse_stages),
+        ],
+        description=_l(
+            "From which day of delay which share of the key rate a day, e.g. 31: 1/300, 91: 1/130"
+        ),
+    )
+    valid_from = _date_field(_l("Valid from"))
+
+
+def _schemes_page(form: PenaltySchemeForm):
+    return render_template(
+        "admin/billing/penalty_schemes.html",
+        history=penalty_schemes.history(db.session),
+        defaults=penalty_schemes.defaults_shown(db.session),
+        form=form,
+        **_context(),
+    )
+
+
+@bp.get("/billing/penalty-schemes")
+@staff_required("billing")
+def tariffs_penalty_schemes():
+    return _schemes_page(PenaltySchemeForm(formdata=None))
+
+
+@bp.post("/billing/penalty-schemes")
+@staff_required("billing.edit")
+def tariffs_penalty_scheme_add():
+    form = PenaltySchemeForm()
+    saved = _save_new_value(
+        form,
+        lambda **staff: penalty_schemes.add_scheme(
+            db.session,
+            category=form.category.data,
+            service=form.service.data,
+            stages=form.stages.data,
+            valid_from=form.valid_from.data,
+            **staff,
+        ),
+        _l("The penalty scheme is saved: it is in force from %(date)s."),
+        "admin.tariffs_penalty_schemes",
+    )
+    return saved or _schemes_page(form)

@@ -18,6 +18,7 @@ the months the readings span; the run also writes estimates and settles them.
 """
 
 import argparse
+import itertools
 import os
 import random
 import sys
@@ -83,12 +84,43 @@ TABLES = (
 BATCH_ACCOUNTS = 50_000  # generated and loaded at a time: a million at once needs ~10 GB
 
 
+def _zone_history(rng, tables, ids, key, missed) -> None:
+    """A year of readings of one meter zone; a missed month adds nothing (its consumption
+    comes with the next reading) and, before the billed month, an estimate an earlier run
+    made."""
+    account_id, meter_id, service, zone = key
+    value = Decimal(rng.randint(100, 5000))
+    owed = Decimal(0)  # consumption of the missed months, read later
+    for month in MONTHS:
+        consumption = (
+            Decimal(rng.randint(50, 400))
+            if service == "electricity"
+            else Decimal(rng.randint(2, 15))
+        )
+        value += consumption
+        if month in missed:
+            owed += consumption
+            if month < PERIOD:  # an earlier run charged it by estimate
+                tables["estimated_volumes"].append(
+                    (next(ids["estimate"]), account_id, meter_id, service, zone, month.isoformat())
+                    + ("average", str(consumption + 7), "6", None)
+                )
+            continue
+        tables["readings"].append(
+            (next(ids["reading"]), meter_id, zone, month.isoformat())
+            + (month.replace(day=20).isoformat(), str(value), str(consumption + owed))
+            + ("customer", "accepted", "2026-01-01 00:00:00")
+        )
+        owed = Decimal(0)
+
+
 def generate(accounts: int, seed: int = 7, batch: int = BATCH_ACCOUNTS):
     """Rows for every table, as tuples, in insertion order: one dict of tables per batch of
     accounts (the same rows whatever the batch size)."""
     rng = random.Random(seed)
     tables = {name: [] for name in TABLES}
-    meter_id = reading_id = estimate_id = service_id = 0
+    meter_id = service_id = 0
+    ids = {"reading": itertools.count(1), "estimate": itertools.count(1)}
     for n in range(1, accounts + 1):
         tables["customers"].append(
             (n, "person", f"Абонент {n}", False, False, "2020-01-01 00:00:00")
@@ -134,40 +166,7 @@ def generate(accounts: int, seed: int = 7, batch: int = BATCH_ACCOUNTS):
             )
             missed = _missed_months(rng)
             for zone in zones:
-                value = Decimal(rng.randint(100, 5000))
-                owed = Decimal(0)  # consumption of the missed months, read later
-                for month in MONTHS:
-                    consumption = (
-                        Decimal(rng.randint(50, 400))
-                        if service == "electricity"
-                        else Decimal(rng.randint(2, 15))
-                    )
-                    value += consumption
-                    if month in missed:
-                        owed += consumption
-                        if month < PERIOD:  # an earlier run charged it by estimate
-                            estimate_id += 1
-                            tables["estimated_volumes"].append(
-                                (estimate_id, n, meter_id, service, zone, month.isoformat())
-                                + ("average", str(consumption + 7), "6", None)
-                            )
-                        continue
-                    reading_id += 1
-                    tables["readings"].append(
-                        (
-                            reading_id,
-                            meter_id,
-                            zone,
-                            month.isoformat(),
-                            month.replace(day=20).isoformat(),
-                            str(value),
-                            str(consumption + owed),
-                            "customer",
-                            "accepted",
-                            "2026-01-01 00:00:00",
-                        )
-                    )
-                    owed = Decimal(0)
+                _zone_history(rng, tables, ids, (n, meter_id, service, zone), missed)
         if n % batch == 0 or n == accounts:
             yield tables
             tables = {name: [] for name in TABLES}
@@ -267,26 +266,10 @@ def _dialect_sql(dialect: str) -> dict:
     }
 
 
-def raw_sql(dialect: str) -> str:
-    """The same charges and recalculations in one hand-written INSERT … SELECT: by meter;
-    by the average of each meter zone over the readings of up to 6 months before its last
-    one (within 3 periods, spanning at least 3 months: ПП 354 п. 59, 60); by norm; and the
-    estimates of meters read this month taken back (п. 61)."""
-    spell = _dialect_sql(dialect)
-    nudge, span, typed = spell["nudge"], spell["month_number"], spell["typed"]
-    stamp = "'2026-11-01 00:00:00'" if dialect == "sqlite" else "TIMESTAMPTZ '2026-11-01 00:00:00Z'"
-    p, p_end = PERIOD.isoformat(), months.month_end(PERIOD).isoformat()
-    first, last = (
-        months.add_months(PERIOD, -3).isoformat(),
-        months.add_months(PERIOD, -1).isoformat(),
-    )
-    window_first = months.add_months(PERIOD, -9).isoformat()
-    actual = "('customer', 'operator', 'controller', 'remote')"
-    in_service = (
-        f"r.status = 'accepted' AND r.source IN {actual} AND r.taken_on <= m.verification_due"
-    )
+def _raw_estimate_ctes(p: str, first: str, last: str, in_service: str, spell: dict) -> str:
+    """The CTEs of the charges by meter and by average (ПП 354 п. 59, 60)."""
+    span, window_first = spell["month_number"], months.add_months(PERIOD, -9).isoformat()
     return f"""
-    INSERT INTO charges_raw (account_id, period, service, zone, method, volume, tariff, amount, basis, created_at)
     WITH metered AS (
         SELECT m.account_id, m.service, r.zone, 'meter' AS method, sum(r.consumption) AS volume, CAST(NULL AS NUMERIC) AS basis
         FROM meters m JOIN readings r ON r.meter_id = m.id
@@ -329,7 +312,30 @@ def raw_sql(dialect: str) -> str:
         LEFT JOIN metered_services ms ON ms.account_id = s.account_id AND ms.service = s.service
         LEFT JOIN averaged_services av ON av.account_id = s.account_id AND av.service = s.service
         WHERE ms.account_id IS NULL AND av.account_id IS NULL
-    ), read_meters AS (
+    """
+
+
+def raw_sql(dialect: str) -> str:
+    """The same charges and recalculations in one hand-written INSERT … SELECT: by meter;
+    by the average of each meter zone over the readings of up to 6 months before its last
+    one (within 3 periods, spanning at least 3 months: ПП 354 п. 59, 60); by norm; and the
+    estimates of meters read this month taken back (п. 61)."""
+    spell = _dialect_sql(dialect)
+    nudge, typed = spell["nudge"], spell["typed"]
+    stamp = "'2026-11-01 00:00:00'" if dialect == "sqlite" else "TIMESTAMPTZ '2026-11-01 00:00:00Z'"
+    p, p_end = PERIOD.isoformat(), months.month_end(PERIOD).isoformat()
+    first, last = (
+        months.add_months(PERIOD, -3).isoformat(),
+        months.add_months(PERIOD, -1).isoformat(),
+    )
+    actual = "('customer', 'operator', 'controller', 'remote')"
+    in_service = (
+        f"r.status = 'accepted' AND r.source IN {actual} AND r.taken_on <= m.verification_due"
+    )
+    ctes = _raw_estimate_ctes(p, first, last, in_service, spell)
+    return f"""
+    INSERT INTO charges_raw (account_id, period, service, zone, method, volume, tariff, amount, basis, created_at)
+    {ctes}    ), read_meters AS (
         SELECT DISTINCT r.meter_id FROM readings r JOIN meters m ON m.id = r.meter_id
         WHERE r.period = '{p}' AND {in_service} AND r.consumption IS NOT NULL
     ), taken_back AS (

@@ -19,6 +19,19 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('penalty_schemes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=12), nullable=False),
+    sa.Column('service', sa.String(length=20), nullable=True),
+    sa.Column('stages', sa.JSON(), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_penalty_schemes_staff_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_penalty_schemes'))
+    )
+    with op.batch_alter_table('penalty_schemes', schema=None) as batch_op:
+        batch_op.create_index('ix_penalty_schemes_lookup', ['category', 'service', 'valid_from'], unique=False)
     op.create_table('key_rate_caps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('valid_from', sa.Date(), nullable=False),
@@ -66,3 +79,6 @@ def downgrade():
 
     op.drop_table('estimated_volumes')
     op.drop_table('key_rate_caps')
+    with op.batch_alter_table('penalty_schemes', schema=None) as batch_op:
+        batch_op.drop_index('ix_penalty_schemes_lookup')
+    op.drop_table('penalty_schemes')

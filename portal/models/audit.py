@@ -47,6 +47,7 @@ class AuditObject(Choice):
     OUTBOX_MESSAGE = "outbox_message", _l("Message")
     PAYMENT = "payment", _l("Payment")
     PAYMENT_REGISTRY = "payment_registry", _l("Payment registry")
+    PENALTY_SCHEME = "penalty_scheme", _l("Penalty scheme")
     READING = "reading", _l("Reading")
     SETTING = "setting", _l("Setting")  # object_id is empty: the summary names the key
     STAFF = "staff", _l("Employee")

@@ -127,6 +127,22 @@ class KeyRateCap(CreatedAtMixin, Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
+class PenaltyScheme(CreatedAtMixin, Base):
+    """The penalty stages of a customer category (and one service, or all), from a date on:
+    [[from delay day, divisor], ...], e.g. [[31, 300], [91, 130]] (ЖК РФ ст. 155 п. 14).
+    Each version holds until the next of the same category and service starts."""
+
+    __tablename__ = "penalty_schemes"
+    __table_args__ = (Index("ix_penalty_schemes_lookup", "category", "service", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[Category] = mapped_column(ChoiceType(Category, 12))
+    service: Mapped[Service | None] = mapped_column(ChoiceType(Service, 20))  # None: all
+    stages: Mapped[list] = mapped_column(JSON)
+    valid_from: Mapped[date] = mapped_column(Date)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
 class BillingPeriod(Base):
     """A calendar month of billing: draft while it may be re-run, closed once frozen."""
 

@@ -254,15 +254,10 @@ def _last_readings(period: date, first_id: int, last_id: int, rule: AverageRule,
     )
 
 
-def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule, metered):
-    """(account, meter, service, zone, volume, basis) by the average, per meter zone.
-
-    ПП 354 п. 59: the monthly consumption over the readings of ``months`` months before the
-    last reading — the consumption from the earliest reading of that span to the last one,
-    divided by the months between them (a reading covering two months counts for two), or
-    over the months the meter has worked if fewer, but at least ``min_months``.
-    """
-    last = _last_readings(period, first_id, last_id, rule, metered)
+def _spanned_readings(period: date, rule: AverageRule, last):
+    """The readings of each meter zone's span (from ``months`` before its last reading to
+    it), each row with its span's first period: one pass over a literal range of months,
+    so the period index serves it."""
     window_start = case(
         *(
             (
@@ -272,9 +267,7 @@ def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule,
             for k in range(1, rule.max_periods + 1)
         ),
     )
-    # One pass over the readings of the months any span can reach (a literal range, so the
-    # period index serves it), each row knowing its span's first period.
-    spanned = (
+    return (
         select(
             last,
             Reading.period,
@@ -294,6 +287,19 @@ def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule,
             _actual_in_service(Reading),
         )
         .subquery("spanned")
+    )
+
+
+def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule, metered):
+    """(account, meter, service, zone, volume, basis) by the average, per meter zone.
+
+    ПП 354 п. 59: the monthly consumption over the readings of ``months`` months before the
+    last reading — the consumption from the earliest reading of that span to the last one,
+    divided by the months between them (a reading covering two months counts for two), or
+    over the months the meter has worked if fewer, but at least ``min_months``.
+    """
+    spanned = _spanned_readings(
+        period, rule, _last_readings(period, first_id, last_id, rule, metered)
     )
     span = _month_number(spanned.c.last_period) - _month_number(spanned.c.first_period)
     after_first = case(

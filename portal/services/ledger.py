@@ -27,7 +27,7 @@ from portal.models import (
     PeriodStatus,
     UnchargedService,
 )
-from portal.services import settings, workdays
+from portal.services import penalty_schemes, settings, workdays
 from portal.services.billing import get_or_create_period
 from portal.services.clock import utcnow
 from portal.services.errors import DomainError
@@ -111,17 +111,34 @@ class _Owed:
 
 def _owed(session: Session, debtors: list[int], period: date, known_by=None) -> dict[int, _Owed]:
     """Per account, its debts before the period and what paid them by the period's end;
-    with ``known_by``, only the payments the portal had received by then."""
+    with ``known_by``, only the payments the portal had received by then.
+
+    A bill's debt is split by service (its charge lines), each with the penalty scheme of
+    the account's category and the service; what the lines do not explain (a bill without
+    them) takes the category's scheme for all services. A negative share is a credit."""
     owed = {account_id: _Owed([], []) for account_id in debtors}
-    for account_id, amount, due_on, issued_on in session.execute(
-        select(Bill.account_id, Bill.charges_total, Bill.due_on, Bill.issued_on).where(
-            Bill.account_id.in_(debtors), Bill.period < period, Bill.charges_total != 0
+    schemes = penalty_schemes.load(session)
+    by_service = _charged_by_service(session, debtors, period)
+    for account_id, category, bill_period, amount, due_on, issued_on in session.execute(
+        select(
+            Bill.account_id,
+            Account.category,
+            Bill.period,
+            Bill.charges_total,
+            Bill.due_on,
+            Bill.issued_on,
         )
+        .join(Account, Account.id == Bill.account_id)
+        .where(Bill.account_id.in_(debtors), Bill.period < period)
     ):
-        if amount > 0:
-            owed[account_id].debts.append(Debt(amount, due_on))
-        else:
-            owed[account_id].payments.append((issued_on, -amount))
+        shares = by_service.get((account_id, bill_period), {})
+        shares[None] = amount - sum(shares.values(), ZERO)
+        for service, share in shares.items():
+            if share > 0:
+                scheme = schemes.on(category, service, period)
+                owed[account_id].debts.append(Debt(share, due_on, scheme))
+            elif share < 0:
+                owed[account_id].payments.append((issued_on, -share))
     payments = select(Payment.account_id, Payment.paid_on, Payment.amount).where(
         Payment.account_id.in_(debtors), Payment.paid_on <= month_end(period)
     )
@@ -130,6 +147,18 @@ def _owed(session: Session, debtors: list[int], period: date, known_by=None) -> 
     for account_id, paid_on, amount in session.execute(payments):
         owed[account_id].payments.append((paid_on, amount))
     return owed
+
+
+def _charged_by_service(session: Session, debtors: list[int], period: date) -> dict:
+    """{(account, period): {service: amount}} of the debtors' bills before the period."""
+    found: dict = {}
+    for account_id, charged_in, service, amount in session.execute(
+        select(Charge.account_id, Charge.period, Charge.service, func.sum(Charge.amount))
+        .where(Charge.account_id.in_(debtors), Charge.period < period)
+        .group_by(Charge.account_id, Charge.period, Charge.service)
+    ):
+        found.setdefault((account_id, charged_in), {})[service] = money(amount)
+    return found
 
 
 @dataclass(frozen=True)
@@ -262,7 +291,7 @@ def _net_before(
         covered = min(debt.amount, paid)
         paid -= covered
         if debt.amount - covered > 0:
-            remaining.append(Debt(debt.amount - covered, debt.due_on))
+            remaining.append(Debt(debt.amount - covered, debt.due_on, debt.scheme))
     return remaining
 
 

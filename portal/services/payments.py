@@ -209,7 +209,7 @@ def parse_amount(raw: str) -> Decimal:
         raise DomainError(_("The amount must be above zero."))
     if amount > MAX_AMOUNT:
         raise DomainError(_("The amount is too large."))
-    return amount.quantize(Decimal("0.01"))
+    return money(amount)  # already exact to kopecks: the one rounding, for its scale
 
 
 def _chunks(items: list, size: int = KEY_CHUNK):

@@ -56,6 +56,7 @@ class Debt:
 
     amount: Decimal
     due_on: date
+    scheme: "Scheme | None" = None  # its category's and service's; None: the caller's
 
 
 class NoKeyRate(ValueError):
@@ -104,12 +105,15 @@ class Tranche:
     due_on: date
     amount: Decimal
     paid_on: date | None
+    scheme: Scheme | None = None
 
 
 def tranches(debts: list[Debt], payments: list[tuple[date, Decimal]]) -> list[Tranche]:
     """Debts split by the payments that pay them, oldest debt first, payments in date order
     (a credit is a payment on the day it is issued)."""
-    remaining = [[debt.due_on, debt.amount] for debt in sorted(debts, key=lambda d: d.due_on)]
+    remaining = [
+        [debt.due_on, debt.amount, debt.scheme] for debt in sorted(debts, key=lambda d: d.due_on)
+    ]
     found = []
     for paid_on, amount in sorted(payments):
         for item in remaining:
@@ -117,10 +121,10 @@ def tranches(debts: list[Debt], payments: list[tuple[date, Decimal]]) -> list[Tr
                 break
             covered = min(item[1], amount)
             if covered > 0:
-                found.append(Tranche(item[0], covered, paid_on))
+                found.append(Tranche(item[0], covered, paid_on, item[2]))
                 item[1] -= covered
                 amount -= covered
-    found += [Tranche(due_on, amount, None) for due_on, amount in remaining if amount > 0]
+    found += [Tranche(due, amount, None, own) for due, amount, own in remaining if amount > 0]
     return found
 
 
@@ -148,7 +152,7 @@ def penalty_days(
         day = start
         while day <= last:
             delay = (day - part.due_on).days
-            divisor = scheme.divisor_on(delay)
+            divisor = (part.scheme or scheme).divisor_on(delay)
             if divisor is not None:
                 percent = fixed if fixed is not None else rates.on(day)
                 amount = part.amount * percent / 100 / divisor

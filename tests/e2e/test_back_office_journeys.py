@@ -15,7 +15,7 @@ from portal.models import Account, Meter, Reading
 from portal.services import billing_periods, readings
 from portal.services.clock import local_today
 from portal.services.months import period_of
-from tests.e2e.conftest import staff_sign_in
+from tests.e2e.conftest import assert_accessible, staff_sign_in
 
 
 def resident_sign_in(page, portal, resident):
@@ -138,4 +138,31 @@ def test_billing_specialist_runs_a_period_and_sees_totals(browser, live_portal):
 
     expect(page.locator("#methods-heading")).to_be_visible(timeout=10_000)  # htmx polling
     expect(page.locator("#period-status")).to_contain_text("₽")
+    context.close()
+
+
+def test_key_rate_caps_and_penalty_schemes_are_accessible_and_save(browser, live_portal):
+    """The billing specialist's pages of #9: a cap on the key rate and a penalty scheme
+    (typed with a mistake first: the message is next to the field and the text stays)."""
+    context = browser.new_context(bypass_csp=True)  # lets the test inject axe-core
+    page = context.new_page()
+    staff_sign_in(page, live_portal, role="billing")
+    page.goto(live_portal.url + "/admin/billing/key-rates")
+    assert_accessible(page, "/admin/billing/key-rates")
+    page.fill("#cap-percent", "9,5")
+    page.fill("#cap-valid_from", "2031-01-01")
+    page.fill("#cap-valid_to", "2031-06-30")
+    page.click("#new-cap button[type=submit]")
+    expect(page.locator("main")).to_contain_text("9,5 %")
+    page.goto(live_portal.url + "/admin/billing/penalty-schemes")
+    assert_accessible(page, "/admin/billing/penalty-schemes")
+    page.select_option("#category", "others")
+    page.fill("#stages", "91: 1/130, 31: 1/300")
+    page.fill("#valid_from", "2031-01-01")
+    page.click("#new button[type=submit]")
+    expect(page.locator("#stages")).to_have_value("91: 1/130, 31: 1/300")
+    expect(page.locator("#stages")).to_have_attribute("aria-invalid", "true")
+    page.fill("#stages", "1: 1/300, 61: 1/170, 91: 1/130")
+    page.click("#new button[type=submit]")
+    expect(page.locator("main table")).to_contain_text("1: 1/300, 61: 1/170, 91: 1/130")
     context.close()

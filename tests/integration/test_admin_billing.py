@@ -144,6 +144,8 @@ ROUTES = [
     ("GET", "/admin/billing/key-rates", "billing"),
     ("POST", "/admin/billing/key-rates", "billing.edit"),
     ("POST", "/admin/billing/key-rates/caps", "billing.edit"),
+    ("GET", "/admin/billing/penalty-schemes", "billing"),
+    ("POST", "/admin/billing/penalty-schemes", "billing.edit"),
     ("GET", "/admin/billing/periods", "billing"),
     ("POST", "/admin/billing/periods", "billing.run"),
     ("GET", "/admin/billing/periods/{period}", "billing"),
@@ -160,6 +162,13 @@ def form_for(url: str, objects) -> dict:
         return {"basis": "per_resident", "volume": "110", "valid_from": "2030-07-01"}
     if url.endswith("/key-rates"):
         return {"percent": "16.5", "valid_from": "2030-07-01"}
+    if url.endswith("/penalty-schemes"):
+        return {
+            "category": "others",
+            "service": "",
+            "stages": "1: 1/130",
+            "valid_from": "2030-07-01",
+        }
     if url.endswith("/key-rates/caps"):
         return {"cap-percent": "9.5", "cap-valid_from": "2030-07-01", "cap-valid_to": "2030-12-31"}
     if url.endswith("/periods"):
