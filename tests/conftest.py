@@ -189,16 +189,20 @@ def resident_client(app, db_session):
 
 @pytest.fixture
 def staff_client(app, db_session):
-    """``staff_client(role, **fields)``: a new browser signed in as a new employee with
-    that role (``.staff``), the second factor given where the role requires it."""
+    """``staff_client(role, language=None, **fields)``: a new browser signed in as a new
+    employee with that role (``.staff``), the second factor given where the role requires
+    it, its pages in ``language`` when given."""
     from tests import factories
 
     rate_limits_off()
 
-    def signed_in(role: str = "operator", **fields):
+    def signed_in(role: str = "operator", *, language: str | None = None, **fields):
         browser = app.test_client()
         browser.staff = factories.make_staff(db_session, role=role, **fields)
         login_as(browser, browser.staff, staff=True)
+        if language:  # the pages' language, for assertions that read their words
+            with browser.session_transaction() as flask_session:
+                flask_session["language"] = language
         return browser
 
     return signed_in

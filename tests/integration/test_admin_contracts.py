@@ -55,7 +55,7 @@ def issued(db_session):
 
 
 def test_create_a_contract_and_refusals_stay_next_to_the_field(staff_client, db_session, contract):
-    browser = staff_client("billing")
+    browser = staff_client("billing", language="en")
     response = post_form(
         browser,
         "/admin/contracts/new",
@@ -111,7 +111,7 @@ def test_create_a_contract_and_refusals_stay_next_to_the_field(staff_client, db_
 
 
 def test_amend_then_terminate(staff_client, db_session, contract):
-    browser = staff_client("billing")
+    browser = staff_client("billing", language="en")
     url = f"/admin/contracts/{contract.id}"
     early = post_form(
         browser,
@@ -169,7 +169,7 @@ def test_amend_then_terminate(staff_client, db_session, contract):
 
 
 def test_link_only_the_organisations_own_free_account(staff_client, db_session, contract):
-    browser = staff_client("billing")
+    browser = staff_client("billing", language="en")
     url = f"/admin/contracts/{contract.id}/accounts"
     household = factories.make_account(db_session)
     refused = post_form(browser, url, {"account_number": household.number})
@@ -183,7 +183,7 @@ def test_link_only_the_organisations_own_free_account(staff_client, db_session, 
 def test_correction_from_the_card(staff_client, db_session, contract):
     issued(db_session)
     with time_machine.travel(date(2026, 11, 20), tick=False):
-        browser = staff_client("billing")
+        browser = staff_client("billing", language="en")
         response = post_form(browser, f"/admin/contracts/{contract.id}/periods/2026-10/reissue", {})
         card = browser.get(f"/admin/contracts/{contract.id}").get_data(as_text=True)
     assert response.status_code == 303
@@ -220,7 +220,7 @@ def test_register_filtered_and_exported(staff_client, db_session, contract):
 
 
 def test_issue_page_shows_progress(staff_client, db_session, contract):
-    browser = staff_client("billing")
+    browser = staff_client("billing", language="en")
     page = browser.get("/admin/documents/periods/2026-10").get_data(as_text=True)
     assert "0 of 1 contracts" in page
     # the contract's bill day (7, the default; 004 T2) of the month after October

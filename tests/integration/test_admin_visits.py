@@ -197,7 +197,7 @@ def test_fewer_windows_keep_the_first_booked_and_the_other_is_moved(
 
 
 def test_a_wrong_plan_is_refused_next_to_its_day_and_keeps_what_was_typed(staff_client, office):
-    admin = staff_client("admin")
+    admin = staff_client("admin", language="en")
     response = post_form(
         admin,
         f"/admin/offices/{office.id}",
@@ -242,7 +242,7 @@ def test_an_operator_books_a_visit_for_a_caller_and_the_phone_limit_holds(
     staff_client, office, db_session
 ):
     """002 §11.2: visitors are received in the queue and by booking by phone."""
-    operator = staff_client("operator")
+    operator = staff_client("operator", language="en")
     listing = page(operator.get(f"/admin/visits/{office.id}/book?service=reception"))
     assert THURSDAY_NINE.isoformat() in listing
     form = {

@@ -120,6 +120,8 @@ def test_csv_upload_in_the_import_format(app, db_session, contract):
         f"{contract.account.number};{contract.double.serial_number};ночь;2026-11-20;1050\r\n"
         f"{other_meter.account.number};{other_meter.serial_number};1;2026-11-20;5\r\n"
     ).encode("cp1251")
+    contract.owner.language = "en"  # the refusals are read in English below
+    db_session.flush()
     with time_machine.travel(IN_WINDOW, tick=False):
         browser = browser_of(app, contract.owner)
         response = browser.post(

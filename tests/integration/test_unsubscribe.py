@@ -8,6 +8,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import delete, select
 
 from portal.models import Channel, NoticePreference, OutboxMessage
@@ -50,7 +51,7 @@ def unsubscribe_path(text: str) -> str:
 
 def test_the_letter_arrives_with_the_headers_and_its_link(app, db_session, mailbox):
     user = factories.make_user(db_session, language="en")
-    with app.test_request_context():
+    with app.test_request_context(), force_locale(user.language):  # as the planner does
         message = letter(db_session, user)
     db_session.commit()
     # Stored with a marker, never a working link: staff reading the outbox cannot use it.
@@ -173,7 +174,7 @@ def test_forged_expired_mandatory_and_other_tokens_change_nothing(app, client, d
 
 def test_staff_see_what_the_link_is_not_the_link(app, db_session, client):
     user = factories.make_user(db_session, language="en")
-    with app.test_request_context():
+    with app.test_request_context(), force_locale(user.language):  # as the planner does
         message = letter(db_session, user)
     db_session.commit()
     sign_in_staff(client, db_session, "supervisor", language="en")
