@@ -51,9 +51,7 @@ def test_1_4_refusal_5_days_across_the_new_year_holidays():
 def test_1_9_meter_conditions_10_days_ending_on_the_may_holiday():
     # Thu 30 Apr 2026 + 10 = Sun 10 May; Mon 11 May is off (9 May fell on a Saturday):
     # Tuesday 12 May 2026.
-    due = c.first_answer_due(
-        date(2026, 4, 30), ApplicationKind.METER_CONDITIONS, DEFAULTS, PACKAGE
-    )
+    due = c.first_answer_due(date(2026, 4, 30), ApplicationKind.METER_CONDITIONS, DEFAULTS, PACKAGE)
     assert due == date(2026, 5, 12)
 
 

@@ -243,9 +243,12 @@ def add_documents(
         item = items.get(item_id)
         if item is None:
             raise DomainError(_("This document is not on the application's list."), "files")
-        for upload, mime, extension in files.check(session, item_uploads, f"item-{item_id}"):
-            rows.append(_store(application, item, upload, mime, extension, staff))
+        checked = files.check(session, item_uploads, f"item-{item_id}")
+        rows += [
+            _store(item, upload, mime, extension, staff) for upload, mime, extension in checked
+        ]
     for row in rows:
+        application.documents.append(row)
         session.add(row)
         session.flush()
         _event(
@@ -261,11 +264,10 @@ def add_documents(
     return rows
 
 
-def _store(application, item, upload, mime, extension, staff) -> ApplicationDocument:
+def _store(item, upload, mime, extension, staff) -> ApplicationDocument:
     key = secrets.token_hex(16)
     (files.storage_dir() / key).write_bytes(upload.data)
     return ApplicationDocument(
-        application=application,
         checklist_item_id=item.id if item else None,
         title=item.title if item else upload.filename,
         filename=files.safe_name(upload.filename, extension),
