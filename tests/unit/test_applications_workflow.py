@@ -392,7 +392,7 @@ def test_uploads_are_checked_by_content_and_only_for_listed_documents(app, db_se
             service.add_documents(
                 db_session, application, {items[0].id: [Upload("passport.pdf", b"<html>")]}
             )
-        assert html.value.field == f"item-{items[0].id}"
+        assert html.value.field == f"item_{items[0].id}"
         with pytest.raises(DomainError):
             service.add_documents(db_session, application, {999_999: [Upload("a.pdf", PDF)]})
         service.withdraw(db_session, application)

@@ -8,6 +8,7 @@ the work calendar. Services flush; the caller commits once, with the audit recor
 """
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,9 +34,10 @@ from portal.models import (
     Staff,
     User,
 )
-from portal.services import workdays
+from portal.services import tokens, workdays
 from portal.services.appeals import files
 from portal.services.applications import clocks as clock_rules
+from portal.services.applications import letters
 from portal.services.applications.machine import Action, actions_from, next_status
 from portal.services.clock import local_today, utcnow
 from portal.services.errors import DomainError, FieldErrors, NotFound
@@ -113,6 +115,19 @@ def _event(application: Application, kind, *, staff=None, user=None, text=None, 
         at=utcnow(),
     )
     application.events.append(row)
+    return row
+
+
+# Steps the customer is told of (their own uploads and internal notes are not).
+SILENT = frozenset({E.DOCUMENT_RECEIVED, E.NOTE})
+
+
+def _step(session: Session, application: Application, kind, **fields):
+    """A line of the case file, and the customer's message about it."""
+    row = _event(application, kind, **fields)
+    session.flush()
+    if kind not in SILENT and not row.internal:
+        letters.tell(session, application, row)
     return row
 
 
@@ -219,7 +234,7 @@ def submit(session: Session, application: Application, *, user=None, staff=None)
     application.stage_started_on = start
     c = clock_rules.clocks(session)
     application.stage_due_on = clock_rules.first_answer_due(start, application.kind, c, calendar)
-    _event(application, E.SUBMITTED, user=user, staff=staff)
+    _step(session, application, E.SUBMITTED, user=user, staff=staff)
     session.flush()
     return application
 
@@ -243,7 +258,7 @@ def add_documents(
         item = items.get(item_id)
         if item is None:
             raise DomainError(_("This document is not on the application's list."), "files")
-        checked = files.check(session, item_uploads, f"item-{item_id}")
+        checked = files.check(session, item_uploads, f"item_{item_id}")
         rows += [
             _store(item, upload, mime, extension, staff) for upload, mime, extension in checked
         ]
@@ -290,7 +305,7 @@ def read_document(document: ApplicationDocument) -> bytes:
 def start_check(session: Session, application: Application, staff: Staff) -> None:
     _move(application, Action.START_CHECK)
     application.executor_id = application.executor_id or staff.id
-    _event(application, E.CHECK_STARTED, staff=staff)
+    _step(session, application, E.CHECK_STARTED, staff=staff)
     session.flush()
 
 
@@ -303,7 +318,7 @@ def request_documents(session: Session, application: Application, staff: Staff, 
     application.documents_requested_on = today
     application.stage_started_on = today
     application.stage_due_on = clock_rules.documents_wait_ends(today, c, workdays.calendar(session))
-    _event(application, E.DOCUMENTS_REQUESTED, staff=staff, text=text)
+    _step(session, application, E.DOCUMENTS_REQUESTED, staff=staff, text=text)
     session.flush()
 
 
@@ -315,7 +330,7 @@ def deliver_documents(session: Session, application: Application, *, user=None, 
     c = clock_rules.clocks(session)
     application.stage_started_on = today
     application.stage_due_on = clock_rules.rework_due(today, c, workdays.calendar(session))
-    _event(application, E.DOCUMENTS_DELIVERED, user=user, staff=staff)
+    _step(session, application, E.DOCUMENTS_DELIVERED, user=user, staff=staff)
     session.flush()
 
 
@@ -339,7 +354,13 @@ def accept(session: Session, application: Application, staff: Staff, text: str =
     application.stage_due_on = application.contract_due_on
     application.decided_by_id = staff.id
     application.decided_on = today
-    _event(application, E.ACCEPTED, staff=staff, text=_clean(text, "text", required=False) or None)
+    _step(
+        session,
+        application,
+        E.ACCEPTED,
+        staff=staff,
+        text=_clean(text, "text", required=False) or None,
+    )
     session.flush()
 
 
@@ -352,7 +373,7 @@ def issue_contract(session: Session, application: Application, staff: Staff) -> 
     application.concluded_on_time = today <= application.contract_due_on
     application.stage_started_on = today
     application.stage_due_on = None  # the customer's turn
-    _event(application, E.CONTRACT_ISSUED, staff=staff)
+    _step(session, application, E.CONTRACT_ISSUED, staff=staff)
     session.flush()
 
 
@@ -364,7 +385,7 @@ def disagree(session: Session, application: Application, text: str, *, user=None
     c = clock_rules.clocks(session)
     application.stage_started_on = today
     application.stage_due_on = clock_rules.disagreement_due(today, c, workdays.calendar(session))
-    _event(application, E.DISAGREEMENT, user=user, staff=staff, text=text)
+    _step(session, application, E.DISAGREEMENT, user=user, staff=staff, text=text)
     session.flush()
 
 
@@ -373,7 +394,7 @@ def answer_disagreement(session: Session, application: Application, staff: Staff
     _move(application, Action.ANSWER_DISAGREEMENT)
     application.stage_started_on = local_today()
     application.stage_due_on = None
-    _event(application, E.DISAGREEMENT_ANSWERED, staff=staff, text=text)
+    _step(session, application, E.DISAGREEMENT_ANSWERED, staff=staff, text=text)
     session.flush()
 
 
@@ -381,7 +402,7 @@ def sign(session: Session, application: Application, staff: Staff) -> None:
     _move(application, Action.SIGN)
     application.signed_on = local_today()
     application.stage_due_on = None
-    _event(application, E.SIGNED, staff=staff)
+    _step(session, application, E.SIGNED, staff=staff)
     session.flush()
 
 
@@ -395,7 +416,7 @@ def issue_conditions(session: Session, application: Application, staff: Staff, t
     application.decided_on = today
     application.concluded_on_time = today <= application.stage_due_on
     application.stage_due_on = None
-    _event(application, E.CONDITIONS_ISSUED, staff=staff, text=text)
+    _step(session, application, E.CONDITIONS_ISSUED, staff=staff, text=text)
     session.flush()
 
 
@@ -417,10 +438,8 @@ def refuse(session: Session, application: Application, staff: Staff, reason_id, 
     application.decided_by_id = staff.id
     application.decided_on = today
     application.stage_due_on = None
-    _event(
-        application, E.REFUSED, staff=staff, text=f"{reason.title} ({reason.legal_ground}). {text}"
-    )
-    session.flush()
+    grounds = f"{reason.title} ({reason.legal_ground}). {text}"
+    _step(session, application, E.REFUSED, staff=staff, text=grounds)
 
 
 def refusal_on_time(application: Application, session: Session) -> bool | None:
@@ -444,7 +463,7 @@ def end_unanswered(session: Session, today: date | None = None) -> list[Applicat
         _move(application, Action.END)
         application.decided_on = today
         application.stage_due_on = None
-        _event(application, E.ENDED)
+        _step(session, application, E.ENDED)
     session.flush()
     return ended
 
@@ -452,12 +471,12 @@ def end_unanswered(session: Session, today: date | None = None) -> list[Applicat
 def withdraw(session: Session, application: Application, *, user=None, staff=None) -> None:
     _move(application, Action.WITHDRAW)
     application.stage_due_on = None
-    _event(application, E.WITHDRAWN, user=user, staff=staff)
+    _step(session, application, E.WITHDRAWN, user=user, staff=staff)
     session.flush()
 
 
 def add_note(session: Session, application: Application, staff: Staff, text: str) -> None:
-    _event(application, E.NOTE, staff=staff, text=_clean(text, "text"), internal=True)
+    _step(session, application, E.NOTE, staff=staff, text=_clean(text, "text"), internal=True)
     session.flush()
 
 
@@ -481,7 +500,7 @@ def complain(session: Session, application: Application, text: str, *, user=None
         decided_by_id=application.decided_by_id,
     )
     application.complaints.append(complaint)
-    _event(application, E.COMPLAINT, user=user, text=text)
+    _step(session, application, E.COMPLAINT, user=user, text=text)
     session.flush()
     return complaint
 
@@ -519,7 +538,7 @@ def answer_complaint(
     complaint.reviewer_id = staff.id
     if not upheld:
         complaint.status = ComplaintStatus.REJECTED
-        _event(application, E.COMPLAINT_REJECTED, staff=staff, text=text)
+        _step(session, application, E.COMPLAINT_REJECTED, staff=staff, text=text)
         session.flush()
         return
     complaint.status = ComplaintStatus.UPHELD
@@ -530,7 +549,7 @@ def answer_complaint(
     application.stage_started_on = today
     application.stage_due_on = clock_rules.rework_due(today, c, workdays.calendar(session))
     application.executor_id = staff.id
-    _event(application, E.COMPLAINT_UPHELD, staff=staff, text=text)
+    _step(session, application, E.COMPLAINT_UPHELD, staff=staff, text=text)
     session.flush()
 
 
@@ -546,3 +565,60 @@ def get(session: Session, application_id: int) -> Application:
 
 def customer_events(application: Application) -> list[ApplicationEvent]:
     return [event for event in application.events if not event.internal]
+
+
+def visible_to(user: User):
+    """The customer's own applications (a guest's are reached only by their link)."""
+    return Application.user_id == user.id
+
+
+def application_for(session: Session, user: User, application_id: int) -> Application:
+    application = session.scalar(
+        select(Application).where(Application.id == application_id, visible_to(user))
+    )
+    if application is None or application.status is S.DRAFT:
+        raise NotFound()
+    return application
+
+
+def application_by_token(session: Session, token: str) -> Application:
+    """The application from the signed link of its letters; NotFound for a bad one."""
+    payload = tokens.read_token("application", token)
+    if not payload:
+        raise NotFound()
+    application = session.get(Application, payload.get("id"))
+    if application is None or application.number != payload.get("number"):
+        raise NotFound()
+    if application.user_id is not None:  # a signed-in customer's letters link to its page
+        raise NotFound()
+    return application
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())[-10:]
+
+
+def _contact_matches(application: Application, contact: str) -> bool:
+    """The e-mail (any case) or the phone (its last 10 digits, however written) given in
+    the application. Compared in constant time: a number alone is guessable, the pair is
+    not, and the look-up is rate-limited per address and per number."""
+    contact = (contact or "").strip()
+    if "@" in contact:
+        given = (application.applicant_email or "").encode()
+        return bool(given) and hmac.compare_digest(given, contact.lower().encode())
+    digits = _digits(contact)
+    phone = _digits(application.applicant_phone or "")
+    return len(digits) == 10 and hmac.compare_digest(phone.encode(), digits.encode())
+
+
+def find_for_follow(session: Session, number: str, contact: str) -> Application:
+    """The application of this number whose applicant left this contact; one refusal in
+    the same words whether the number exists or not."""
+    application = session.scalar(
+        select(Application).where(Application.number == (number or "").strip().upper())
+    )
+    if application is None or not _contact_matches(application, contact):
+        raise DomainError(
+            _("No application with this number and contact. Check both and try again."), "number"
+        )
+    return application
