@@ -36,8 +36,8 @@ from portal.models import (
 )
 from portal.services import tokens, workdays
 from portal.services.appeals import files
+from portal.services.applications import cabinet, letters
 from portal.services.applications import clocks as clock_rules
-from portal.services.applications import letters
 from portal.services.applications.machine import Action, actions_from, next_status
 from portal.services.clock import local_today, utcnow
 from portal.services.errors import DomainError, FieldErrors, NotFound
@@ -103,8 +103,18 @@ def missing_items(session: Session, application: Application) -> list[ChecklistI
 # --- the case file --------------------------------------------------------------------------
 
 
-def _event(application: Application, kind, *, staff=None, user=None, text=None, internal=False):
+def _event(
+    application: Application,
+    kind,
+    *,
+    staff=None,
+    user=None,
+    text=None,
+    internal=False,
+    document=None,
+):
     row = ApplicationEvent(
+        document=document,
         kind=kind,
         text=text,
         internal=internal,
@@ -267,8 +277,8 @@ def add_documents(
         session.add(row)
         session.flush()
         _event(
-            application, E.DOCUMENT_RECEIVED, user=user, staff=staff, text=row.title
-        ).document = row
+            application, E.DOCUMENT_RECEIVED, user=user, staff=staff, text=row.title, document=row
+        )
     if (
         rows
         and application.status is S.DOCUMENTS_REQUESTED
@@ -364,8 +374,9 @@ def accept(session: Session, application: Application, staff: Staff, text: str =
     session.flush()
 
 
-def issue_contract(session: Session, application: Application, staff: Staff) -> None:
-    """The contract, signed by the supplier, goes to the customer; on time when by the
+def issue_contract(session: Session, application: Application, staff: Staff) -> ApplicationDocument:
+    """The contract, drawn up from the application and signed by the supplier, goes to the
+    customer (kept in the case file as a generated document); on time when by the
     contract's last day (001: Ккач дог)."""
     _move(application, Action.ISSUE_CONTRACT)
     today = local_today()
@@ -373,8 +384,16 @@ def issue_contract(session: Session, application: Application, staff: Staff) -> 
     application.concluded_on_time = today <= application.contract_due_on
     application.stage_started_on = today
     application.stage_due_on = None  # the customer's turn
-    _step(session, application, E.CONTRACT_ISSUED, staff=staff)
+    filename, body = cabinet.contract_pdf(application)
+    document = _store(None, files.Upload(filename, body), "application/pdf", "pdf", staff)
+    document.title = _("Contract for signature")
+    document.generated = True
+    application.documents.append(document)
+    session.add(document)
     session.flush()
+    _step(session, application, E.CONTRACT_ISSUED, staff=staff, document=document)
+    session.flush()
+    return document
 
 
 def disagree(session: Session, application: Application, text: str, *, user=None, staff=None):
@@ -398,11 +417,20 @@ def answer_disagreement(session: Session, application: Application, staff: Staff
     session.flush()
 
 
-def sign(session: Session, application: Application, staff: Staff) -> None:
+def sign(
+    session: Session, application: Application, staff: Staff, *, account=None, contract=None
+) -> None:
+    """The customer signed: the account (a resident's) or the contract (an organisation's)
+    appears in the applicant's cabinet at once."""
     _move(application, Action.SIGN)
     application.signed_on = local_today()
     application.stage_due_on = None
+    if account is not None:
+        application.account_id = account.id
+    if contract is not None:
+        application.contract_id = contract.id
     _step(session, application, E.SIGNED, staff=staff)
+    cabinet.put_in_cabinet(session, application, application.user)
     session.flush()
 
 
