@@ -56,6 +56,7 @@ AREA_ROLES = {
     # answer complaints about decisions, keep the checklists and refusal reasons, see figures.
     "applications": {OPERATOR, BILLING, SUPERVISOR, ADMIN},
     "applications.figures": {SUPERVISOR, ADMIN},
+    "applications.lists": {SUPERVISOR, ADMIN},  # document checklists, refusal reasons
 }
 
 

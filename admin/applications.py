@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from admin import bp
@@ -22,13 +22,17 @@ from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationComplaint,
+    ApplicationKind,
     ApplicationStatus,
+    ChecklistItem,
     Contract,
+    RefusalReason,
+    Segment,
 )
 from portal.models.applications import FINISHED_APPLICATION_STATUSES
 from portal.models.audit import AuditAction, AuditObject
 from portal.services import applications, audit
-from portal.services.applications import Action, cabinet
+from portal.services.applications import Action, cabinet, lists
 from portal.services.applications import figures as figure_rules
 from portal.services.clock import local_today
 from portal.services.errors import DomainError
@@ -346,3 +350,115 @@ def application_figures():
         last=last,
         target=figure_rules.TARGET_PERCENT,
     )
+
+
+# --- the lists staff keep --------------------------------------------------------------------------
+
+
+class ItemForm(FlaskForm):
+    kind = SelectField(_l("Kind of application"), choices=options(ApplicationKind.options()))
+    segment = SelectField(_l("Segment"), choices=options(Segment.options()))
+    title = StringField(
+        _l("Document"),
+        validators=[DataRequired(message=_l("Name the document.")), Length(max=300)],
+        filters=_strip,
+    )
+    reason = TextAreaField(
+        _l("Why it is needed (customers see it)"),
+        validators=[
+            DataRequired(message=_l("Say why the document is needed: customers see it.")),
+            Length(max=2000),
+        ],
+        filters=_strip,
+        render_kw={"rows": 2},
+    )
+    required = BooleanField(_l("Required"), default=True)
+
+
+class ReasonForm(FlaskForm):
+    code = StringField(
+        _l("Short code"),
+        validators=[DataRequired(message=_l("Give a short code not used yet.")), Length(max=40)],
+        filters=_strip,
+    )
+    title = StringField(
+        _l("Reason"),
+        validators=[DataRequired(message=_l("Write the reason.")), Length(max=300)],
+        filters=_strip,
+    )
+    legal_ground = StringField(
+        _l("Legal ground"),
+        validators=[DataRequired(message=_l("A refusal needs its legal ground.")), Length(max=500)],
+        filters=_strip,
+    )
+
+
+def _lists_page(item_form=None, reason_form=None, status=200):
+    return render_template(
+        "admin/applications/lists.html",
+        items=lists.all_items(db.session),
+        reasons=db.session.scalars(select(RefusalReason).order_by(RefusalReason.id)).all(),
+        item_form=item_form or ItemForm(formdata=None, prefix="item"),
+        reason_form=reason_form or ReasonForm(formdata=None, prefix="reason"),
+        empty_form=EmptyForm(formdata=None),
+    ), status
+
+
+@bp.route("/applications/lists")
+@staff_required("applications.lists")
+def application_lists():
+    return _lists_page()
+
+
+def _audit_list(summary: str) -> None:
+    audit.record(
+        db.session,
+        staff_id=staff_member().id,
+        action=AuditAction.UPDATE,
+        object_type=AuditObject.APPLICATION,
+        object_id=None,
+        summary=summary,
+        ip_address=client_ip(),
+    )
+
+
+@bp.route("/applications/lists/<any(item, reason, standard):what>", methods=["POST"])
+@staff_required("applications.lists")
+def application_lists_add(what: str):
+    form = {"item": ItemForm, "reason": ReasonForm, "standard": EmptyForm}[what](
+        prefix="" if what == "standard" else what
+    )
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            if what == "item":
+                lists.add_item(
+                    db.session,
+                    ApplicationKind(form.kind.data),
+                    Segment(form.segment.data),
+                    form.title.data,
+                    form.reason.data,
+                    form.required.data,
+                    staff_member(),
+                )
+            elif what == "reason":
+                lists.add_reason(
+                    db.session, form.code.data, form.title.data, form.legal_ground.data
+                )
+            else:
+                lists.fill_standard_lists(db.session)
+            _audit_list(f"application lists: added {what}")
+            db.session.commit()
+            return redirect_after_post("admin.application_lists")
+    return _lists_page(**{f"{what}_form": form} if what != "standard" else {}, status=422)
+
+
+@bp.route("/applications/lists/<any(item, reason):what>/<int:row_id>/toggle", methods=["POST"])
+@staff_required("applications.lists")
+def application_lists_toggle(what: str, row_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    row = db.get_or_404(ChecklistItem if what == "item" else RefusalReason, row_id)
+    row.active = not row.active
+    _audit_list(f"application lists: {what} {row_id} {'on' if row.active else 'off'}")
+    db.session.commit()
+    return redirect_after_post("admin.application_lists")

@@ -177,3 +177,56 @@ def test_figures_count_on_time_and_refusals(app, db_session, staff_client):
     assert "100.0 %" in shown
     assert "Не собственник" in shown
     assert english(staff_client("operator")).get("/admin/applications/figures").status_code == 403
+
+
+def test_supervisors_keep_the_lists_and_customers_see_them(app, db_session, staff_client, client):
+    supervisor = english(staff_client("supervisor"))
+    assert english(staff_client("operator")).get("/admin/applications/lists").status_code == 403
+    assert post_form(supervisor, "/admin/applications/lists/standard", {}).status_code == 303
+    shown = page(client.get("/applications/new/contract/legal"))
+    assert "Акт о технологическом присоединении" in shown
+    assert "ПП РФ № 442 п. 34" in shown
+    no_reason = {
+        "item-kind": "contract",
+        "item-segment": "legal",
+        "item-title": "Схема",
+        "item-reason": "",
+    }
+    refused = post_form(supervisor, "/admin/applications/lists/item", no_reason)
+    assert refused.status_code == 422
+    added = post_form(
+        supervisor, "/admin/applications/lists/item", no_reason | {"item-reason": "Граница сетей"}
+    )
+    assert added.status_code == 303
+    assert "Граница сетей" in page(client.get("/applications/new/contract/legal"))
+    item = db_session.scalar(select(ChecklistItem).filter_by(title="Схема"))
+    toggle = post_form(supervisor, f"/admin/applications/lists/item/{item.id}/toggle", {})
+    assert toggle.status_code == 303
+    assert "Граница сетей" not in page(client.get("/applications/new/contract/legal"))
+
+
+def test_the_scheduler_ends_consideration_after_the_month(app, db_session, now):
+    from portal.cli import _end_unanswered_applications
+
+    application = registered(app, db_session)
+    with app.test_request_context():
+        applications.request_documents(db_session, application, make_staff(db_session), "Выписку")
+    db_session.commit()
+    # 2 Dec 2026 + 1 month = Sat 2 Jan 2027 → Monday 11 January 2027 is the last day.
+    now.move_to(datetime(2027, 1, 11, 20, 0, tzinfo=UTC))  # 23:00 in Moscow, still the 11th
+    _end_unanswered_applications()
+    assert application.status is ApplicationStatus.DOCUMENTS_REQUESTED
+    now.move_to(datetime(2027, 1, 11, 21, 30, tzinfo=UTC))  # 00:30 on the 12th in Moscow
+    _end_unanswered_applications()
+    db_session.refresh(application)
+    assert application.status is ApplicationStatus.ENDED
+
+
+def test_demo_applications_cover_every_state_but_draft(app, db_session):
+    from portal.models import Application, StaffRole
+    from portal.services.applications import demo_applications
+
+    make_staff(db_session, StaffRole.OPERATOR.value)
+    demo_applications.seed(db_session)
+    statuses = {a.status for a in db_session.scalars(select(Application))}
+    assert statuses == set(ApplicationStatus) - {ApplicationStatus.DRAFT, ApplicationStatus.ENDED}
