@@ -20,6 +20,7 @@ MENU = [
     ("admin.documents_register", "documents", _l("Documents"), "admin.documents"),
     ("admin.debtors", "debt", _l("Debt"), "admin.debt"),
     ("admin.appeals_queue", "appeals", _l("Appeals"), "admin.appeal"),
+    ("admin.applications_queue", "applications", _l("Applications"), "admin.application"),
     ("admin.mailbox", "mailbox", _l("Mailbox"), "admin.mailbox"),
     ("admin.campaigns", "campaigns", _l("Mailings"), "admin.campaign"),
     ("admin.staff_list", "staff", _l("Staff"), "admin.staff"),
@@ -49,6 +50,7 @@ def admin_navigation():
 # Routes register on import.
 from admin import (  # noqa: E402,F401
     appeals,
+    applications,
     audit,
     auth,
     billing,

@@ -52,6 +52,11 @@ AREA_ROLES = {
     "contracts.edit": {BILLING, ADMIN},  # create, amend, terminate, link accounts
     "documents": {BILLING, SUPERVISOR, ADMIN},  # invoices, VAT invoices, acts: the register
     "documents.issue": {BILLING, ADMIN},  # bulk issue of a period, corrections
+    # Contract applications: operators and billing specialists work them; supervisors
+    # answer complaints about decisions, keep the checklists and refusal reasons, see figures.
+    "applications": {OPERATOR, BILLING, SUPERVISOR, ADMIN},
+    "applications.figures": {SUPERVISOR, ADMIN},
+    "applications.lists": {SUPERVISOR, ADMIN},  # document checklists, refusal reasons
 }
 
 

@@ -130,8 +130,10 @@ def register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
     from portal.accounts.views import bp as accounts_bp
     from portal.appeals.views import bp as appeals_bp
+    from portal.applications.views import bp as applications_bp
     from portal.auth.views import bp as auth_bp
     from portal.bills.views import bp as bills_bp
+    from portal.info.views import bp as info_bp
     from portal.main.views import bp as main_bp
     from portal.notices.views import bp as notices_bp
     from portal.organisations.views import bp as organisations_bp
@@ -150,6 +152,8 @@ def register_blueprints(app: Flask) -> None:
         appeals_bp,
         visits_bp,
         notices_bp,
+        applications_bp,
+        info_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -184,6 +184,18 @@ def _issue_pending_documents() -> None:
         click.echo(f"scheduler: issued documents for {issued} contract(s)")
 
 
+def _end_unanswered_applications() -> None:
+    """The scheduler's hook: applications whose requested documents did not come within
+    the month end consideration, with a notice (003 п. 6); idempotent."""
+    from portal.services import applications
+    from portal.services.notify.outbox import commit_and_send
+
+    ended = applications.end_unanswered(db.session)
+    commit_and_send(db.session)
+    if ended:
+        click.echo(f"scheduler: ended consideration of {len(ended)} application(s)")
+
+
 documents_cli = AppGroup("documents", help="Documents for organisations (invoices, acts).")
 
 
@@ -282,6 +294,10 @@ def scheduler(interval: int) -> None:
             db.session.remove()
         try:
             _issue_pending_documents()
+        finally:
+            db.session.remove()
+        try:
+            _end_unanswered_applications()
         finally:
             db.session.remove()
         time.sleep(interval)

@@ -61,6 +61,9 @@ RATE_LIMITS = {
     "quick_reading": "60 per hour",  # per address: a city behind one mobile NAT
     "quick_reading_account": "10 per hour",  # per account number tried
     "guest_appeal": "10 per hour",  # per address: an appeal filed without signing in
+    "guest_application": "10 per hour",  # per address: an application without signing in
+    "application_status": "20 per hour",  # per address: number + contact looked up
+    "application_status_number": "5 per hour",  # per application number tried
 }
 
 
@@ -205,6 +208,9 @@ def _sign_in() -> dict:
             "visit": int(os.environ.get("VISIT_LINK_HOURS", str(60 * 24))),
             # A letter's unsubscribe link must work as long as the letter is kept (RFC 8058).
             "unsubscribe": int(os.environ.get("UNSUBSCRIBE_LINK_HOURS", str(5 * 365 * 24))),
+            # A guest follows their application: through a month's wait for documents,
+            # the contract's 30 days and a complaint's 30 (about half a year).
+            "application": int(os.environ.get("APPLICATION_LINK_HOURS", str(180 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
         # Files attached to appeals: outside static/, served only through the appeal pages.

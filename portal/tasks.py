@@ -56,6 +56,11 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "portal.tasks.issue_pending_documents",
                 "schedule": IMPORT_QUEUE_SECONDS,
             },
+            # Applications whose requested documents did not come within the month (003).
+            "end-unanswered-applications": {
+                "task": "portal.tasks.end_unanswered_applications",
+                "schedule": REMINDERS_SECONDS,
+            },
             "plan-reminders": {
                 "task": "portal.tasks.plan_reminders",
                 "schedule": REMINDERS_SECONDS,
@@ -127,6 +132,17 @@ def plan_reminders() -> int | None:
     count = sum(item.count for item in reminders.plan(db.session))
     db.session.commit()
     return count
+
+
+@celery.task(name="portal.tasks.end_unanswered_applications")
+def end_unanswered_applications() -> int:
+    """End consideration of applications whose requested documents did not come in time."""
+    from portal.services import applications
+    from portal.services.notify.outbox import commit_and_send
+
+    ended = applications.end_unanswered(db.session)
+    commit_and_send(db.session)
+    return len(ended)
 
 
 @celery.task(name="portal.tasks.issue_pending_documents")

@@ -27,6 +27,20 @@ from portal.models.appeals import (
     AppealTopic,
     NoActionReason,
 )
+from portal.models.applications import (
+    Application,
+    ApplicationComplaint,
+    ApplicationCounter,
+    ApplicationDocument,
+    ApplicationEvent,
+    ApplicationEventKind,
+    ApplicationKind,
+    ApplicationStatus,
+    ChecklistItem,
+    ComplaintStatus,
+    RefusalReason,
+    Segment,
+)
 from portal.models.audit import AuditEvent
 from portal.models.base import Base, Choice, utcnow
 from portal.models.billing import (
@@ -105,6 +119,18 @@ from portal.models.visits import (
 )
 
 __all__ = [
+    "Application",
+    "ApplicationComplaint",
+    "ApplicationCounter",
+    "ApplicationDocument",
+    "ApplicationEvent",
+    "ApplicationEventKind",
+    "ApplicationKind",
+    "ApplicationStatus",
+    "ChecklistItem",
+    "ComplaintStatus",
+    "RefusalReason",
+    "Segment",
     "Category",
     "Service",
     "Choice",

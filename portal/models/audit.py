@@ -29,6 +29,7 @@ class AuditObject(Choice):
 
     ACCOUNT = "account", _l("Personal account")
     APPEAL = "appeal", _l("Appeal")
+    APPLICATION = "application", _l("Contract application")
     ANSWER_TEMPLATE = "answer_template", _l("Answer template")
     BILLING_PERIOD = "billing_period", _l("Billing period")
     CAMPAIGN = "campaign", _l("Mailing")

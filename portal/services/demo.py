@@ -255,6 +255,12 @@ def seed(
     from portal.services.demo_visits import seed_visits
 
     seed_visits(session, seed_number=seed_number, now=seeder.now)
+    from flask import has_app_context
+
+    from portal.services.applications import demo_applications
+
+    if has_app_context():  # its letters and contract PDFs are rendered by the app
+        demo_applications.seed(session)
     return logins
 
 

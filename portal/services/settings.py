@@ -497,6 +497,97 @@ for _spec in (
     SPECS[_spec.key] = _spec
 
 
+# Contract applications (004 table 1 and 2, 003): the clock of every stage. Terms counted in
+# calendar days end on the next working day when they end on a day off (Civil Code art. 193).
+for _spec in (
+    SettingSpec(
+        "applications.answer_days",
+        int,
+        5,
+        _l("Applications: days to tell the customer a contract is possible or what is missing"),
+        1,
+        30,
+    ),
+    SettingSpec(
+        "applications.refusal_days",
+        int,
+        5,
+        _l("Applications: days to send a reasoned refusal"),
+        1,
+        30,
+    ),
+    SettingSpec(
+        "applications.contract_days.legal",
+        int,
+        30,
+        _l("Applications: days to give a legal entity the signed contract"),
+        1,
+        90,
+    ),
+    SettingSpec(
+        "applications.contract_working.legal",
+        int,
+        0,
+        _l(
+            "Applications: 1 counts a legal entity's contract term in working days, 0 in calendar days"
+        ),
+        0,
+        1,
+    ),
+    SettingSpec(
+        "applications.contract_days.household",
+        int,
+        10,
+        _l("Applications: days to give an individual the signed contract"),
+        1,
+        90,
+    ),
+    SettingSpec(
+        "applications.contract_working.household",
+        int,
+        1,
+        _l(
+            "Applications: 1 counts an individual's contract term in working days, 0 in calendar days"
+        ),
+        0,
+        1,
+    ),
+    SettingSpec(
+        "applications.missing_documents_months",
+        int,
+        1,
+        _l("Applications: months without the requested documents that end consideration"),
+        1,
+        6,
+    ),
+    SettingSpec(
+        "applications.meter_conditions_days",
+        int,
+        10,
+        _l("Applications: days to issue technical conditions for a meter"),
+        1,
+        60,
+    ),
+    SettingSpec(
+        "applications.disagreement_days",
+        int,
+        30,
+        _l("Applications: days to answer a protocol of disagreements"),
+        1,
+        60,
+    ),
+    SettingSpec(
+        "applications.complaint_days",
+        int,
+        30,
+        _l("Applications: days to answer a complaint about a decision"),
+        1,
+        60,
+    ),
+):
+    SPECS[_spec.key] = _spec
+
+
 def get(session: Session, key: str):
     spec = SPECS[key]
     stored = session.scalar(select(Setting.value).where(Setting.key == key))

@@ -183,6 +183,9 @@ def confirm_email(session: Session, token: str) -> User:
         )
     user.email_confirmed_at = utcnow()
     session.flush()
+    from portal.services.applications import cabinet
+
+    cabinet.claim_for(session, user)  # a guest's applications come into the new cabinet
     return user
 
 
