@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from num2words import num2words
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from portal.models import (
     Account,
@@ -41,7 +41,7 @@ from portal.models import (
     Penalty,
     Service,
 )
-from portal.services import documents, settings
+from portal.services import documents, ledger, settings
 from portal.services.clock import local_today
 from portal.services.errors import DomainError, NotFound
 from portal.services.months import add_months, month_end
@@ -248,9 +248,9 @@ def supplier() -> documents.Payee:
 
 
 def due_date(contract: Contract, period: date) -> date:
-    """Payment is due on the contract's due day of the month after the period."""
-    following = add_months(period, 1)
-    return following.replace(day=min(contract.due_day, month_end(following).day))
+    """Payment is due on the contract's due day of the month after the period, moved to
+    the next working day: the same date as the account's bill (``ledger.contract_due_on``)."""
+    return ledger.contract_due_on(object_session(contract), contract.due_day, period)
 
 
 def document_date(kind: DocumentKind, period: date, today: date) -> date:

@@ -20,6 +20,7 @@ from portal.models import (
     BillingPeriod,
     Category,
     Charge,
+    Contract,
     KeyRate,
     KeyRateCap,
     Payment,
@@ -387,6 +388,32 @@ def _by_category(dates: dict, which: int):
     )
 
 
+def contract_due_on(session: Session, due_day: int, period: date) -> date:
+    """The due date of a contract's bill for ``period``: the contract's due day of the
+    following month (its last day in a shorter month), moved to the next working day
+    (Civil Code art. 193), the same rule as the settings' due days."""
+    following = add_months(period, 1)
+    day = following.replace(day=min(due_day, month_end(following).day))
+    return workdays.calendar(session).next_working_day(day)
+
+
+def _due_on(session: Session, period: date, dates: dict):
+    """The due date of a bill, in SQL: an organisation's account under a contract is due on
+    the contract's due day (the one rule for it, also on its invoices); any other account,
+    on its category's due day."""
+    due_day = select(Contract.due_day).where(Contract.id == Account.contract_id)
+    days = session.scalars(select(Contract.due_day).distinct()).all()
+    if not days:
+        return _by_category(dates, 1)
+    return case(
+        *[
+            (due_day.scalar_subquery() == day, literal(contract_due_on(session, day, period)))
+            for day in days
+        ],
+        else_=_by_category(dates, 1),
+    )
+
+
 def _bills_select(session: Session, period: date):
     """One bill row per account opened by the period's end, ready to insert."""
     ledger = _ledger(period)
@@ -410,7 +437,7 @@ def _bills_select(session: Session, period: date):
         paid,
         func.round(opening + charged + penalised - paid, 2),
         _by_category(dates, 0),
-        _by_category(dates, 1),
+        _due_on(session, period, dates),
         literal(utcnow()),
     )
     for table in ledger.tables:

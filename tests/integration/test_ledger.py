@@ -133,3 +133,25 @@ def test_periods_close_in_order_and_once(db_session):
     mark_run(db_session, PERIODS[2])
     with pytest.raises(DomainError):
         ledger.close_period(db_session, PERIODS[2])  # February is still open
+
+
+def test_contract_accounts_bill_is_due_on_the_contracts_due_day(db_session):
+    """An organisation's account under a contract is due on the contract's due day of the
+    following month, moved off a day off (Civil Code art. 193): the 15th of February 2026
+    is a Sunday, so the January bill is due on Monday the 16th. The contract's invoice
+    names the same date; a household account keeps its category's due day."""
+    from portal.services import contract_documents
+
+    organisation = factories.make_organisation(db_session, factories.make_user(db_session))
+    contract = factories.make_contract(db_session, organisation, due_day=15)
+    company = factories.make_account(db_session, contract_id=contract.id, category="others")
+    household = factories.make_account(db_session)
+    for account in (company, household):
+        charge(db_session, account, PERIODS[0], Decimal("10.00"))
+    mark_run(db_session, PERIODS[0])
+    ledger.close_period(db_session, PERIODS[0])
+    bills = {b.account_id: b for b in db_session.scalars(select(Bill))}
+    assert bills[company.id].due_on == date(2026, 2, 16)
+    assert contract_documents.due_date(contract, PERIODS[0]) == date(2026, 2, 16)
+    household_due = ledger.bill_dates(db_session, PERIODS[0])["population"][1]
+    assert bills[household.id].due_on == household_due != date(2026, 2, 16)
