@@ -1,7 +1,7 @@
 """contract applications
 
 Revision ID: a6b7c8d9e0f1
-Revises: e4d5f6a7b844, f5e6a7b8c955
+Revises: e4d5f6a7b844
 Create Date: 2026-12-02 01:46:27.370797
 
 """
@@ -12,7 +12,7 @@ import portal.models.base  # noqa: F401  (UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = 'a6b7c8d9e0f1'
-down_revision = ('e4d5f6a7b844', 'f5e6a7b8c955')  # merges the two heads of the base
+down_revision = 'e4d5f6a7b844'
 branch_labels = None
 depends_on = None
 
