@@ -29,6 +29,7 @@ MENU = [
     ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
     ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
     ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
+    ("admin.surveys", "quality", _l("Surveys"), "admin.survey"),
 ]
 
 
@@ -68,6 +69,7 @@ from admin import (  # noqa: E402,F401
     security,
     settings,
     staff,
+    surveys,
     tariffs,
     visits,
 )

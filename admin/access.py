@@ -52,6 +52,7 @@ AREA_ROLES = {
     "contracts.edit": {BILLING, ADMIN},  # create, amend, terminate, link accounts
     "documents": {BILLING, SUPERVISOR, ADMIN},  # invoices, VAT invoices, acts: the register
     "documents.issue": {BILLING, ADMIN},  # bulk issue of a period, corrections
+    "quality": {SUPERVISOR, ADMIN},  # surveys, the feedback book, the quality dashboard
 }
 
 

@@ -137,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.organisations.views import bp as organisations_bp
     from portal.profile.views import bp as profile_bp
     from portal.readings.views import bp as readings_bp
+    from portal.surveys.views import bp as surveys_bp
     from portal.visits.views import bp as visits_bp
 
     for blueprint in (
@@ -150,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
         appeals_bp,
         visits_bp,
         notices_bp,
+        surveys_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

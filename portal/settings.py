@@ -205,6 +205,8 @@ def _sign_in() -> dict:
             "visit": int(os.environ.get("VISIT_LINK_HOURS", str(60 * 24))),
             # A letter's unsubscribe link must work as long as the letter is kept (RFC 8058).
             "unsubscribe": int(os.environ.get("UNSUBSCRIBE_LINK_HOURS", str(5 * 365 * 24))),
+            # A satisfaction survey's link: a month to answer, once.
+            "survey": int(os.environ.get("SURVEY_LINK_HOURS", str(30 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
         # Files attached to appeals: outside static/, served only through the appeal pages.

@@ -89,6 +89,14 @@ from portal.models.people import (
     StaffRole,
     User,
 )
+from portal.models.quality import (
+    SurveyAnswer,
+    SurveyCampaign,
+    SurveyCriterion,
+    SurveyInvitation,
+    SurveyOccasion,
+    SurveyScore,
+)
 from portal.models.security import RecoveryCode, SignInFailure, SignInSession
 from portal.models.settings import Setting
 from portal.models.visits import (
@@ -198,4 +206,10 @@ __all__ = [
     "ContractDocument",
     "DocumentCounter",
     "DocumentKind",
+    "SurveyAnswer",
+    "SurveyCampaign",
+    "SurveyCriterion",
+    "SurveyInvitation",
+    "SurveyOccasion",
+    "SurveyScore",
 ]

@@ -493,6 +493,22 @@ for _spec in (
         100,
         51200,
     ),
+    SettingSpec(
+        "quality.annual_sample_percent",
+        int,
+        10,
+        _l("Annual satisfaction survey: share of customers asked, percent"),
+        1,
+        100,
+    ),
+    SettingSpec(
+        "quality.survey_after_contact",
+        int,
+        1,
+        _l("Ask for a rating after an answered appeal, a served visit, a contract: 1 yes, 0 no"),
+        0,
+        1,
+    ),
 ):
     SPECS[_spec.key] = _spec
 
@@ -528,6 +544,7 @@ GROUPS = {
     "appeals": _l("Appeals"),
     "visits": _l("Office visits"),
     "documents": _l("Documents for organisations"),
+    "quality": _l("Quality and satisfaction"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2

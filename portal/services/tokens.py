@@ -31,6 +31,7 @@ LINKS = {
         LinkKind("appeal", "appeals.follow", _l("link to follow the appeal")),
         LinkKind("visit", "visits.manage", _l("link to move or cancel a visit")),
         LinkKind("unsubscribe", "notices.unsubscribe_page", _l("unsubscribe link")),
+        LinkKind("survey", "surveys.form", _l("link to the satisfaction survey")),
     ]
 }
 
