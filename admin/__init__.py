@@ -30,6 +30,7 @@ MENU = [
     ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
     ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
     ("admin.surveys", "quality", _l("Surveys"), "admin.survey"),
+    ("admin.feedback_entries", "quality", _l("Feedback book"), "admin.feedback"),
 ]
 
 
@@ -60,6 +61,7 @@ from admin import (  # noqa: E402,F401
     dashboard,
     debt,
     documents,
+    feedback,
     home_visits,
     imports,
     mailbox,

@@ -132,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.appeals.views import bp as appeals_bp
     from portal.auth.views import bp as auth_bp
     from portal.bills.views import bp as bills_bp
+    from portal.feedback.views import bp as feedback_bp
     from portal.main.views import bp as main_bp
     from portal.notices.views import bp as notices_bp
     from portal.organisations.views import bp as organisations_bp
@@ -152,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
         visits_bp,
         notices_bp,
         surveys_bp,
+        feedback_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

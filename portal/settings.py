@@ -50,7 +50,8 @@ def _env_int(name: str, default: int) -> int:
 # Request limits per client address (and per e-mail, account or person where that is the
 # point), in Flask-Limiter's notation; each can be overridden by RATE_LIMIT_<NAME>.
 RATE_LIMITS = {
-    "sign_in": "30 per minute",  # per address: password guessing is throttled per e-mail
+    "sign_in": "30 per minute",
+    "feedback_book": "30 per hour",  # per address: the office tablet is one address  # per address: password guessing is throttled per e-mail
     "staff_sign_in": "30 per minute",
     "second_factor": "10 per minute",  # per address and per pending sign-in
     "sign_up": "10 per hour",

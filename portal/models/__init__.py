@@ -90,6 +90,10 @@ from portal.models.people import (
     User,
 )
 from portal.models.quality import (
+    FeedbackBookHead,
+    FeedbackEntry,
+    FeedbackKind,
+    FeedbackSource,
     SurveyAnswer,
     SurveyCampaign,
     SurveyCriterion,
@@ -206,6 +210,10 @@ __all__ = [
     "ContractDocument",
     "DocumentCounter",
     "DocumentKind",
+    "FeedbackBookHead",
+    "FeedbackEntry",
+    "FeedbackKind",
+    "FeedbackSource",
     "SurveyAnswer",
     "SurveyCampaign",
     "SurveyCriterion",

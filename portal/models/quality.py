@@ -4,7 +4,7 @@ sent after a contact or to the annual sample, and the answers, which are never e
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
@@ -103,3 +103,69 @@ DEFAULT_CRITERIA = (
     _l("Accuracy of meter readings"),
     _l("Correctness of the amount in the bill"),
 )
+
+
+# --- the feedback book (002 §8.2, 004 §13) --------------------------------------------------
+
+
+class FeedbackKind(Choice):
+    COMPLAINT = "complaint", _l("Complaint"), "text-bg-danger"
+    PROPOSAL = "proposal", _l("Suggestion"), "text-bg-info"
+    THANKS = "thanks", _l("Thanks"), "text-bg-success"
+
+
+class FeedbackSource(Choice):
+    PORTAL = "portal", _l("Portal")
+    TABLET = "tablet", _l("Tablet in the office hall")
+    PAPER = "paper", _l("Paper form, entered by an operator")
+
+
+class FeedbackBookHead(Base):
+    """The book's one row: the last number and hash. Writing an entry updates it first, so
+    entries are written one after another (PostgreSQL locks the row until the commit)."""
+
+    __tablename__ = "feedback_book_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class FeedbackEntry(Base):
+    """An entry of the book: numbered without gaps, never changed or deleted, holding the
+    hash of the previous entry and its own (``portal.services.feedback_book``)."""
+
+    __tablename__ = "feedback_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[FeedbackKind] = mapped_column(ChoiceType(FeedbackKind, 12))
+    source: Mapped[FeedbackSource] = mapped_column(ChoiceType(FeedbackSource, 12))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # paper: who typed it
+    author_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    text: Mapped[str] = mapped_column(Text)
+    # The appeal it became (a complaint or a suggestion): its answer is the entry's answer.
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    appeal = relationship("Appeal")
+
+
+class AppendOnlyError(RuntimeError):
+    """An entry of the feedback book was about to be changed or deleted."""
+
+
+@event.listens_for(FeedbackEntry, "before_update")
+def _never_rewritten(_mapper, _connection, entry):
+    raise AppendOnlyError(f"feedback book entry {entry.number} cannot be changed")
+
+
+@event.listens_for(FeedbackEntry, "before_delete")
+def _never_deleted(_mapper, _connection, entry):
+    raise AppendOnlyError(f"feedback book entry {entry.number} cannot be deleted")

@@ -143,12 +143,8 @@ def test_the_link_opens_the_form_without_signing_in(client, db_session):
     response = client.get(survey_path(letter_of(db_session, invitation)))
     assert response.status_code == 200
     html = page(response)
-    assert (
-        html.count('type="radio"') == 70
-    )
-    assert (
-        "<script" not in html.split("<form")[1].split("</form>")[0]
-    )
+    assert html.count('type="radio"') == 70
+    assert "<script" not in html.split("<form")[1].split("</form>")[0]
 
 
 def test_a_score_below_9_needs_a_reason_and_the_form_keeps_what_was_typed(client, db_session):
