@@ -29,6 +29,7 @@ MENU = [
     ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
     ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
     ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
+    ("admin.quality_dashboard", "quality", _l("Quality"), "admin.quality"),
     ("admin.surveys", "quality", _l("Surveys"), "admin.survey"),
     ("admin.feedback_entries", "quality", _l("Feedback book"), "admin.feedback"),
 ]
@@ -67,6 +68,7 @@ from admin import (  # noqa: E402,F401
     mailbox,
     meters,
     payments,
+    quality,
     readings,
     security,
     settings,

@@ -13,11 +13,13 @@ transaction, so a replayed link, a second tab or a double click finds it answere
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import (
@@ -35,7 +37,7 @@ from portal.models import (
 )
 from portal.models.quality import DEFAULT_CRITERIA
 from portal.services import settings, tokens
-from portal.services.clock import local_today, utcnow
+from portal.services.clock import local_today, supplier_zone, utcnow
 from portal.services.errors import DomainError, NotFound
 from portal.services.notify import enqueue_email, send_after_commit
 
@@ -324,4 +326,78 @@ def answers_query():
         select(SurveyAnswer)
         .options(selectinload(SurveyAnswer.scores).selectinload(SurveyScore.criterion))
         .order_by(SurveyAnswer.id.desc())
+    )
+
+
+# --- figures (001 Table 5 No. 10; 002 §19) -------------------------------------------------
+
+TOP_SCORE = 9  # 9 and 10 are the "satisfied" scores of 002 §19
+ONE_PLACE = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class CriterionFigure:
+    criterion: str
+    answers: int
+    score_total: int
+    top: int
+
+    @property
+    def average(self) -> Decimal | None:
+        return _mean(self.score_total, self.answers)
+
+    @property
+    def top_share(self) -> Decimal | None:
+        return _mean(self.top * 100, self.answers)
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    by_criterion: list[CriterionFigure]
+
+    @property
+    def average(self) -> Decimal | None:
+        """Куд.ср: the mean of all scores given in the span."""
+        return _mean(
+            sum(c.score_total for c in self.by_criterion), sum(c.answers for c in self.by_criterion)
+        )
+
+    @property
+    def top_share(self) -> Decimal | None:
+        return _mean(
+            sum(c.top for c in self.by_criterion) * 100, sum(c.answers for c in self.by_criterion)
+        )
+
+
+def _mean(total: int, count: int) -> Decimal | None:
+    return (Decimal(total) / count).quantize(ONE_PLACE, ROUND_HALF_UP) if count else None
+
+
+def figures(
+    session: Session, first: date, last: date, office_id: int | None = None
+) -> Satisfaction:
+    """Scores of the answers received from ``first`` to ``last`` (the supplier's days), by
+    criterion: one GROUP BY."""
+    start = datetime.combine(first, time(), supplier_zone())
+    end = datetime.combine(last + timedelta(days=1), time(), supplier_zone())
+    query = (
+        select(
+            SurveyCriterion.name,
+            func.count(SurveyScore.id),
+            func.sum(SurveyScore.score),
+            func.sum(case((SurveyScore.score >= TOP_SCORE, 1), else_=0)),
+        )
+        .join(SurveyScore, SurveyScore.criterion_id == SurveyCriterion.id)
+        .join(SurveyAnswer, SurveyAnswer.id == SurveyScore.answer_id)
+        .where(SurveyAnswer.created_at >= start, SurveyAnswer.created_at < end)
+        .group_by(SurveyCriterion.id, SurveyCriterion.name, SurveyCriterion.position)
+        .order_by(SurveyCriterion.position, SurveyCriterion.id)
+    )
+    if office_id:
+        query = query.where(SurveyAnswer.office_id == office_id)
+    return Satisfaction(
+        [
+            CriterionFigure(name, int(n), int(total or 0), int(top or 0))
+            for name, n, total, top in session.execute(query)
+        ]
     )
