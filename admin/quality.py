@@ -1,19 +1,22 @@
 """The quality dashboard for supervisors (issue #16): each indicator of a month, quarter or
 year against its target, as a table and as a chart of the same figures."""
 
-from flask import render_template, request
+from flask import abort, flash, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from admin import bp
 from admin.access import staff_required
 from portal.extensions import db
-from portal.models import Office
-from portal.services import quality, surveys
+from portal.models import Office, QualityReport
+from portal.services import months, quality, quality_reports, surveys
 from portal.services.clock import local_today
+from portal.services.errors import DomainError
 from portal.services.months import month_end
+from portal.web import page_of, redirect_after_post, send_download, staff_member
 
 
 class SpanForm(FlaskForm):
@@ -56,3 +59,59 @@ def quality_dashboard():
     return render_template(
         "admin/quality/dashboard.html", form=form, span=span, rows=rows, satisfaction=satisfaction
     )
+
+
+class MakeReportForm(FlaskForm):
+    period = StringField(_l("Month"), validators=[DataRequired()])
+
+
+@bp.route("/quality/reports")
+@staff_required("quality")
+def quality_reports_list():
+    page = page_of(quality_reports.reports_query(), 24)
+    return render_template(
+        "admin/quality/reports.html", page=page, form=MakeReportForm(), year=local_today().year
+    )
+
+
+@bp.route("/quality/reports", methods=["POST"])
+@staff_required("quality")
+def quality_report_make():
+    form = MakeReportForm()
+    if form.validate_on_submit():
+        try:
+            period = months.parse_period(form.period.data)
+            if period > months.period_of(local_today()):
+                raise DomainError(_("Choose a month that has begun."), "period")
+        except DomainError as error:
+            flash(error.message, "danger")
+            return redirect_after_post("admin.quality_reports_list")
+        report = quality_reports.make(db.session, period, staff_member().id)
+        db.session.commit()
+        flash(_("The report for %(month)s is made.", month=months.iso(report.period)), "success")
+    return redirect_after_post("admin.quality_reports_list")
+
+
+@bp.route("/quality/reports/<int:report_id>.<any(pdf, xlsx):kind>")
+@staff_required("quality")
+def quality_report_file(report_id: int, kind: str):
+    report = db.get_or_404(QualityReport, report_id)
+    body = report.pdf if kind == "pdf" else report.xlsx
+    name = f"quality-{months.iso(report.period)}.{kind}"
+    return send_download(body, name, MIMETYPES[kind])
+
+
+@bp.route("/quality/review.xlsx")
+@staff_required("quality")
+def quality_review():
+    year = request.args.get("year", type=int) or local_today().year
+    if not 2000 <= year <= local_today().year:
+        abort(404)
+    body = quality_reports.annual_review(db.session, year)
+    return send_download(body, f"management-review-{year}.xlsx", MIMETYPES["xlsx"])
+
+
+MIMETYPES = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}

@@ -2,7 +2,7 @@
 
 Revision ID: b7c8d9e0f1a2
 Revises: e4d5f6a7b844
-Create Date: 2026-12-02 02:04:23.494900
+Create Date: 2026-12-02 02:09:02.136816
 
 """
 
@@ -35,6 +35,20 @@ def upgrade():
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", portal.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_criteria")),
+    )
+    op.create_table(
+        "quality_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=True),
+        sa.Column("xlsx", sa.LargeBinary(), nullable=True),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", portal.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_quality_reports_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quality_reports")),
+        sa.UniqueConstraint("period", name=op.f("uq_quality_reports_period")),
     )
     op.create_table(
         "survey_campaigns",
@@ -194,6 +208,7 @@ def downgrade():
     op.drop_table("feedback_entries")
     op.drop_table("survey_invitations")
     op.drop_table("survey_campaigns")
+    op.drop_table("quality_reports")
     op.drop_table("survey_criteria")
     op.drop_table("feedback_book_head")
     # ### end Alembic commands ###

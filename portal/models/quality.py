@@ -1,11 +1,21 @@
 """Customer satisfaction surveys (001 Прил. 25): the criteria staff keep, the invitations
 sent after a contact or to the annual sample, and the answers, which are never edited."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from portal.models.base import Base, Choice, ChoiceType, CreatedAtMixin, UTCDateTime
 
@@ -169,3 +179,15 @@ def _never_rewritten(_mapper, _connection, entry):
 @event.listens_for(FeedbackEntry, "before_delete")
 def _never_deleted(_mapper, _connection, entry):
     raise AppendOnlyError(f"feedback book entry {entry.number} cannot be deleted")
+
+
+class QualityReport(CreatedAtMixin, Base):
+    """The monthly quality report (001: by the 5th of the next month), kept as made."""
+
+    __tablename__ = "quality_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[date] = mapped_column(Date, unique=True)  # the month's first day
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    xlsx: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the schedule
