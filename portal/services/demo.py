@@ -255,6 +255,12 @@ def seed(
     from portal.services.demo_visits import seed_visits
 
     seed_visits(session, seed_number=seed_number, now=seeder.now)
+    from flask import has_app_context
+
+    from portal.services import demo_quality
+
+    if has_app_context():  # its criteria are translated and its report rendered: `setup --demo`
+        demo_quality.seed(session, seed_number=seed_number, today=seeder.today)
     return logins
 
 

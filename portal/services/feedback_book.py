@@ -13,6 +13,7 @@ the appeals' own terms; its answer is the entry's answer. Thanks need none.
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
@@ -144,14 +145,15 @@ def _appeal_for(session: Session, new: NewEntry):
     )
 
 
-def add_entry(session: Session, new: NewEntry) -> FeedbackEntry:
-    """Write the next entry (and the appeal it becomes); the caller commits."""
+def add_entry(session: Session, new: NewEntry, at: datetime | None = None) -> FeedbackEntry:
+    """Write the next entry (and the appeal it becomes); the caller commits. ``at``: when
+    it was written, for demo data of past months (entries must still come in order)."""
     _check(new)
     appeal = _appeal_for(session, new)
     number, previous = _take_number(session)
     entry = FeedbackEntry(
         number=number,
-        created_at=utcnow().replace(microsecond=0),
+        created_at=(at or utcnow()).replace(microsecond=0),
         kind=new.kind,
         source=new.source,
         office_id=new.office_id,
