@@ -22,6 +22,7 @@ from portal.models import (
 from portal.services import feedback_book, quality_reports, surveys
 from portal.services.clock import supplier_zone
 from portal.services.months import add_months, period_of
+from portal.services.notify.outbox import link_context
 
 MONTHS = 12
 ANSWERS_PER_MONTH = 20
@@ -79,6 +80,12 @@ def _answer(session, rng, when: datetime, user_id, office_id, month_index, crite
 
 
 def seed(session: Session, *, seed_number: int = 2026, today: date) -> int:
+    """Seed the answers, the entries and last month's report; the number of answers."""
+    with link_context():  # the appeals' receipts name links; the command has no request
+        return _seed(session, seed_number, today)
+
+
+def _seed(session: Session, seed_number: int, today: date) -> int:
     rng = random.Random(seed_number)
     surveys.ensure_default_criteria(session)
     criteria = surveys.criteria(session)

@@ -40,6 +40,7 @@ from portal.services import settings, tokens
 from portal.services.clock import local_today, supplier_zone, utcnow
 from portal.services.errors import DomainError, NotFound
 from portal.services.notify import enqueue_email, send_after_commit
+from portal.services.notify.outbox import link_context
 
 KIND = "survey_invitation"
 LOWEST, HIGHEST = 1, 10
@@ -142,7 +143,7 @@ def invite(
     session.flush()
     from portal.services.users import external_url
 
-    with force_locale(language or "ru"):
+    with force_locale(language or "ru"), link_context():  # a worker has no request
         message = enqueue_email(
             session,
             kind=KIND,
