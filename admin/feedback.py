@@ -14,7 +14,7 @@ from portal.models import FeedbackSource, Office
 from portal.services import feedback_book
 from portal.services.errors import FieldErrors
 from portal.services.notify import commit_and_send
-from portal.web import page_of, redirect_after_post, staff_member
+from portal.web import options, page_of, redirect_after_post, staff_member
 
 PAGE_SIZE = 30
 
@@ -42,9 +42,9 @@ def feedback_check():
 @staff_required("appeals.register")
 def feedback_paper():
     form = PaperEntryForm()
-    form.office_id.choices = [
-        (o.id, o.name) for o in db.session.scalars(db.select(Office).order_by(Office.name))
-    ]
+    form.office_id.choices = options(
+        [(o.id, o.name) for o in db.session.scalars(db.select(Office).order_by(Office.name))]
+    )
     if form.validate_on_submit():
         try:
             feedback_book.add_entry(

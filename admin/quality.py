@@ -16,7 +16,7 @@ from portal.services import months, quality, quality_reports, surveys
 from portal.services.clock import local_today
 from portal.services.errors import DomainError
 from portal.services.months import month_end
-from portal.web import page_of, redirect_after_post, send_download, staff_member
+from portal.web import options, page_of, redirect_after_post, send_download, staff_member
 
 
 class SpanForm(FlaskForm):
@@ -24,7 +24,7 @@ class SpanForm(FlaskForm):
         csrf = False  # a GET filter
 
     granularity = SelectField(
-        _l("Period"), choices=list(quality.GRANULARITIES.items()), default="month"
+        _l("Period"), choices=options(quality.GRANULARITIES.items()), default="month"
     )
     year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(2000, 2100)])
     number = IntegerField(_l("Month or quarter"), validators=[Optional(), NumberRange(1, 12)])
@@ -50,7 +50,7 @@ def span_of(form: SpanForm) -> quality.Span:
 def quality_dashboard():
     form = SpanForm(request.args)
     offices = db.session.execute(db.select(Office.id, Office.name).order_by(Office.name)).all()
-    form.office.choices = [(0, _l("All offices"))] + [(o.id, o.name) for o in offices]
+    form.office.choices = options([(0, _l("All offices"))] + [(o.id, o.name) for o in offices])
     form.validate()
     span = span_of(form)
     office_id = form.office.data if form.office.data in {o.id for o in offices} else None

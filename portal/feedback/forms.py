@@ -14,7 +14,7 @@ from portal.web import options
 class FeedbackForm(FlaskForm):
     kind = RadioField(
         _l("What you write"),
-        choices=FeedbackKind.options(),
+        choices=options(FeedbackKind.options()),
         default=FeedbackKind.COMPLAINT.value,
         validators=[DataRequired()],
     )
