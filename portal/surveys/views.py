@@ -53,19 +53,7 @@ def form(token: str):
     if survey_form.validate_on_submit():
         errors = surveys.check(db.session, ratings)
         if not errors:
-            try:
-                surveys.submit(
-                    db.session,
-                    invitation,
-                    ratings,
-                    survey_form.suggestions.data or "",
-                    survey_form.name.data or "",
-                )
-            except DomainError as error:
-                db.session.rollback()
-                return render_template("portal/surveys/done.html", already=True, error=error)
-            commit_and_send(db.session)
-            return redirect_after_post("surveys.thanks")
+            return _kept(invitation, ratings, survey_form)
     typed = {r.criterion_id: r for r in ratings}
     return render_template(
         "portal/surveys/form.html",
@@ -76,6 +64,23 @@ def form(token: str):
         invitation=invitation,
         posted=request.method == "POST",
     )
+
+
+def _kept(invitation, ratings, survey_form: SurveyForm):
+    """Write the answer once; a second submission (another tab, a replay) is thanked."""
+    try:
+        surveys.submit(
+            db.session,
+            invitation,
+            ratings,
+            survey_form.suggestions.data or "",
+            survey_form.name.data or "",
+        )
+    except DomainError:
+        db.session.rollback()
+        return render_template("portal/surveys/done.html", already=True)
+    commit_and_send(db.session)
+    return redirect_after_post("surveys.thanks")
 
 
 @bp.route("/survey/thanks")
