@@ -39,7 +39,7 @@ from portal.models.quality import DEFAULT_CRITERIA
 from portal.services import settings, tokens
 from portal.services.clock import local_today, supplier_zone, utcnow
 from portal.services.errors import DomainError, NotFound
-from portal.services.notify import enqueue_email, send_after_commit
+from portal.services.notify import enqueue_email
 from portal.services.notify.outbox import link_context
 
 KIND = "survey_invitation"
@@ -47,6 +47,9 @@ LOWEST, HIGHEST = 1, 10
 REASON_BELOW = 9  # 002 §19: a score below 9 needs the reason
 MAX_TEXT = 2000
 SUBJECT = _l("How did we do? Rate our service")
+# The invitation goes a while after the contact (the customer reads the answer first), by
+# the outbox dispatcher, not at once with the answer's letter.
+SEND_AFTER = timedelta(hours=1)
 
 
 # --- criteria ------------------------------------------------------------------------------
@@ -121,7 +124,7 @@ def invite(
     language="ru",
 ):
     """Plan one invitation letter (none without an e-mail, none twice for the same contact);
-    sent once the caller commits."""
+    sent by the outbox dispatcher an hour later (``SEND_AFTER``)."""
     if not email:
         return None
     ensure_default_criteria(session)  # a questionnaire is never empty
@@ -144,7 +147,7 @@ def invite(
     from portal.services.users import external_url
 
     with force_locale(language or "ru"), link_context():  # a worker has no request
-        message = enqueue_email(
+        enqueue_email(
             session,
             kind=KIND,
             recipient=email,
@@ -155,10 +158,10 @@ def invite(
                 "hours": tokens.lifetime_hours("survey"),
             },
             dedup_key=f"{KIND}:{invitation.id}",
+            scheduled_at=utcnow() + SEND_AFTER,
             user_id=user_id,
             account_id=account_id,
         )
-    send_after_commit(session, message)
     return invitation
 
 
