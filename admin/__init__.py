@@ -30,6 +30,9 @@ MENU = [
     ("admin.visits_day", "visits", _l("Office visits"), "admin.visits_"),
     ("admin.offices_index", "visits.manage", _l("Offices"), "admin.offices_"),
     ("admin.home_visits_index", "visits", _l("Home visits"), "admin.home_visits_"),
+    ("admin.quality_dashboard", "quality", _l("Quality"), "admin.quality"),
+    ("admin.surveys", "quality", _l("Surveys"), "admin.survey"),
+    ("admin.feedback_entries", "quality", _l("Feedback book"), "admin.feedback"),
 ]
 
 
@@ -61,15 +64,18 @@ from admin import (  # noqa: E402,F401
     dashboard,
     debt,
     documents,
+    feedback,
     home_visits,
     imports,
     mailbox,
     meters,
     payments,
+    quality,
     readings,
     security,
     settings,
     staff,
+    surveys,
     tariffs,
     visits,
 )

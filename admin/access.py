@@ -57,6 +57,7 @@ AREA_ROLES = {
     "applications": {OPERATOR, BILLING, SUPERVISOR, ADMIN},
     "applications.figures": {SUPERVISOR, ADMIN},
     "applications.lists": {SUPERVISOR, ADMIN},  # document checklists, refusal reasons
+    "quality": {SUPERVISOR, ADMIN},  # surveys, the feedback book, the quality dashboard
 }
 
 

@@ -134,11 +134,13 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.bills.views import bp as bills_bp
     from portal.info.views import bp as info_bp
+    from portal.feedback.views import bp as feedback_bp
     from portal.main.views import bp as main_bp
     from portal.notices.views import bp as notices_bp
     from portal.organisations.views import bp as organisations_bp
     from portal.profile.views import bp as profile_bp
     from portal.readings.views import bp as readings_bp
+    from portal.surveys.views import bp as surveys_bp
     from portal.visits.views import bp as visits_bp
 
     for blueprint in (
@@ -154,6 +156,8 @@ def register_blueprints(app: Flask) -> None:
         notices_bp,
         applications_bp,
         info_bp,
+        surveys_bp,
+        feedback_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -50,7 +50,8 @@ def _env_int(name: str, default: int) -> int:
 # Request limits per client address (and per e-mail, account or person where that is the
 # point), in Flask-Limiter's notation; each can be overridden by RATE_LIMIT_<NAME>.
 RATE_LIMITS = {
-    "sign_in": "30 per minute",  # per address: password guessing is throttled per e-mail
+    "sign_in": "30 per minute",
+    "feedback_book": "30 per hour",  # per address: the office tablet is one address  # per address: password guessing is throttled per e-mail
     "staff_sign_in": "30 per minute",
     "second_factor": "10 per minute",  # per address and per pending sign-in
     "sign_up": "10 per hour",
@@ -211,6 +212,8 @@ def _sign_in() -> dict:
             # A guest follows their application: through a month's wait for documents,
             # the contract's 30 days and a complaint's 30 (about half a year).
             "application": int(os.environ.get("APPLICATION_LINK_HOURS", str(180 * 24))),
+            # A satisfaction survey's link: a month to answer, once.
+            "survey": int(os.environ.get("SURVEY_LINK_HOURS", str(30 * 24))),
         },
         "CONSENT_TEXT_VERSION": "2026-01",
         # Files attached to appeals: outside static/, served only through the appeal pages.

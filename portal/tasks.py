@@ -61,6 +61,11 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "portal.tasks.end_unanswered_applications",
                 "schedule": REMINDERS_SECONDS,
             },
+            # The monthly quality report of last month, made once from the 1st (#16).
+            "make-quality-report": {
+                "task": "portal.tasks.make_quality_report",
+                "schedule": IMPORT_QUEUE_SECONDS,
+            },
             "plan-reminders": {
                 "task": "portal.tasks.plan_reminders",
                 "schedule": REMINDERS_SECONDS,
@@ -151,3 +156,12 @@ def issue_pending_documents() -> int:
     from portal.services.contract_documents import process_pending
 
     return process_pending(db.session)
+
+
+@celery.task(name="portal.tasks.make_quality_report")
+def make_quality_report() -> str | None:
+    """Make last month's quality report once it is due and not made yet (001: by the 5th)."""
+    from portal.services import quality_reports
+
+    report = quality_reports.make_due(db.session)
+    return report.period.isoformat() if report else None

@@ -104,6 +104,19 @@ from portal.models.people import (
     StaffRole,
     User,
 )
+from portal.models.quality import (
+    FeedbackBookHead,
+    FeedbackEntry,
+    FeedbackKind,
+    FeedbackSource,
+    QualityReport,
+    SurveyAnswer,
+    SurveyCampaign,
+    SurveyCriterion,
+    SurveyInvitation,
+    SurveyOccasion,
+    SurveyScore,
+)
 from portal.models.security import RecoveryCode, SignInFailure, SignInSession
 from portal.models.settings import Setting
 from portal.models.visits import (
@@ -226,4 +239,15 @@ __all__ = [
     "ContractDocument",
     "DocumentCounter",
     "DocumentKind",
+    "FeedbackBookHead",
+    "FeedbackEntry",
+    "FeedbackKind",
+    "FeedbackSource",
+    "QualityReport",
+    "SurveyAnswer",
+    "SurveyCampaign",
+    "SurveyCriterion",
+    "SurveyInvitation",
+    "SurveyOccasion",
+    "SurveyScore",
 ]

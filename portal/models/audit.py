@@ -55,6 +55,8 @@ class AuditObject(Choice):
     TARIFF = "tariff", _l("Tariff")
     OFFICE = "office", _l("Service office")
     BOOKING = "booking", _l("Booked visit")
+    SURVEY_CRITERION = "survey_criterion", _l("Survey criterion")
+    SURVEY_CAMPAIGN = "survey_campaign", _l("Annual survey")
 
 
 def _member(choice: type[Choice], value: str) -> Choice | None:

@@ -102,6 +102,7 @@ NOTICE_KINDS = {
         NoticeKind("planned_outage", _l("Planned outages"), campaign=True),
         NoticeKind("tariff_change", _l("Tariff changes"), working_days_only=True, campaign=True),
         NoticeKind("news", _l("News of the supplier"), default_on=False, campaign=True),
+        NoticeKind("survey_invitation", _l("Invitations to rate our service")),
     ]
 }
 OFF = "none"  # a preference's channel when the customer turned the kind off

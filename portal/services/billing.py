@@ -51,6 +51,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from portal.models import (
     Account,
     AccountService,
+    Bill,
     BillingPeriod,
     Category,
     Charge,
@@ -60,6 +61,7 @@ from portal.models import (
     Meter,
     MeterStatus,
     NormBasis,
+    Payment,
     PeriodStatus,
     Premises,
     Reading,
@@ -798,3 +800,36 @@ def period_totals(session: Session, period: date) -> RunTotals:
     }
     amount = sum((Decimal(v["amount"]) for v in by_method.values()), Decimal("0.00"))
     return RunTotals(accounts or 0, sum(count for _m, count, _a in rows), amount, by_method)
+
+
+# --- cash collection (001 Table 5 No. 2) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Кд = Сфакт × 100 % / Сплан: the money paid in the months over what their bills asked."""
+
+    billed: Decimal
+    paid: Decimal
+
+    @property
+    def share(self) -> Decimal | None:
+        if not self.billed:
+            return None
+        return (self.paid * 100 / self.billed).quantize(Decimal("0.1"))
+
+
+def collection(session: Session, first: date, last: date) -> Collection:
+    """Bills of the periods from ``first`` to ``last`` (charges and penalties) against the
+    payments made in those months; two aggregates."""
+    billed = session.scalar(
+        select(func.coalesce(func.sum(Bill.charges_total + Bill.penalties_total), 0)).where(
+            Bill.period.between(first, last)
+        )
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.paid_on.between(first, month_end(last))
+        )
+    )
+    return Collection(money(Decimal(billed)), money(Decimal(paid)))

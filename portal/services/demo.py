@@ -261,6 +261,10 @@ def seed(
 
     if has_app_context():  # its letters and contract PDFs are rendered by the app
         demo_applications.seed(session)
+    from portal.services import demo_quality
+
+    if has_app_context():  # its criteria are translated and its report rendered: `setup --demo`
+        demo_quality.seed(session, seed_number=seed_number, today=seeder.today)
     return logins
 
 

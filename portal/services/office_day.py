@@ -207,6 +207,10 @@ def finish(session: Session, ticket: QueueTicket, served: bool, now=None) -> Que
     if ticket.booking is not None:
         ticket.booking.status = BookingStatus.SERVED if served else BookingStatus.NO_SHOW
     session.flush()
+    if served and ticket.booking is not None:
+        from portal.services import surveys  # the satisfaction survey follows the visit (#16)
+
+        surveys.invite_after_visit(session, ticket.booking)
     return ticket
 
 

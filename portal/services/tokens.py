@@ -32,6 +32,7 @@ LINKS = {
         LinkKind("visit", "visits.manage", _l("link to move or cancel a visit")),
         LinkKind("unsubscribe", "notices.unsubscribe_page", _l("unsubscribe link")),
         LinkKind("application", "applications.follow", _l("link to follow the application")),
+        LinkKind("survey", "surveys.form", _l("link to the satisfaction survey")),
     ]
 }
 

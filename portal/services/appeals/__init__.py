@@ -449,6 +449,9 @@ def answer(session: Session, appeal: Appeal, staff: Staff, text: str, signed_by:
     event = _event(appeal, AppealEventKind.ANSWERED, staff=staff, text=text)
     session.flush()
     _letter(session, appeal, "appeal_answered", _l("Appeal %(number)s: our answer"), key=event.id)
+    from portal.services import surveys  # the satisfaction survey follows the answer (#16)
+
+    surveys.invite_after_appeal(session, appeal)
     return event
 
 
