@@ -5,7 +5,8 @@ For each account and service of the period:
 - else by average (ПП 354 п. 59): per meter zone, the monthly consumption over the readings
   of up to ``billing.average_months`` months before its last reading, spanning at least
   ``billing.average_min_months``; for at most ``billing.average_max_periods`` periods in a
-  row (п. 60), each recorded as an ``EstimatedVolume`` of the meter;
+  row (п. 60), each recorded as an ``EstimatedVolume`` of the meter; for heat, only the
+  months of the heating period (``billing.heating_first_month`` to ``_last_month``) count;
 - else by norm: the monthly norm per resident (with nobody registered, per owner: ПП 354
   п. 56(2)) or per m² of the premises; for a metered service, an estimate of the meter too.
 When a meter is read after periods charged by estimate, its consumption since the last real
@@ -66,6 +67,7 @@ from portal.models import (
     Premises,
     Reading,
     ReadingStatus,
+    Service,
     Tariff,
     UnchargedReason,
     UnchargedService,
@@ -142,6 +144,22 @@ def _open_accounts(period: date, first_id: int, last_id: int, account_id):
     )
 
 
+def _chunk_readings(first_id: int, last_id: int):
+    """The readings of the meters of the id range's accounts, bounded by meter id: the
+    readings' (period, meter) index then reads the chunk's share of a period, not the whole
+    period for every chunk (measured: each chunk scanned all meters' readings, so a run's
+    work grew with the square of the accounts). The bounds are the chunk's smallest and
+    largest meter ids, so the condition only narrows what the account range selects (``+ 0``
+    keeps PostgreSQL from walking the primary key for them, which grows with each chunk)."""
+    first, last = (bindparam(None, n, Integer, literal_execute=True) for n in (first_id, last_id))
+    of_chunk = Meter.__table__.alias("chunk_meters")
+    bounds = select(of_chunk.c.id).where(of_chunk.c.account_id.between(first, last))
+    return Reading.meter_id.between(
+        bounds.with_only_columns(func.min(of_chunk.c.id + 0)).scalar_subquery(),
+        bounds.with_only_columns(func.max(of_chunk.c.id + 0)).scalar_subquery(),
+    )
+
+
 def _actual_in_service(reading):
     """An accepted actual reading (an initial one too), taken while its meter was in
     service: from the day after the verification due date a meter is out of service (ПП 354
@@ -186,6 +204,7 @@ def metered_volumes(period: date, first_id: int, last_id: int):
         .where(
             _open_accounts(period, first_id, last_id, Meter.account_id),
             Reading.period == period,
+            _chunk_readings(first_id, last_id),
             _actual_accepted(Reading),
         )
         .group_by(*_PER_METERED_ZONE)
@@ -214,6 +233,16 @@ class AverageRule:
     months: int  # the readings of up to this many months before the last one make it
     min_months: int  # they must span at least this many months, else the norm
     max_periods: int  # periods in a row by the average, then the norm
+    heating_first_month: int = 10  # the heating period, from this month of the year
+    heating_last_month: int = 4  # to this one (across the new year when it is earlier)
+
+    @property
+    def heating_months(self) -> tuple[int, ...]:
+        """The months of the year in the heating period, in calendar order."""
+        first, last = self.heating_first_month, self.heating_last_month
+        if first <= last:
+            return tuple(range(first, last + 1))
+        return tuple(m for m in range(1, 13) if m >= first or m <= last)
 
 
 def average_rule(session: Session) -> AverageRule:
@@ -221,12 +250,31 @@ def average_rule(session: Session) -> AverageRule:
         months=settings.get(session, "billing.average_months"),
         min_months=settings.get(session, "billing.average_min_months"),
         max_periods=settings.get(session, "billing.average_max_periods"),
+        heating_first_month=settings.get(session, "billing.heating_first_month"),
+        heating_last_month=settings.get(session, "billing.heating_last_month"),
     )
 
 
 def _month_number(column):
     """Months since year 0 of a date column, in SQL on both databases."""
     return extract("year", column) * 12 + extract("month", column)
+
+
+def _heating_month_number(column, rule: AverageRule):
+    """Heating-period months since year 0 up to and including a date column's month: the
+    difference of two is the number of heating months between them (п. 59 for heat)."""
+    months = rule.heating_months
+    so_far = case(
+        *(
+            (extract("month", column) == m, literal(sum(1 for h in months if h <= m)))
+            for m in range(1, 13)
+        ),
+    )
+    return extract("year", column) * len(months) + so_far
+
+
+def _in_heating_period(column, rule: AverageRule):
+    return extract("month", column).in_(rule.heating_months)
 
 
 def _last_readings(period: date, first_id: int, last_id: int, rule: AverageRule, metered):
@@ -249,6 +297,7 @@ def _last_readings(period: date, first_id: int, last_id: int, rule: AverageRule,
             missing,
             Meter.status == MeterStatus.ACTIVE,
             Reading.period.between(add_months(period, -rule.max_periods), add_months(period, -1)),
+            _chunk_readings(first_id, last_id),
             _actual_in_service(Reading),
         )
         .group_by(Meter.id, Meter.account_id, Meter.service, Reading.zone)
@@ -298,15 +347,27 @@ def meter_averages(period: date, first_id: int, last_id: int, rule: AverageRule,
     ПП 354 п. 59: the monthly consumption over the readings of ``months`` months before the
     last reading — the consumption from the earliest reading of that span to the last one,
     divided by the months between them (a reading covering two months counts for two), or
-    over the months the meter has worked if fewer, but at least ``min_months``.
+    over the months the meter has worked if fewer, but at least ``min_months``. For heat
+    (п. 59: "для отопления — исходя из среднемесячного за отопительный период") only the
+    heating period's months count, both the readings' consumption and the months.
     """
     spanned = _spanned_readings(
         period, rule, _last_readings(period, first_id, last_id, rule, metered)
     )
-    span = _month_number(spanned.c.last_period) - _month_number(spanned.c.first_period)
-    after_first = case(
-        (spanned.c.period > spanned.c.first_period, spanned.c.consumption), else_=None
+    is_heat = spanned.c.service == Service.HEAT.value
+    span = case(
+        (
+            is_heat,
+            _heating_month_number(spanned.c.last_period, rule)
+            - _heating_month_number(spanned.c.first_period, rule),
+        ),
+        else_=_month_number(spanned.c.last_period) - _month_number(spanned.c.first_period),
     )
+    counted = and_(
+        spanned.c.period > spanned.c.first_period,
+        or_(~is_heat, _in_heating_period(spanned.c.period, rule)),
+    )
+    after_first = case((counted, spanned.c.consumption), else_=None)
     return (
         select(
             spanned.c.account_id,
@@ -535,6 +596,7 @@ def _read_meters(period: date, first_id: int, last_id: int):
         .where(
             Meter.account_id.between(first_id, last_id),
             Reading.period == period,
+            _chunk_readings(first_id, last_id),
             _actual_accepted(Reading),
         )
         .group_by(Reading.meter_id)

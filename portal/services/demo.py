@@ -13,7 +13,7 @@ import itertools
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import phonenumbers
 from faker import Faker
@@ -51,6 +51,7 @@ from portal.services import billing, ledger, names
 from portal.services import settings as domain_settings
 from portal.services.clock import local_today, supplier_zone, utcnow
 from portal.services.months import add_months
+from portal.services.numbers import money
 
 STAFF_PASSWORD = "demo-staff-2026"
 RESIDENT_PASSWORD = "demo-resident-2026"
@@ -751,8 +752,8 @@ def add_rates(session: Session, start: date) -> None:
     rows = []
     for (service, zone), household in HOUSEHOLD_TARIFFS.items():
         for category, factor in (("population", Decimal(1)), ("others", BUSINESS_FACTOR)):
-            before = _kopecks(household * factor)
-            after = _kopecks(before * TARIFF_INDEXATION)
+            before = money(household * factor)
+            after = money(before * TARIFF_INDEXATION)
             common = {"service": service, "zone": zone, "category": category}
             if start < TARIFF_CHANGE:
                 end = TARIFF_CHANGE - timedelta(days=1)
@@ -763,10 +764,6 @@ def add_rates(session: Session, start: date) -> None:
     rows += [KeyRate(valid_from=day, percent=percent) for day, percent in KEY_RATES]
     session.add_all(rows)
     session.commit()
-
-
-def _kopecks(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 class _HistoryPlan:

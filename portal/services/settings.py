@@ -109,6 +109,26 @@ SPECS = {
             12,
         ),
         SettingSpec(
+            "billing.heating_first_month",
+            int,
+            10,
+            _l(
+                "The heating period starts in this month of the year (for heat, the average counts its months only: ПП 354 п. 59)"
+            ),
+            1,
+            12,
+        ),
+        SettingSpec(
+            "billing.heating_last_month",
+            int,
+            4,
+            _l(
+                "The heating period ends with this month of the year (earlier than its first month: across the new year)"
+            ),
+            1,
+            12,
+        ),
+        SettingSpec(
             "billing.issue_day_population",
             int,
             1,

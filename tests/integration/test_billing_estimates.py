@@ -10,7 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from portal.models import Charge, ConsumptionNorm, EstimatedVolume, KeyRate, Reading, Tariff
+from portal.models import (
+    AccountService,
+    Charge,
+    ConsumptionNorm,
+    EstimatedVolume,
+    KeyRate,
+    Reading,
+    Tariff,
+)
 from portal.services import billing, ledger, settings, statements
 from tests import factories
 from tests.conftest import english_request
@@ -259,3 +267,106 @@ def test_the_bill_explains_the_recalculation_in_words(app, db_session, meter_rea
         "the last reading: it is charged by meter, and the estimate is taken back, a credit "
         "of 1,320.00\u00a0₽."
     )
+
+
+# --- heat: the average over the heating period (ПП 354 п. 59) ----------------------------
+
+
+@pytest.fixture
+def heat_priced(db_session, priced):
+    db_session.add_all(
+        [
+            Tariff(
+                service="heat",
+                zone="total",
+                category="population",
+                rate=Decimal("2500.00"),
+                valid_from=date(2026, 1, 1),
+            ),
+            ConsumptionNorm(
+                service="heat",
+                basis="per_m2",
+                volume=Decimal("0.02"),
+                valid_from=date(2026, 1, 1),
+            ),
+        ]
+    )
+    db_session.flush()
+
+
+def heat_meter_read(session, readings):
+    """A heat meter of an account (54.30 m²) with readings (period, value, consumption)."""
+    account = factories.make_account(session)
+    session.add(AccountService(account_id=account.id, service="heat", started_on=date(2020, 1, 1)))
+    meter = factories.make_meter(session, account, service="heat", zones=1, fraction_digits=3)
+    for period, value, consumption in readings:
+        read(session, meter, period, value, consumption)
+    return account
+
+
+def heat_lines(session, account, period):
+    return [
+        (c.method, c.volume, c.amount)
+        for c in session.scalars(
+            select(Charge).where(
+                Charge.account_id == account.id, Charge.period == period, Charge.service == "heat"
+            )
+        )
+    ]
+
+
+HEAT_JULY_TO_JANUARY = [
+    (date(2026, 7, 1), "10.000", None),
+    (date(2026, 8, 1), "10.100", "0.100"),
+    (date(2026, 9, 1), "10.300", "0.200"),
+    (date(2026, 10, 1), "11.300", "1.000"),
+    (date(2026, 11, 1), "12.700", "1.400"),
+    (date(2026, 12, 1), "14.300", "1.600"),
+    (date(2027, 1, 1), "16.100", "1.800"),
+]
+
+
+def test_p59_heat_is_averaged_over_the_heating_period_months_only(db_session, heat_priced):
+    """ПП 354 п. 59 ("для отопления — исходя из среднемесячного за отопительный период"):
+    readings July (start) to January; the heating period (October–April) months among them
+    are October to January: (1.0 + 1.4 + 1.6 + 1.8) / 4 = 1.45 Gcal × 2500.00 = 3625.00, not
+    the calendar average (0.1 + 0.2 + 1.0 + 1.4 + 1.6 + 1.8) / 6 = 1.0167 Gcal."""
+    account = heat_meter_read(db_session, HEAT_JULY_TO_JANUARY)
+    billing.run(db_session, FEB)
+    assert heat_lines(db_session, account, FEB) == [
+        ("average", Decimal("1.4500"), Decimal("3625.00"))
+    ]
+
+
+def test_p59_the_heating_period_is_a_setting(db_session, heat_priced):
+    """ПП 354 п. 59 with the heating period November–March: November to January count,
+    (1.4 + 1.6 + 1.8) / 3 = 1.6 Gcal × 2500.00 = 4000.00."""
+    settings.put(db_session, "billing.heating_first_month", 11)
+    settings.put(db_session, "billing.heating_last_month", 3)
+    account = heat_meter_read(db_session, HEAT_JULY_TO_JANUARY)
+    billing.run(db_session, FEB)
+    assert heat_lines(db_session, account, FEB) == [
+        ("average", Decimal("1.6000"), Decimal("4000.00"))
+    ]
+
+
+def test_p59_heat_with_under_three_heating_months_of_readings_is_by_the_norm(
+    db_session, heat_priced
+):
+    """ПП 354 п. 59, 60: readings May (start) to November span six months, but only two of
+    the heating period (October, November): December is by the norm, 54.30 m² × 0.02 Gcal
+    = 1.086 Gcal × 2500.00 = 2715.00."""
+    account = heat_meter_read(
+        db_session,
+        [
+            (date(2026, 5, 1), "10.000", None),
+            (date(2026, 6, 1), "10.100", "0.100"),
+            (date(2026, 7, 1), "10.200", "0.100"),
+            (date(2026, 8, 1), "10.300", "0.100"),
+            (date(2026, 9, 1), "10.500", "0.200"),
+            (date(2026, 10, 1), "11.500", "1.000"),
+            (date(2026, 11, 1), "13.100", "1.600"),
+        ],
+    )
+    billing.run(db_session, DEC)
+    assert heat_lines(db_session, account, DEC) == [("norm", Decimal("1.0860"), Decimal("2715.00"))]
