@@ -39,7 +39,7 @@ def reload(session, message: OutboxMessage) -> OutboxMessage:
 def failing_provider(monkeypatch):
     calls = []
 
-    def deliver(message):
+    def deliver(message, line=None):
         calls.append(message.id)
         raise ConnectionRefusedError("SMTP server is down")
 
@@ -194,7 +194,9 @@ def test_dispatch_respects_the_limit(db_session):
 
 def test_a_recovered_provider_sends_the_retried_message(db_session, monkeypatch):
     message = plan(db_session)
-    monkeypatch.setattr(outbox, "deliver", lambda m: (_ for _ in ()).throw(OSError("down")))
+    monkeypatch.setattr(
+        outbox, "deliver", lambda m, line=None: (_ for _ in ()).throw(OSError("down"))
+    )
     send_now(db_session, message.id)
     monkeypatch.undo()
     message = reload(db_session, message)
@@ -251,7 +253,7 @@ def test_an_sms_sent_through_twilio_keeps_no_usable_token(db_session, monkeypatc
     )
     db_session.add(message)
     db_session.commit()
-    monkeypatch.setattr(outbox, "deliver", lambda m: Delivery("twilio", "SM123"))
+    monkeypatch.setattr(outbox, "deliver", lambda m, line=None: Delivery("twilio", "SM123"))
     assert send_now(db_session, message.id) is True
     stored = reload(db_session, message)
     assert stored.body_text.startswith("Reset: [password reset link hidden; works until ")
@@ -314,9 +316,9 @@ def test_a_slow_batch_renews_its_claims_before_they_go_stale(db_session, monkeyp
     monkeypatch.setattr(outbox, "utcnow", lambda: clock["now"])
     real_send = outbox._send_claimed
 
-    def slow_send(session, message):
+    def slow_send(session, message, line=None):
         clock["now"] += timedelta(minutes=6)
-        real_send(session, message)
+        return real_send(session, message, line)
 
     monkeypatch.setattr(outbox, "_send_claimed", slow_send)
     renewed = []

@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session
 from portal.models import NOTICE_KINDS, Channel, MessageStatus, OutboxMessage
 from portal.services import settings, workdays
 from portal.services.clock import supplier_zone, utcnow
-from portal.services.notify.providers import PermanentDeliveryError, deliver
+from portal.services.notify.providers import (
+    MailLine,
+    PermanentDeliveryError,
+    deliver,
+    mail_line,
+)
 from portal.services.notify.secrets import scrub_message
 
 log = logging.getLogger(__name__)
@@ -253,45 +258,62 @@ def claim(session: Session, message_id: int) -> bool:
     return result.rowcount == 1
 
 
-def _send_claimed(session: Session, message: OutboxMessage) -> None:
-    """Hand the claimed message to its provider and record the outcome in one commit.
+def _send_claimed(session: Session, message: OutboxMessage, line: MailLine | None = None) -> bool:
+    """Hand the claimed message to its provider and record the outcome in one commit;
+    whether it was sent. ``message`` is a copy outside the session (``_claimed_copies``):
+    the outcome is written by one UPDATE, so the commit has nothing to reload.
 
     The one window in which a message can go out twice: the provider has accepted it and
     this process dies (or loses the database) before the commit below marks it sent. The
     claim then goes stale and another worker sends it again. The window is kept as narrow
-    as it can be: nothing runs between the provider's answer and the commit but setting
-    the row's fields (and hiding its secret links, which cannot fail the commit),
+    as it can be: nothing runs between the provider's answer and the commit but working
+    out the row's fields (and hiding its secret links, which cannot fail the commit),
     and provider calls have timeouts shorter than STALE_CLAIM, so a slow provider is not
     taken for a dead worker. Closing it would need the provider to deduplicate by our key,
     which neither SMTP nor Twilio's Messages API offers.
     """
+    outcome = _outcome(message, line)
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(**outcome)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return outcome["status"] == MessageStatus.SENT
+
+
+def _outcome(message: OutboxMessage, line: MailLine | None) -> dict:
+    """The row's new fields after one attempt to send it."""
     try:
-        delivery = deliver(message)
+        delivery = deliver(message, line)
     except PermanentDeliveryError as error:  # retrying would be refused the same way
         log.warning("message %s refused by the provider: %s", message.id, error)
-        message.last_error = str(error)[:2000]
-        message.status = MessageStatus.FAILED
+        return {"status": MessageStatus.FAILED, "last_error": str(error)[:2000]}
     except Exception as error:  # any other provider failure is retried, never lost
         log.warning("sending message %s failed: %s", message.id, error)
-        message.last_error = str(error)[:2000]
         if message.attempts >= MAX_ATTEMPTS:
-            message.status = MessageStatus.FAILED
-        else:
-            message.status = MessageStatus.PENDING
-            message.scheduled_at = utcnow() + timedelta(minutes=2**message.attempts)
-    else:
-        message.status = MessageStatus.SENT
-        message.sent_at = utcnow()
-        message.provider = delivery.provider
-        message.provider_id = delivery.provider_id
-        message.last_error = None
-        if delivery.provider not in DEV_PROVIDERS:
-            _forget_secret_links(message)
-    session.commit()
+            return {"status": MessageStatus.FAILED, "last_error": str(error)[:2000]}
+        return {
+            "status": MessageStatus.PENDING,
+            "last_error": str(error)[:2000],
+            "scheduled_at": utcnow() + timedelta(minutes=2**message.attempts),
+        }
+    values = {
+        "status": MessageStatus.SENT,
+        "sent_at": utcnow(),
+        "provider": delivery.provider,
+        "provider_id": delivery.provider_id,
+        "last_error": None,
+    }
+    if delivery.provider not in DEV_PROVIDERS:
+        values.update(_forget_secret_links(message))
+    return values
 
 
-def _forget_secret_links(message: OutboxMessage) -> None:
-    """The recipient has the links now; the stored copy keeps none (``secrets``).
+def _forget_secret_links(message: OutboxMessage) -> dict:
+    """The recipient has the links now; the stored copy keeps none (``secrets``): the
+    bodies to store.
 
     Never let a failure here stop the message being recorded as sent: left "sending", it
     would be claimed again once the claim went stale and sent a second time. The mailbox
@@ -300,6 +322,22 @@ def _forget_secret_links(message: OutboxMessage) -> None:
         scrub_message(message)
     except Exception:
         log.exception("message %s was sent but its stored links could not be hidden", message.id)
+        return {}
+    return {"body_text": message.body_text, "body_html": message.body_html}
+
+
+def _claimed_copies(session: Session, ids: list[int]) -> list[OutboxMessage]:
+    """The claimed messages read in one query, as copies the session does not hold.
+
+    Loaded into the session, each would be expired by the commit after the send before
+    it and read again, one query per message; a copy keeps what was read."""
+    columns = [
+        getattr(OutboxMessage, column.key) for column in OutboxMessage.__mapper__.column_attrs
+    ]
+    rows = session.execute(
+        select(*columns).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    ).all()
+    return [OutboxMessage(**row._asdict()) for row in rows]
 
 
 def send_now(session: Session, message_id: int) -> bool:
@@ -309,9 +347,8 @@ def send_now(session: Session, message_id: int) -> bool:
     now. Messages that must wait go through ``dispatch_due``."""
     if not claim(session, message_id):
         return False
-    message = session.get(OutboxMessage, message_id, populate_existing=True)
-    _send_claimed(session, message)
-    return message.status == MessageStatus.SENT
+    with mail_line() as line:
+        return _send_claimed(session, _claimed_copies(session, [message_id])[0], line)
 
 
 _SEND_AFTER_COMMIT = "outbox_send_after_commit"
@@ -402,12 +439,13 @@ def dispatch_due(session: Session, limit: int = 100, now: datetime | None = None
     claimed = _claim_batch(session, sendable, now, claimed_at)
     session.commit()
     sent = 0
-    for index, message_id in enumerate(claimed):
-        if utcnow() - claimed_at > STALE_CLAIM / 2:  # a slow batch: keep the rest ours
-            claimed_at = _renew_claims(session, claimed[index:], claimed_at)
-        message = session.get(OutboxMessage, message_id, populate_existing=True)
-        _send_claimed(session, message)
-        sent += message.status == MessageStatus.SENT
+    messages = _claimed_copies(session, claimed) if claimed else []
+    with mail_line() as line:  # one SMTP connection for the batch's letters
+        for index, message in enumerate(messages):
+            if utcnow() - claimed_at > STALE_CLAIM / 2:  # a slow batch: keep the rest ours
+                rest = [later.id for later in messages[index:]]
+                claimed_at = _renew_claims(session, rest, claimed_at)
+            sent += _send_claimed(session, message, line)
     return sent
 
 

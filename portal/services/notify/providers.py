@@ -5,6 +5,8 @@ development outbox and stays readable in the back office; nothing leaves the mac
 """
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email import policy
 
@@ -43,9 +45,58 @@ class Letter(Message):
         return built
 
 
-def deliver(message: OutboxMessage) -> Delivery:
+class MailLine:
+    """One SMTP connection for a batch of letters (Flask-Mail's ``mail.connect()``).
+
+    A connection per letter cost a TCP and SMTP handshake each time (and STARTTLS and
+    AUTH in production): most of the time of a letter. The line opens at its first letter,
+    so a batch of SMS opens none, and again after a failure that may have broken it. A
+    refusal of one letter (its recipient, its sender, its data) leaves the session usable:
+    smtplib resets the transaction (RSET) before it raises."""
+
+    KEEPS_CONNECTION = (
+        smtplib.SMTPRecipientsRefused,
+        smtplib.SMTPSenderRefused,
+        smtplib.SMTPDataError,
+    )
+
+    def __init__(self) -> None:
+        self._connection = None
+
+    def send(self, letter: Message) -> None:
+        if self._connection is None:
+            self._connection = mail.connect().__enter__()
+        try:
+            self._connection.send(letter)
+        except self.KEEPS_CONNECTION:
+            raise
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        # The server may have gone already: then there is nothing to close.
+        with suppress(smtplib.SMTPException, OSError):
+            connection.__exit__(None, None, None)  # QUIT
+
+
+@contextmanager
+def mail_line() -> Iterator[MailLine]:
+    line = MailLine()
+    try:
+        yield line
+    finally:
+        line.close()
+
+
+def deliver(message: OutboxMessage, line: MailLine | None = None) -> Delivery:
+    """Hand one message to its provider; letters go over ``line`` when given (a batch's
+    shared SMTP connection), else over a connection of their own."""
     if message.channel == Channel.EMAIL:
-        return deliver_email(message)
+        return deliver_email(message, line)
     if message.channel == Channel.SMS:
         return deliver_sms(message)
     raise ValueError(f"unknown channel {message.channel!r}")
@@ -57,7 +108,7 @@ def link_context():
     return context()
 
 
-def deliver_email(message: OutboxMessage) -> Delivery:
+def deliver_email(message: OutboxMessage, line: MailLine | None = None) -> Delivery:
     from portal.services.notify import unsubscribe
 
     if not current_app.config["MAIL_SERVER"]:
@@ -71,7 +122,7 @@ def deliver_email(message: OutboxMessage) -> Delivery:
         extra_headers={"X-Portal-Message": str(message.id), **headers},
     )
     try:
-        mail.send(letter)
+        (line.send if line else mail.send)(letter)
     except smtplib.SMTPException as error:
         raise smtp_error(error) from error
     return Delivery("smtp")
