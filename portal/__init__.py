@@ -133,8 +133,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.applications.views import bp as applications_bp
     from portal.auth.views import bp as auth_bp
     from portal.bills.views import bp as bills_bp
-    from portal.info.views import bp as info_bp
     from portal.feedback.views import bp as feedback_bp
+    from portal.info.views import bp as info_bp
     from portal.main.views import bp as main_bp
     from portal.notices.views import bp as notices_bp
     from portal.organisations.views import bp as organisations_bp

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from portal.services import billing, readings, settings, surveys, visit_figures
 from portal.services.appeals import figures as appeal_figures
+from portal.services.applications import figures as application_figures
 from portal.services.months import add_months, month_end, months_from
 from portal.services.notify import mailbox
 from portal.services.notify.reminders import RULES as REMINDER_RULES
@@ -80,15 +81,10 @@ class Indicator:
 
 
 def contracts_on_time(session: Session, first: date, last: date) -> Decimal | None:
-    """Ккач дог (001 Table 5 No. 4): contracts concluded on time × 100 % / contracts due in
-    the months from ``first`` to ``last``, as a Decimal percentage with one place, or None
-    when there is no data.
-
-    The contract applications area replaces this body with its own figure (one aggregate
-    over its applications: concluded within the term of the rules / due to be concluded in
-    the span). Until then there is no source for the figure, so it is None and the
-    dashboard says "no data"; it must never be a made-up number."""
-    return None
+    """Ккач дог (001 Table 5 No. 4): contracts concluded on time × 100 % / contracts
+    concluded, of the applications registered in the months from ``first`` to ``last``;
+    None (the dashboard says "no data") when none was concluded."""
+    return application_figures.on_time_percent(session, first, month_end(last))
 
 
 def _share(part, whole) -> Decimal | None:

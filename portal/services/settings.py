@@ -744,6 +744,7 @@ GROUPS = {
     "visits": _l("Office visits"),
     "documents": _l("Documents for organisations"),
     "quality": _l("Quality and satisfaction"),
+    "applications": _l("Contract applications"),
 }
 MAX_INPUT_LENGTH = 30  # characters of a typed number; longer is out of any range here
 DECIMAL_PLACES = 2

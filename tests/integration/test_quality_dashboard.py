@@ -74,7 +74,7 @@ def test_satisfaction_average_and_share_of_9_and_10(db_session, fixed_time):
     assert rows["satisfaction_average"].met is True  # target 8 (001 Table 6)
 
 
-def test_contracts_on_time_says_no_data_until_the_applications_area_provides_it(db_session):
+def test_contracts_on_time_says_no_data_when_no_contract_was_concluded(db_session):
     row = by_key(quality.indicators(db_session, NOVEMBER, NOW.date()))["contracts_on_time"]
     assert (row.value, row.met, row.target) == (None, None, Decimal("80"))
 

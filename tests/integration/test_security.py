@@ -35,9 +35,16 @@ JUNK = {
 
 
 def fill(rule: str, value_for) -> str:
-    return re.sub(
-        r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", lambda m: value_for(m.group(1) or "default"), rule
-    )
+    """The rule with its parameters filled in; an ``any(a, b)`` parameter takes its first
+    choice, so the request reaches the view (any other word is only a 404)."""
+
+    def parameter(match) -> str:
+        converter, choices = match.group(1), match.group(2)
+        if converter == "any":
+            return choices.split(",")[0].strip()
+        return value_for(converter or "default")
+
+    return re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", parameter, rule)
 
 
 def urls_for(rule: str) -> list[str]:

@@ -5,6 +5,7 @@ test_applications_clocks.py for the calendar facts)."""
 
 import itertools
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -216,6 +217,31 @@ def test_a_contract_after_its_last_day_is_not_on_time(app, db_session, items):
         with at(date(2026, 12, 17)):
             service.issue_contract(db_session, application, staff)
     assert application.concluded_on_time is False
+
+
+def test_the_quality_dashboard_counts_contracts_concluded_on_time(app, db_session, items):
+    """Ккач дог (001 Table 5 No. 4): of two contracts due Wed 16 Dec 2026 (10 working days
+    from Wed 2 Dec), one issued on 3 Dec and one on 17 Dec: 1 of 2 on time, 50.0 %."""
+    from portal.services import quality
+
+    staff = make_staff(db_session, "operator")
+
+    def accepted():
+        uploads = {items[0].id: [Upload("p.pdf", PDF)], items[1].id: [Upload("e.pdf", PDF)]}
+        application = service.register(db_session, new(ApplicationKind.REREGISTER, uploads=uploads))
+        service.accept(db_session, application, staff)
+        return application
+
+    with app.test_request_context():
+        with at(date(2026, 12, 2)):
+            prompt, late = accepted(), accepted()
+        with at(date(2026, 12, 3)):
+            service.issue_contract(db_session, prompt, staff)
+        with at(date(2026, 12, 17)):
+            service.issue_contract(db_session, late, staff)
+    december = date(2026, 12, 1)
+    assert quality.contracts_on_time(db_session, december, december) == Decimal("50.0")
+    assert quality.contracts_on_time(db_session, date(2026, 11, 1), date(2026, 11, 1)) is None
 
 
 def test_a_legal_entity_contract_clock_is_30_calendar_days(app, db_session):

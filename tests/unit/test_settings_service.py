@@ -266,6 +266,8 @@ def test_the_overview_groups_every_setting_in_order_with_who_changed_it(app, db_
         "visits",
         "documents",
         "appeals",
+        "quality",
+        "applications",
     ]
     shown = {item.key: item for group in groups for item in group.settings}
     assert list(shown) == list(settings.SPECS)

@@ -30,14 +30,9 @@ def _registered_between(first: date, last: date):
     return Application.registered_on.between(first, last)
 
 
-def figures(session: Session, first: date, last: date) -> Figures:
-    in_period = _registered_between(first, last)
-    by_kind = session.execute(
-        select(Application.kind, Application.segment, func.count())
-        .where(in_period)
-        .group_by(Application.kind, Application.segment)
-        .order_by(Application.kind, Application.segment)
-    ).all()
+def _concluded_on_time(session: Session, in_period) -> tuple[int, int, Decimal | None]:
+    """Applications with a contract issued, those issued within their term, and the share
+    (Ккач дог, 001 Table 5 No. 4), None when none was concluded."""
     concluded, on_time = session.execute(
         select(
             func.count(Application.concluded_on_time),
@@ -47,6 +42,23 @@ def figures(session: Session, first: date, last: date) -> Figures:
     percent = None
     if concluded:
         percent = (Decimal(100 * on_time) / concluded).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return concluded, on_time, percent
+
+
+def on_time_percent(session: Session, first: date, last: date) -> Decimal | None:
+    """Ккач дог of the applications registered from ``first`` to ``last`` (days)."""
+    return _concluded_on_time(session, _registered_between(first, last))[2]
+
+
+def figures(session: Session, first: date, last: date) -> Figures:
+    in_period = _registered_between(first, last)
+    by_kind = session.execute(
+        select(Application.kind, Application.segment, func.count())
+        .where(in_period)
+        .group_by(Application.kind, Application.segment)
+        .order_by(Application.kind, Application.segment)
+    ).all()
+    concluded, on_time, percent = _concluded_on_time(session, in_period)
     refusals = session.execute(
         select(RefusalReason.title, RefusalReason.legal_ground, func.count())
         .join(Application, Application.refusal_reason_id == RefusalReason.id)
