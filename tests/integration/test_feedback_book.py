@@ -87,7 +87,7 @@ def test_raw_sql_tampering_shows_in_the_check(db_session, staff_client):
     for _n in range(3):
         write(db_session)
     db_session.commit()
-    browser = staff_client("supervisor")
+    browser = staff_client("supervisor", language="en")
     assert 'data-intact="1"' in page(browser.get("/admin/feedback-book/check"))
     db_session.execute(text("UPDATE feedback_entries SET text = 'Всё отлично' WHERE number = 2"))
     db_session.commit()
