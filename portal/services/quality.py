@@ -54,6 +54,11 @@ class Span:
         return add_months(self.first, size - 1)
 
     @property
+    def last_day(self) -> date:
+        """The span's last day, as a page names the span."""
+        return month_end(self.last)
+
+    @property
     def appeal_period(self) -> int:
         """The period key of ``appeals.figures`` (202603, 20261, 2026)."""
         if self.granularity == "month":

@@ -88,6 +88,9 @@ def test_spans_of_a_month_a_quarter_and_a_year():
         date(2026, 10, 1),
         date(2026, 12, 1),
     )
+    assert Span("month", 2026, 11).last_day == date(2026, 11, 30)
+    assert Span("quarter", 2026, 4).last_day == date(2026, 12, 31)
+    assert Span("year", 2027, 1).last_day == date(2027, 12, 31)
     assert Span("year", 2026, 1).appeal_period == 2026
     assert Span("quarter", 2026, 4).appeal_period == 20264
 
