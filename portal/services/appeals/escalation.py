@@ -5,24 +5,19 @@ consideration (a reopened appeal is a new consideration), whatever the number of
 
 from datetime import date, timedelta
 
-from sqlalchemy import String, and_, cast, exists, literal, select, union_all
+from sqlalchemy import String, and_, exists, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.models import Appeal, Channel, OutboxMessage, Staff, StaffRole
 from portal.services import settings
+from portal.services.notify.keys import dedup_key
 
 OPEN = ("registered", "assigned", "in_work", "awaiting_customer")
 DEFAULT_LANGUAGE = "ru"  # staff read the back office's language
 
 
 def _key(stage: str):
-    parts = [literal(f"appeal_{stage}:appeal:", String), cast(Appeal.id, String)]
-    parts += [literal(":", String), cast(Appeal.reopen_count, String)]
-    parts += [literal(":staff:", String), cast(Staff.id, String)]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + part
-    return key
+    return dedup_key(f"appeal_{stage}", "appeal", Appeal.id, Appeal.reopen_count, "staff", Staff.id)
 
 
 def _rows(stage: str, due, *, to_executor: bool):

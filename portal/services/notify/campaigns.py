@@ -43,6 +43,7 @@ from portal.services.customers import clean_term, text_matches
 from portal.services.errors import DomainError, FieldErrors, NotFound
 from portal.services.months import period_of
 from portal.services.notify import reminders
+from portal.services.notify.keys import dedup_key
 from portal.services.notify.outbox import (
     earliest_send_time,
     link_context,
@@ -117,7 +118,7 @@ def _segment_conditions(session: Session, segment: Segment) -> list:
 
 
 def _recipients(session: Session, campaign_key, kind: str, channel: Channel, segment: Segment):
-    key = reminders._key("campaign", campaign_key, "user", User.id, channel.value)
+    key = dedup_key("campaign", campaign_key, "user", User.id, channel.value)
     return (
         reminders._linked(session, kind, channel, key=key)
         .where(*_segment_conditions(session, segment))

@@ -53,6 +53,7 @@ from portal.services.appeals import escalation
 from portal.services.clock import local_now, local_today, supplier_zone, utcnow
 from portal.services.months import iso, period_of
 from portal.services.notify import preferences
+from portal.services.notify.keys import dedup_key
 from portal.services.notify.outbox import (
     earliest_send_time,
     link_context,
@@ -106,15 +107,6 @@ def _audience():
     return linked.union(via_organisation).subquery("audience")
 
 
-def _key(*parts):
-    """A dedup key put together in SQL: text parts and columns joined by ':'."""
-    key = None
-    for part in parts:
-        piece = literal(part, String) if isinstance(part, str) else cast(part, String)
-        key = piece if key is None else key + literal(":", String) + piece
-    return key
-
-
 def _month(column):
     """A period column as "2026-10", the way keys name a month (``months.iso``)."""
     return func.substr(cast(column, String), 1, 7)
@@ -161,7 +153,7 @@ def _window_opened(session: Session, today: date, channel: Channel):
     lead = settings.get(session, "notify.window_closing_days")
     if not window.opens <= today < window.closes - timedelta(days=lead):
         return None
-    key = _key("window_opened", iso(today), "user", User.id, channel.value)
+    key = dedup_key("window_opened", iso(today), "user", User.id, channel.value)
     return (
         _linked(session, "window_opened", channel, key=key)
         .where(_customer_read(today))
@@ -180,14 +172,16 @@ def _window_closing(session: Session, today: date, channel: Channel):
         Reading.source.in_(readings.ACTUAL_SOURCES),
         Reading.status.in_(readings.TAKEN_STATUSES),
     )
-    key = _key("window_closing", iso(today), "account", Account.id, "user", User.id, channel.value)
+    key = dedup_key(
+        "window_closing", iso(today), "account", Account.id, "user", User.id, channel.value
+    )
     return _linked(
         session, "window_closing", channel, Account.number.label("number"), key=key
     ).where(_customer_read(today, unread))
 
 
 def _bill_issued(session: Session, today: date, channel: Channel):
-    key = _key(
+    key = dedup_key(
         "bill_issued", _month(Bill.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
@@ -214,7 +208,7 @@ def _bill_issued(session: Session, today: date, channel: Channel):
 def _payment_due(session: Session, today: date, channel: Channel):
     lead = settings.get(session, "notify.payment_due_days")
     bills = debt.per_bill(today).subquery("per_bill")
-    key = _key(
+    key = dedup_key(
         "payment_due", _month(bills.c.period), "account", Account.id, "user", User.id, channel.value
     )
     return _linked(
@@ -238,7 +232,7 @@ def _payment_due(session: Session, today: date, channel: Channel):
 
 
 def _meters(session: Session, kind: str, channel: Channel, due):
-    key = _key(kind, "meter", Meter.id, Meter.verification_due, "user", User.id, channel.value)
+    key = dedup_key(kind, "meter", Meter.id, Meter.verification_due, "user", User.id, channel.value)
     return _linked(
         session,
         kind,
@@ -267,7 +261,7 @@ def _visit_tomorrow(session: Session, today: date, channel: Channel):
     zone = supplier_zone()
     first = datetime.combine(today + timedelta(days=1), time(0), zone).astimezone(UTC)
     last = datetime.combine(today + timedelta(days=2), time(0), zone).astimezone(UTC)
-    key = _key("visit_reminder", Booking.id, Booking.code, "user", User.id, channel.value)
+    key = dedup_key("visit_reminder", Booking.id, Booking.code, "user", User.id, channel.value)
     return (
         select(
             User.id.label("user_id"),
